@@ -1,0 +1,166 @@
+"""Command line: ``python -m engine presets | run | bench | sweep | lesson``.
+
+Options of ``run`` are generated from the parameter spec (engine/params.py), so the
+command line, the dashboard and the sweeps cannot disagree about a parameter.
+Invalid input: exit status 2 and one sentence on standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .errors import InputError
+from .params import SimParams, param_names
+
+EXIT_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one sentence, exit 2
+        raise InputError(message[0].upper() + message[1:].rstrip(".") + ".")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_param_options(p: argparse.ArgumentParser, names: Sequence[str] | None = None) -> None:
+    """One ``--name`` option per simulation parameter, help text from its doc."""
+    for name in names or param_names():
+        spec = SimParams.param[name]
+        kw: dict[str, Any] = {"dest": name, "default": None, "help": f"{spec.doc} "
+                              f"(default: {spec.default})"}
+        if getattr(spec, "objects", None):
+            kw["choices"] = list(spec.objects)
+        p.add_argument(_flag(name), **kw)
+
+
+def collect_params(ns: argparse.Namespace) -> dict[str, Any]:
+    return {k: getattr(ns, k) for k in param_names() if getattr(ns, k, None) is not None}
+
+
+def parse_sets(items: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for item in items or ():
+        if "=" not in item:
+            raise InputError(f"--set needs KEY=VALUE, not {item!r}.")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def load_hamiltonian(preset: str | None, sets: Sequence[str], path: str | None):
+    from .hamiltonian import Hamiltonian
+    from .presets import build
+
+    if path is not None:
+        if sets:
+            raise InputError("--set applies to presets only, not to --hamiltonian files.")
+        return Hamiltonian.from_json(path)
+    return build(preset, **parse_sets(sets))
+
+
+def cmd_presets(ns: argparse.Namespace) -> int:
+    from .presets import preset_info, preset_names
+
+    if ns.json:
+        print(json.dumps({k: preset_info(k) for k in preset_names()}, indent=1))
+        return 0
+    for name in preset_names():
+        info = preset_info(name)
+        print(f"{name}: {info['title']}")
+        print("    " + " ".join(info["description"].split()))
+        for key, spec in info["params"].items():
+            rng = spec["objects"] if "objects" in spec else spec["bounds"]
+            print(f"    --set {key}={spec['default']}  {rng}  {spec.get('doc', '')}")
+        print()
+    return 0
+
+
+def cmd_run(ns: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .params import make_params
+    from .simulate import simulate, write_csv
+
+    if (ns.preset is None) == (ns.hamiltonian is None):
+        raise InputError("Give exactly one of --preset NAME or --hamiltonian FILE.json.")
+    params = make_params(**collect_params(ns))
+    ham = load_hamiltonian(ns.preset, ns.set, ns.hamiltonian)
+    if ns.out is not None:
+        out = Path(ns.out)
+        if out.suffix.lower() not in (".csv", ".parquet"):
+            raise InputError(f"The output file must end in .csv or .parquet, not {out.name!r}.")
+        if not out.parent.exists():
+            raise InputError(f"The output folder {str(out.parent)!r} does not exist.")
+    res = simulate(ham, params)
+    if ns.out is None:
+        write_csv(res.columns(), sys.stdout)
+    else:
+        res.write(ns.out)
+        print(f"wrote {ns.out} ({len(res.t)} rows, {res.wall_time:.3g} s, seed {res.seed})",
+              file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m engine", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sp = sub.add_parser("presets", help="list presets and their parameters")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp.set_defaults(func=cmd_presets)
+
+    sp = sub.add_parser("run", help="run one simulation and write its time series")
+    sp.add_argument("--preset", help="preset name (see 'presets')")
+    sp.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
+                    help="preset parameter (repeatable)")
+    sp.add_argument("--hamiltonian", metavar="FILE.json", help="custom Hamiltonian file")
+    sp.add_argument("--out", metavar="FILE.csv|FILE.parquet",
+                    help="output file (CSV on standard output without it)")
+    add_param_options(sp)
+    sp.set_defaults(func=cmd_run)
+
+    for register in _EXTRA_COMMANDS:
+        register(sub)
+    return p
+
+
+#: Other modules add sub-commands here (bench, sweep, lesson).
+_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+
+
+def _register_optional() -> None:
+    import importlib
+
+    for mod in ("engine.bench", "engine.sweep", "engine.lessons"):
+        try:
+            m = importlib.import_module(mod)
+        except ModuleNotFoundError as err:
+            if err.name != mod:
+                raise
+            continue
+        if m.register not in _EXTRA_COMMANDS:
+            _EXTRA_COMMANDS.append(m.register)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _register_optional()
+    try:
+        ns = build_parser().parse_args(argv)
+        return ns.func(ns)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_INPUT
+    except MemoryError:
+        print("error: The run needs more memory than this machine has.", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # e.g. piped into head
+        sys.stderr.close()
+        return 0

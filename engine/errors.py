@@ -1,0 +1,5 @@
+"""The one exception type for bad input: its message is a single plain sentence."""
+
+
+class InputError(ValueError):
+    """Invalid user input (a matrix, a parameter, a file); ``str(err)`` is one sentence."""

@@ -1,0 +1,167 @@
+"""The single parameter spec for a simulation.
+
+Every simulation parameter is declared once here (name, default, bounds, doc).
+The engine validates against it, the command line builds its options from it,
+the dashboard builds its widgets from it and sweeps check their grids with it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import param
+
+from .errors import InputError
+
+MODES = ("population", "agents", "bell")
+POTENTIALS = ("nematic", "polar")
+NORMALISATIONS = ("mean-field", "paper")
+INIT_PHASES = ("aligned", "random", "noisy")
+PHASE_MODES = ("dynamic", "locked")
+
+
+class SimParams(param.Parameterized):
+    """Parameters of one ensemble simulation (shared/PHYSICS.md §2-§4)."""
+
+    mode = param.Selector(
+        default="population",
+        objects=list(MODES),
+        doc="Engine: 'population' (counts and class phases, phases aligned), "
+        "'agents' (every system with its own phase) or 'bell' (independent systems "
+        "guided by the exact wavefunction, PHYSICS.md §6).",
+    )
+    N = param.Integer(
+        default=100_000,
+        bounds=(1, 10**15),
+        doc="Number of systems in the ensemble (spectators not included).",
+    )
+    r = param.Number(
+        default=-0.5,
+        bounds=(-2.0, 2.0),
+        doc="Exponent r of the phase law (B); only r = -1/2 reproduces quantum mechanics.",
+    )
+    spectators = param.Integer(
+        default=0,
+        bounds=(0, 10**6),
+        doc="Spectators per beable value: members that never copy but can be copied "
+        "(PHYSICS.md §3), so no class is ever empty.",
+    )
+    admixture = param.Number(
+        default=0.0,
+        bounds=(0.0, 1.0),
+        doc="Admixture eps of the ground state: psi0 -> normalise(psi0 + eps*psi_ground), "
+        "used by the ensemble and the exact reference alike.",
+    )
+    seed = param.Integer(default=1, bounds=(0, 2**63 - 1), doc="Seed of the random generator.")
+    t_end = param.Number(default=6.0, bounds=(0.0, 1e6), doc="Final time of a run.")
+    dt_out = param.Number(
+        default=0.1, bounds=(1e-6, 1e6), inclusive_bounds=(True, True),
+        doc="Spacing of the output times.",
+    )
+    phase_tol = param.Number(
+        default=0.01,
+        bounds=(1e-6, 0.5),
+        doc="Largest change of any relative phase in one step (radians).",
+    )
+    jump_tol = param.Number(
+        default=0.02,
+        bounds=(1e-6, 0.5),
+        doc="Largest expected fraction of any class that jumps in one step.",
+    )
+    # --- agent engine: phase dynamics (PHYSICS.md §4) ---
+    phases = param.Selector(
+        default="dynamic",
+        objects=list(PHASE_MODES),
+        doc="'dynamic': every system's phase follows its own law; 'locked': phi_I = phi_a "
+        "exactly (the f -> infinity limit).",
+    )
+    f = param.Number(
+        default=0.0,
+        bounds=(0.0, 100.0),
+        doc="Frequency f of the phase-alignment potential (0 switches alignment off).",
+    )
+    gamma = param.Number(
+        default=0.0,
+        bounds=(0.0, 100.0),
+        doc="Damping of the alignment momenta (0 in the paper; > 0 makes alignment an attractor).",
+    )
+    potential = param.Selector(
+        default="nematic",
+        objects=list(POTENTIALS),
+        doc="Alignment potential: 'nematic' sin^2 (the paper's, two minima) or 'polar' 1 - cos.",
+    )
+    normalisation = param.Selector(
+        default="mean-field",
+        objects=list(NORMALISATIONS),
+        doc="'mean-field' divides the potential by n_a (f is N-independent); 'paper' does not.",
+    )
+    init_phases = param.Selector(
+        default="aligned",
+        objects=list(INIT_PHASES),
+        doc="Initial phases: aligned with psi0, uniformly random, or aligned plus noise.",
+    )
+    phase_noise = param.Number(
+        default=0.3, bounds=(0.0, 10.0), doc="Width sigma of the Gaussian noise for 'noisy' phases."
+    )
+    tracked = param.Integer(
+        default=5, bounds=(0, 64), doc="Number of tagged systems whose history is recorded."
+    )
+
+    # Parameters that may change while a simulation runs (the rest need a new ensemble).
+    LIVE = ("r", "f", "gamma", "potential", "normalisation", "phase_tol", "jump_tol")
+
+
+def param_names() -> list[str]:
+    """Names of all simulation parameters, in declaration order."""
+    return [k for k in SimParams.param if k != "name"]
+
+
+def coerce(name: str, value: Any) -> Any:
+    """Convert ``value`` (e.g. a command-line string) to the type of parameter ``name``."""
+    p = SimParams.param[name]
+    if isinstance(value, str):
+        try:
+            if isinstance(p, param.Integer):
+                v = float(value)
+                if not v.is_integer():
+                    raise ValueError
+                value = int(v)
+            elif isinstance(p, param.Number):
+                value = float(value)
+        except ValueError:
+            raise InputError(f"Parameter {name} must be a number, not {value!r}.") from None
+    return value
+
+
+def make_params(**values: Any) -> SimParams:
+    """Build validated :class:`SimParams`; any problem is one :class:`InputError` sentence."""
+    names = set(param_names())
+    for k in values:
+        if k not in names:
+            raise InputError(f"Unknown parameter {k!r}; known parameters are {sorted(names)}.")
+    clean = {}
+    for k, v in values.items():
+        v = coerce(k, v)
+        p = SimParams.param[k]
+        if isinstance(p, param.Number) and not isinstance(p, param.Integer):
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                raise InputError(f"Parameter {k} must be a finite number, not {v!r}.")
+        if isinstance(p, param.Integer):
+            if isinstance(v, float) and v.is_integer():
+                v = int(v)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise InputError(f"Parameter {k} must be an integer, not {v!r}.")
+        if isinstance(p, param.Selector) and v not in p.objects:
+            raise InputError(f"Parameter {k} must be one of {list(p.objects)}, not {v!r}.")
+        if isinstance(p, param.Number) and p.bounds is not None:
+            lo, hi = p.bounds
+            if (lo is not None and v < lo) or (hi is not None and v > hi):
+                raise InputError(f"Parameter {k} = {v} is outside its bounds [{lo}, {hi}].")
+        clean[k] = v
+    return SimParams(**clean)
+
+
+def params_dict(p: SimParams) -> dict[str, Any]:
+    """Plain dict of the parameter values (for metadata and sweeps)."""
+    return {k: getattr(p, k) for k in param_names()}

@@ -1,0 +1,202 @@
+"""``simulate(...) -> Result``: a whole run sampled at output times, for scripts and sweeps."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+from .hamiltonian import Hamiltonian
+from .params import SimParams, make_params, params_dict
+from .stepper import Stepper, total_variation
+
+try:
+    from importlib.metadata import version as _pkg_version
+
+    __version__ = _pkg_version("real-ensemble-lab")
+except Exception:  # pragma: no cover - not installed
+    __version__ = "0+unknown"
+
+
+def output_times(t_end: float, dt_out: float) -> np.ndarray:
+    """t = 0, dt_out, ..., up to t_end (t_end included when it is a multiple of dt_out)."""
+    K = int(math.floor(t_end / dt_out + 1e-9))
+    if K > 10_000_000:
+        raise InputError(f"t_end / dt_out = {K} output rows is too many; raise dt_out.")
+    return np.arange(K + 1) * dt_out
+
+
+def stepper_class(mode: str) -> type[Stepper]:
+    from .population import BellStepper, PopulationStepper
+
+    classes: dict[str, type[Stepper]] = {"population": PopulationStepper, "bell": BellStepper}
+    if mode == "agents":
+        from .agents import AgentStepper
+
+        classes["agents"] = AgentStepper
+    return classes[mode]
+
+
+def make_stepper(ham: Hamiltonian, params: SimParams | None = None, **kw: Any) -> Stepper:
+    """The stepper for ``params.mode`` (population, agents or bell)."""
+    params = params if params is not None else make_params(**kw)
+    return stepper_class(params.mode)(ham, params)
+
+
+@dataclass
+class Result:
+    """A finished run: time series, the parameters, the seed and the timing."""
+
+    t: np.ndarray  # (T,)
+    n: np.ndarray  # (T, P) ensemble counts, spectators excluded
+    p: np.ndarray  # (T, P) exact |psi_a(t)|^2
+    phi: np.ndarray  # (T, P) class phases
+    tv: np.ndarray  # (T,) 1/2 sum |n_a/N - p_a|
+    params: dict[str, Any]
+    hamiltonian: Hamiltonian
+    seed: int
+    wall_time: float
+    steps: int
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+    version: str = __version__
+
+    @property
+    def N(self) -> int:
+        return int(self.params["N"])
+
+    @property
+    def P(self) -> int:
+        return self.n.shape[1]
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Output table: t, n_0..n_{P-1}, p_0..p_{P-1}, tv (the command line's columns)."""
+        cols: dict[str, np.ndarray] = {"t": self.t}
+        for a in range(self.P):
+            cols[f"n_{a}"] = self.n[:, a]
+        for a in range(self.P):
+            cols[f"p_{a}"] = self.p[:, a]
+        cols["tv"] = self.tv
+        return cols
+
+    def meta(self) -> dict[str, Any]:
+        """Everything needed to reproduce the run (the sidecar ``.meta.json``)."""
+        ham = self.hamiltonian
+        return {
+            "params": self.params,
+            "seed": self.seed,
+            "preset": ham.extra.get("preset"),
+            "preset_values": ham.extra.get("values"),
+            "hamiltonian": ham.to_dict(),
+            "version": self.version,
+            "wall_time_s": self.wall_time,
+            "steps": self.steps,
+            "absorption_time": self.absorption_time(),
+        }
+
+    def absorption_time(self) -> float | None:
+        """First output time at which a class that was occupied is empty (or None)."""
+        if self.params.get("spectators", 0) > 0:
+            return None
+        occupied = self.n[0] > 0
+        hit = np.nonzero(((self.n == 0) & occupied).any(axis=1))[0]
+        return float(self.t[hit[0]]) if len(hit) else None
+
+    # -- writing -------------------------------------------------------------------------
+    def write(self, path: str | Path) -> Path:
+        """Write CSV or Parquet (by suffix) and ``<path>.meta.json``, atomically."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in (".csv", ".parquet"):
+            raise InputError(f"The output file must end in .csv or .parquet, not {path.name!r}.")
+        if not path.parent.exists():
+            raise InputError(f"The output folder {str(path.parent)!r} does not exist.")
+        meta_path = path.with_name(path.name + ".meta.json")
+        cols = self.columns()
+        with _atomic(path) as tmp:
+            if suffix == ".csv":
+                with open(tmp, "w") as fh:
+                    write_csv(cols, fh)
+            else:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                pq.write_table(pa.table(cols), tmp)
+        with _atomic(meta_path) as tmp:
+            Path(tmp).write_text(json.dumps(self.meta(), indent=1))
+        return path
+
+
+def write_csv(cols: dict[str, np.ndarray], fh) -> None:
+    """Write columns as CSV (integers stay integers; floats at full precision)."""
+    names = list(cols)
+    fh.write(",".join(names) + "\n")
+    arrays = [np.asarray(cols[k]) for k in names]
+    fmts = ["%d" if a.dtype.kind in "iu" else "%.17g" for a in arrays]
+    for i in range(len(arrays[0])):
+        fh.write(",".join(f % a[i] for f, a in zip(fmts, arrays, strict=True)) + "\n")
+
+
+class _atomic:
+    """Write to a temporary file beside ``path`` and rename it into place on success."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self) -> str:
+        fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        os.close(fd)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            Path(self.tmp).unlink(missing_ok=True)
+
+
+def simulate(ham: Hamiltonian, params: SimParams | None = None, **kw: Any) -> Result:
+    """Run one simulation from t = 0 to ``t_end`` and sample it every ``dt_out``.
+
+    Parameters
+    ----------
+    ham : Hamiltonian
+        The Hamiltonian and initial state.
+    params : SimParams, optional
+        Parameters; keyword arguments (``N=..., seed=..., mode=...``) build or override them.
+
+    Returns
+    -------
+    Result
+        Time series with the parameters, seed and wall time.
+    """
+    if params is None:
+        params = make_params(**kw)
+    elif kw:
+        params = make_params(**{**params_dict(params), **kw})
+    times = output_times(params.t_end, params.dt_out)
+    start = time.perf_counter()
+    st = make_stepper(ham, params)
+    T, P = len(times), st.ham.P
+    n = np.empty((T, P), dtype=np.int64)
+    phi = np.empty((T, P))
+    extra: dict[str, list] = {}
+    for k, tk in enumerate(times):
+        st.advance(float(tk))
+        n[k] = st.n
+        phi[k] = st.phi
+        for key, val in st.record().items():
+            extra.setdefault(key, []).append(val)
+    wall = time.perf_counter() - start
+    p = st.exact.prob(times) if hasattr(st.exact, "prob") else np.abs(st.exact.psi(times)) ** 2
+    return Result(t=times, n=n, p=p, phi=phi, tv=total_variation(n, st.N, p),
+                  params=params_dict(params), hamiltonian=st.ham, seed=st.seed,
+                  wall_time=wall, steps=st.steps,
+                  extra={k: np.asarray(v) for k, v in extra.items()})

@@ -1,0 +1,175 @@
+"""The stateful stepper shared by every engine mode, and the frame it publishes.
+
+A stepper owns one ensemble: ``advance(t)`` moves it forward, ``frame()`` reads it.
+Subclasses implement ``_advance_kernel`` and the per-mode state.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+from .exact import ExactEvolution
+from .hamiltonian import Hamiltonian
+from .params import SimParams, make_params, params_dict
+
+#: Steps handed to a kernel per call; bounds the time between checks of a wall budget.
+CHUNK_STEPS = 4096
+#: Smallest step: guarantees progress when rates diverge at a node.
+DT_MIN = 1e-10
+
+
+def apportion(N: int, p: np.ndarray) -> np.ndarray:
+    """Integer counts summing to N closest to N*p (largest remainder)."""
+    p = np.asarray(p, dtype=float)
+    p = p / p.sum()
+    exact = N * p
+    n = np.floor(exact).astype(np.int64)
+    short = int(N - n.sum())
+    if short > 0:
+        order = np.argsort(-(exact - n), kind="stable")
+        n[order[:short]] += 1
+    return n
+
+
+def total_variation(n: np.ndarray, N: int, p: np.ndarray) -> np.ndarray:
+    """D = 1/2 sum_a |n_a/N - p_a| (last axis)."""
+    return 0.5 * np.abs(np.asarray(n) / N - p).sum(axis=-1)
+
+
+@dataclass
+class Frame:
+    """What a stepper shows at one instant (all arrays indexed by beable value a)."""
+
+    t: float
+    N: int
+    n: np.ndarray  # ensemble counts, spectators excluded
+    p: np.ndarray  # exact |psi_a(t)|^2
+    phi: np.ndarray  # class phases phi_a (circular mean for agents)
+    phi_exact: np.ndarray  # exact phases -arg psi_a(t)
+    tv: float
+    steps: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Stepper:
+    """Base class: validation, exact reference, time bookkeeping, frames.
+
+    Parameters
+    ----------
+    ham : Hamiltonian
+        The Hamiltonian and initial state (the admixture is applied here).
+    params : SimParams, optional
+        Simulation parameters; keyword arguments build them when omitted.
+    """
+
+    mode = ""
+
+    def __init__(self, ham: Hamiltonian, params: SimParams | None = None, **kw: Any):
+        if not isinstance(ham, Hamiltonian):
+            raise InputError("The first argument must be a Hamiltonian.")
+        if params is None:
+            params = make_params(**{"mode": self.mode, **kw})
+        elif kw:
+            params = make_params(**{**params_dict(params), **kw})
+        if params.mode != self.mode:
+            raise InputError(f"A {type(self).__name__} needs mode {self.mode!r}, "
+                             f"not {params.mode!r}.")
+        self.params = params
+        self.ham = ham.with_admixture(params.admixture)
+        self.exact = ExactEvolution.of(self.ham)
+        self.N = int(params.N)
+        self.seed = int(params.seed)
+        self.rng = np.random.default_rng(self.seed)
+        self.t = 0.0
+        self.steps = 0
+        self._init_state()
+
+    # -- to implement --------------------------------------------------------------
+    def _init_state(self) -> None:
+        raise NotImplementedError
+
+    def _advance_kernel(self, t_stop: float, max_steps: int) -> int:
+        """Advance towards t_stop by at most max_steps steps; return steps taken."""
+        raise NotImplementedError
+
+    @property
+    def n(self) -> np.ndarray:
+        """Counts n_a of the N copying systems (spectators excluded)."""
+        raise NotImplementedError
+
+    @property
+    def phi(self) -> np.ndarray:
+        """Class phases phi_a."""
+        raise NotImplementedError
+
+    # -- shared ------------------------------------------------------------------------
+    def advance(self, t_target: float, wall_budget: float | None = None) -> float:
+        """Advance to ``t_target`` (or until ``wall_budget`` seconds pass); return the time."""
+        if not np.isfinite(t_target):
+            raise InputError(f"The target time must be finite, not {t_target!r}.")
+        start = time.perf_counter()
+        while self.t < t_target:
+            self.steps += self._advance_kernel(float(t_target), CHUNK_STEPS)
+            if wall_budget is not None and time.perf_counter() - start > wall_budget:
+                break
+        return self.t
+
+    def update(self, **live: Any) -> None:
+        """Change parameters that apply live (``SimParams.LIVE``) or the matrix H (same P)."""
+        H = live.pop("H", None)
+        bad = [k for k in live if k not in SimParams.LIVE]
+        if bad:
+            raise InputError(f"Parameter {bad[0]} cannot change during a run; restart instead.")
+        if live:
+            self.params = make_params(**{**params_dict(self.params), **live})
+        if H is not None:
+            ham = self.ham.with_matrix(H)
+            if ham.P != self.ham.P:
+                raise InputError("A new H must keep the size of the running one.")
+            # Quantum reference: continue from the current exact state under the new H.
+            psi_now = self.exact.psi(self.t)
+            self.ham = ham
+            self._t0_exact = self.t
+            self.exact = _Shifted(ExactEvolution(ham.H, psi_now), self.t)
+        self._on_update()
+
+    def _on_update(self) -> None:
+        pass
+
+    def exact_psi(self, t: float | None = None) -> np.ndarray:
+        return self.exact.psi(self.t if t is None else t)
+
+    def frame(self) -> Frame:
+        """A snapshot of the ensemble and the exact reference now."""
+        psi = self.exact_psi()
+        p = np.abs(psi) ** 2
+        n = self.n.copy()
+        return Frame(t=self.t, N=self.N, n=n, p=p, phi=self.phi.copy(),
+                     phi_exact=-np.angle(psi), tv=float(total_variation(n, self.N, p)),
+                     steps=self.steps, extra=self._extra())
+
+    def _extra(self) -> dict[str, Any]:
+        return {}
+
+    def record(self) -> dict[str, Any]:
+        """Per-output-time extras a mode wants in a Result (e.g. tracked systems)."""
+        return {}
+
+
+class _Shifted:
+    """Exact evolution restarted at time t0 (after a live change of H)."""
+
+    def __init__(self, ev: ExactEvolution, t0: float):
+        self.ev, self.t0 = ev, t0
+        self.lam, self.V, self.c = ev.lam, ev.V, ev.c * np.exp(1j * ev.lam * t0)
+
+    def psi(self, t):
+        return self.ev.psi(np.asarray(t, dtype=float) - self.t0)
+
+    def prob(self, t):
+        return np.abs(self.psi(t)) ** 2
