@@ -154,9 +154,14 @@ class Hamiltonian:
         if eps == 0:
             return self
         g = self.ground_state()
-        # Fix the ground state's arbitrary global phase so the admixture adds in phase.
-        k = int(np.argmax(np.abs(g)))
-        g = g * np.exp(-1j * np.angle(g[k])) * np.exp(1j * np.angle(self.psi0[k] + 1e-300))
+        # Fix the ground state's arbitrary global phase so that <g|psi0> is real and
+        # positive: the admixture then adds to the ground-state component, never cancels.
+        overlap = np.vdot(g, self.psi0)
+        if abs(overlap) > 1e-12:
+            g = g * overlap / abs(overlap)
+        else:
+            k = int(np.argmax(np.abs(g)))
+            g = g * np.exp(-1j * np.angle(g[k]))
         psi = self.psi0 + eps * g
         norm = np.linalg.norm(psi)
         if norm == 0:
