@@ -61,14 +61,18 @@ def drift_plot(series: pd.DataFrame, width: int = 620, height: int = 360) -> hv.
     by = varying(series)
     curves = error_curves(series, by)
     groups = list(curves.groupby(by, sort=True)) if by else [((), curves)]
+    # One colour per N (the same for every mode), dashed lines for Bell's baseline.
+    Ns = sorted(series["N"].unique()) if "N" in by else []
+    palette = hv.Cycle("Category10").values
     hv_curves = []
     for i, (gkey, g) in enumerate(groups[:MAX_CURVES]):
         gkey = gkey if isinstance(gkey, tuple) else (gkey,)
-        lab = _label(dict(zip(by, gkey, strict=True)), by) or "all runs"
-        dash = "dashed" if "mode" in by and dict(zip(by, gkey, strict=True))["mode"] == "bell" \
-            else "solid"
+        vals = dict(zip(by, gkey, strict=True))
+        lab = _label(vals, by) or "all runs"
+        dash = "dashed" if vals.get("mode") == "bell" else "solid"
+        color = palette[(Ns.index(vals["N"]) if Ns else i) % len(palette)]
         hv_curves.append(hv.Curve(g, "t", ("mean", "tv·√N"), label=lab)
-                         .opts(line_dash=dash, color=hv.Cycle("Category20").values[i % 20]))
+                         .opts(line_dash=dash, color=color))
     return hv.Overlay(hv_curves).opts(
         width=width, height=height, legend_position="right", title="error·√N against t",
         show_grid=True, tools=["hover"], xlabel="t", ylabel="mean tv·√N")
@@ -90,7 +94,8 @@ def absorption_plot(summary: pd.DataFrame, width: int = 620, height: int = 320) 
         parts.append(hv.Curve(g, "N", ("prob", "P(absorbed)"), label=lab)
                      .opts(color=color, logx=True))
         parts.append(hv.Scatter(g, "N", "prob").opts(color=color, size=6, logx=True))
-        parts.append(hv.ErrorBars(g, "N", ["prob", "neg", "pos"]).opts(color=color, logx=True))
+        parts.append(hv.ErrorBars(g, "N", ["prob", "neg", "pos"])
+                     .opts(line_color=color, logx=True))
     return hv.Overlay(parts).opts(
         width=width, height=height, logx=True, legend_position="right", show_grid=True,
         title="absorption into an empty class against N (95 % Wilson)", ylim=(-0.02, 1.02),

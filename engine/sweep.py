@@ -395,6 +395,8 @@ class SweepOutcome:
     workers: int
     dashboard: str | None
     errors: list[str]
+    #: Seconds the workers spent on the computed runs (simulate + writing), summed.
+    work_time: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -578,6 +580,7 @@ def _execute(client, pending: list[RunSpec], out: Path, nworkers: int, batch: in
         for fut in ac:
             for item in fut.result():
                 costs.append(item["cost"])
+                outcome.work_time += item["cost"]
                 if "error" in item:
                     outcome.failed += 1
                     outcome.errors.append(f"run {item['key']}: {item['error']}")
@@ -626,7 +629,8 @@ def cmd_sweep(ns: argparse.Namespace) -> int:
     msg = (f"sweep: done: {res.total} runs, {res.skipped} skipped, {res.computed} computed, "
            f"{res.failed} failed in {res.wall_time:.1f} s")
     if res.computed:
-        msg += f" ({res.rate:.1f} runs/s on {res.workers} workers)"
+        msg += (f" ({res.rate:.1f} runs/s on {res.workers} workers; "
+                f"{res.work_time / res.computed * 1e3:.1f} ms of work per run)")
     print(msg, file=sys.stderr)
     for e in res.errors[:5]:
         print(f"sweep: failed {e}", file=sys.stderr)
