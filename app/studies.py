@@ -180,13 +180,13 @@ class StudiesView(pn.viewable.Viewer):
         self.summary = pd.DataFrame()
         self.series = pd.DataFrame()
         self._doc = None
-        self._dir_select = pn.widgets.Select(name="Results", options=[""] + dirs,
+        self._dir_select = pn.widgets.Select(label="Results", options=[""] + dirs,
                                              value=self.directory if self.directory in dirs
                                              else "")
         self._dir_select.param.watch(self._picked, "value")
         self._dir_input = pn.widgets.TextInput.from_param(self.param.directory,
-                                                          name="Results folder")
-        self._run_button = pn.widgets.Button(name="Run sweep", button_type="primary")
+                                                          label="Results folder")
+        self._run_button = pn.widgets.Button(label="Run sweep", color="primary")
         self._run_button.on_click(self._start_sweep)
         self.progress = pn.indicators.Progress(value=0, max=1, width=300, visible=False)
         self.status = pn.pane.Markdown("", sizing_mode="stretch_width")
@@ -319,13 +319,13 @@ class StudiesView(pn.viewable.Viewer):
         controls = pn.Column(
             "### Results",
             self._dir_select, self._dir_input,
-            pn.widgets.Select.from_param(self.param.metric, name="Heatmap metric"),
-            pn.widgets.Select.from_param(self.param.x, name="Heatmap x"),
-            pn.widgets.Select.from_param(self.param.y, name="Heatmap y"),
-            pn.widgets.FloatInput.from_param(self.param.t_min, name="Drift fit from t ="),
+            pn.widgets.Select.from_param(self.param.metric, label="Heatmap metric"),
+            pn.widgets.Select.from_param(self.param.x, label="Heatmap x"),
+            pn.widgets.Select.from_param(self.param.y, label="Heatmap y"),
+            pn.widgets.FloatInput.from_param(self.param.t_min, label="Drift fit from t ="),
             "### Run a small sweep",
-            pn.widgets.Select.from_param(self.param.study, name="Study (assets/studies)"),
-            pn.widgets.IntSlider.from_param(self.param.seeds, name="Seeds"),
+            pn.widgets.Select.from_param(self.param.study, label="Study (assets/studies)"),
+            pn.widgets.IntSlider.from_param(self.param.seeds, label="Seeds"),
             self._run_button, self.progress, self.status,
             width=320,
         )

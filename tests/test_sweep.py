@@ -191,6 +191,15 @@ def test_local_cluster_sweep_schema_and_values(tmp_path):
     grid = deviation_grid(summary, "N", "pp_theta")
     assert len(grid) == 4
 
+    # The Studies page reads the same folder (no server, no cluster needed).
+    from app.studies import StudiesView
+
+    view = StudiesView(directory=str(out))
+    assert "72 runs" in view.message.object
+    assert view._drift.object is not None and view._absorb.object is not None
+    assert {view.x, view.y} <= {"mode", "N", "pp_theta"} and view._heat.object is not None
+    assert "growth exponent" in view._tables.object
+
 
 # --- interrupt and resume ---------------------------------------------------------------
 
