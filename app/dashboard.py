@@ -1,0 +1,606 @@
+"""The live dashboard: a ``pn.viewable.Viewer`` that drives one :class:`Runner` per session.
+
+Data flow (issue 4): widgets -> parameters -> runner commands (applied between steps in the
+runner's thread) -> latest frame in a slot -> periodic callback on the document's event
+loop -> Bokeh ColumnDataSources updated in place. The widgets are built from the engine's
+single parameter spec, :class:`engine.SimParams`.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import panel as pn
+import param
+from panel.theme.fast import Fast
+
+from engine import (
+    Hamiltonian,
+    InputError,
+    SimParams,
+    build_preset,
+    make_params,
+    preset_info,
+    preset_names,
+)
+from engine.params import params_dict
+from engine.simulate import write_csv
+
+from .matrix import MatrixEditor
+from .runner import Published, Runner
+from .views import (
+    DeviationView,
+    HistogramView,
+    PhaseView,
+    PopulationsView,
+    TrackedView,
+)
+
+log = logging.getLogger("app.dashboard")
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+LOGO = ASSETS / "logo.svg"
+#: Period of the document's pull of the latest frame (ms): 25 Hz.
+TICK_MS = 40
+#: Largest N per engine mode (issue 4: agents up to 10^7, population up to 10^15).
+N_MAX = {"agents": 10**7, "population": 10**15, "bell": 10**15}
+#: Parameters shown only with individual phases (agents mode).
+AGENT_ONLY = ("phases", "f", "gamma", "potential", "normalisation", "init_phases",
+              "phase_noise", "tracked")
+#: Simulation parameters carried by the URL (the rest keep their defaults).
+URL_PARAMS = ("mode", "N", "r", "f", "gamma", "potential", "normalisation", "init_phases",
+              "phases", "spectators", "admixture", "seed")
+MODE_LABELS = {
+    "agents": "Agents: every system has its own phase",
+    "population": "Population: counts and class phases",
+    "bell": "Bell baseline: guided by the exact ψ",
+}
+
+
+def available_modes() -> list[str]:
+    """Engine modes that can run here ('agents' only once engine.agents imports)."""
+    modes = ["population", "bell"]
+    try:
+        import engine.agents  # noqa: F401
+    except ImportError:
+        return modes
+    return ["agents", *modes]
+
+
+def n_options(mode: str) -> dict[str, int]:
+    """N on a log scale: 1, 2, 5 x 10^k up to the mode's limit, labelled like 2×10⁵."""
+    sup = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+    out: dict[str, int] = {}
+    for k in range(1, 16):
+        for m in (1, 2, 5):
+            n = m * 10**k
+            if n > N_MAX[mode]:
+                return out
+            label = f"10{str(k).translate(sup)}" if m == 1 else f"{m}×10{str(k).translate(sup)}"
+            out[label if k > 3 else f"{n:,}".replace(",", " ")] = n
+    return out
+
+
+def nearest_option(N: int, options: dict[str, int]) -> int:
+    vals = np.array(list(options.values()), dtype=float)
+    return int(vals[np.argmin(np.abs(np.log10(vals) - math.log10(max(N, 1))))])
+
+
+class EnsembleApp(pn.viewable.Viewer):
+    """The Real Ensemble Lab dashboard (issue 4).
+
+    Parameters are declared here (preset, speed, play state) and in ``sim``, an instance of
+    the engine's :class:`SimParams`; each widget is built from that declaration.
+    """
+
+    preset = param.Selector(default="two_level", objects=preset_names(),
+                            doc="Preset Hamiltonian (assets/presets.yaml).")
+    preset_values = param.Dict(default={}, doc="The preset's own parameters (overrides).")
+    speed = param.Number(default=1.0, bounds=(0.05, 20.0), step=0.05,
+                         doc="Simulated time units per second of wall-clock time.")
+    playing = param.Boolean(default=False, doc="Whether the simulation runs.")
+    sim = param.ClassSelector(class_=SimParams, doc="The simulation parameters (engine spec).")
+
+    def __init__(self, **params: Any):
+        sim_values = {k: params.pop(k) for k in list(params) if k in SimParams.param
+                      and k != "name"}
+        super().__init__(**params)
+        self.sim = make_params(**sim_values) if sim_values else SimParams()
+        self.modes = available_modes()
+        if self.sim.mode not in self.modes:
+            self.sim.mode = "population"
+        self.runner: Runner | None = None
+        self._callback = None
+        self._last_seq = -1
+        self._generation = -1
+        self._error_seq = 0
+        self._restart_pending = False
+        self._custom: Hamiltonian | None = None  # a matrix edited by hand
+        self._building = False
+        self.views: dict[str, Any] = {}
+        self._build_widgets()
+        self.sim.param.watch(self._on_sim_change, [k for k in SimParams.param if k != "name"])
+        self.param.watch(self._on_preset, ["preset"])
+        self.param.watch(self._on_preset_values, ["preset_values"])
+        self.param.watch(self._on_speed, ["speed"])
+        self.param.watch(self._on_playing, ["playing"])
+        self._show_preset_widgets()
+
+    # -- the Hamiltonian and parameters --------------------------------------------------
+    def hamiltonian(self) -> Hamiltonian:
+        """The current Hamiltonian: the hand-edited matrix, or the preset with its values."""
+        if self._custom is not None:
+            return self._custom
+        return build_preset(self.preset, **self.preset_values)
+
+    def sim_params(self) -> SimParams:
+        """Validated parameters for a new ensemble (InputError sentence when invalid)."""
+        return make_params(**params_dict(self.sim))
+
+    # -- widgets -----------------------------------------------------------------------
+    def _w(self, pname: str, widget: type, **kw: Any) -> pn.widgets.Widget:
+        """A widget for SimParams parameter ``pname``, built from and linked to its spec."""
+        return widget.from_param(self.sim.param[pname], sizing_mode="stretch_width", **kw)
+
+    def _build_widgets(self) -> None:
+        W = pn.widgets
+        sim = self.sim
+        self.play_button = W.Button(name="Play", button_type="success", height=48,
+                                    sizing_mode="stretch_width", stylesheets=[_BIG_BUTTON])
+        self.play_button.on_click(lambda e: setattr(self, "playing", not self.playing))
+        self.step_button = W.Button(name="Step", height=48, button_type="primary",
+                                    sizing_mode="stretch_width",
+                                    button_style="outline", stylesheets=[_BIG_BUTTON])
+        self.step_button.on_click(lambda e: self._send("step"))
+        self.reset_button = W.Button(name="Reset", height=48, button_type="primary",
+                                     sizing_mode="stretch_width",
+                                     button_style="outline", stylesheets=[_BIG_BUTTON])
+        self.reset_button.on_click(lambda e: self.reset())
+        self.speed_slider = W.FloatSlider.from_param(
+            self.param.speed, name="Speed (time units / s)", start=0.05, end=5.0, step=0.05,
+            sizing_mode="stretch_width")
+        self.mode_select = W.Select(name="Engine", options={MODE_LABELS[m]: m
+                                                              for m in self.modes},
+                                    value=sim.mode, description=SimParams.param.mode.doc,
+                                    sizing_mode="stretch_width")
+        self.mode_select.link(sim, value="mode", bidirectional=True)
+        opts = n_options(sim.mode)
+        self.N_slider = W.DiscreteSlider(name="Ensemble size N (log scale)", options=opts,
+                                         value=nearest_option(sim.N, opts),
+                                         sizing_mode="stretch_width")
+        self.N_slider.param.watch(lambda e: setattr(self.sim, "N", int(e.new)), "value")
+        self.r_slider = self._w("r", W.FloatSlider, step=0.01,
+                                name="Exponent r (quantum: −1/2)")
+        self.r_reset = W.Button(name="r = −½", width=80, button_type="light",
+                                align="end")
+        self.r_reset.on_click(lambda e: setattr(self.sim, "r", -0.5))
+        self.f_slider = self._w("f", W.FloatSlider, start=0.0, end=20.0, step=0.1,
+                                name="Alignment frequency f")
+        self.gamma_slider = self._w("gamma", W.FloatSlider, start=0.0, end=10.0, step=0.05,
+                                    name="Damping γ")
+        self.potential = self._w("potential", W.RadioButtonGroup, name="Potential",
+                                 button_type="primary", button_style="outline")
+        self.normalisation = self._w("normalisation", W.RadioButtonGroup,
+                                     name="Normalisation", button_type="primary",
+                                     button_style="outline")
+        self.phases = self._w("phases", W.RadioButtonGroup, name="Phases",
+                              button_type="primary", button_style="outline")
+        self.init_phases = self._w("init_phases", W.Select, name="Initial phases")
+        self.spectators = self._w("spectators", W.IntInput, name="Spectators per beable",
+                                  start=0, end=10**6)
+        self.admixture = self._w("admixture", W.FloatSlider, step=0.01,
+                                 name="Admixture ε of the ground state")
+        self.seed = self._w("seed", W.IntInput, name="Seed", start=0, end=2**31 - 1)
+        self.advanced = [
+            self._w("phase_noise", W.FloatSlider, start=0.0, end=3.0, step=0.05,
+                    name="Phase noise σ ('noisy' start)"),
+            self._w("tracked", W.IntSlider, start=0, end=8, name="Tracked systems"),
+            self._w("dt_out", W.FloatInput, name="Export spacing Δt", start=1e-3),
+            self._w("phase_tol", W.FloatInput, name="Phase step tolerance", start=1e-6),
+            self._w("jump_tol", W.FloatInput, name="Jump step tolerance", start=1e-6),
+        ]
+        self.agent_widgets = [self.f_slider, self.gamma_slider, self.potential,
+                              self.normalisation, self.phases, self.init_phases,
+                              self.advanced[0], self.advanced[1]]
+        self.preset_select = W.Select.from_param(
+            self.param.preset, name="Preset", sizing_mode="stretch_width",
+            options={preset_info(n)["title"]: n for n in preset_names()})
+        self.preset_box = pn.Column(sizing_mode="stretch_width")
+        self.matrix = MatrixEditor(on_apply=self._on_matrix)
+        self.csv_button = W.FileDownload(callback=self._export_csv, filename="ensemble.csv",
+                                         label="Download CSV", button_type="primary",
+                                         button_style="outline", sizing_mode="stretch_width")
+        self.parquet_button = W.FileDownload(callback=self._export_parquet,
+                                             filename="ensemble.parquet",
+                                             label="Download Parquet", button_type="primary",
+                                             button_style="outline",
+                                             sizing_mode="stretch_width")
+        self.status = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["status"],
+                                   stylesheets=[_STATUS_CSS])
+        self.error = pn.pane.Alert("", alert_type="danger", visible=False,
+                                   sizing_mode="stretch_width", css_classes=["run-error"])
+        self.explain = pn.pane.Markdown("", sizing_mode="stretch_width",
+                                        stylesheets=[":host {font-size: 17px;}"])
+        self.panes = {k: pn.pane.Bokeh(None, sizing_mode="stretch_width")
+                      for k in ("hist", "phase", "order", "pop", "dev", "tracked")}
+        self._sync_agent_widgets()
+
+    def _sync_agent_widgets(self) -> None:
+        agents = self.sim.mode == "agents"
+        for w in self.agent_widgets:
+            w.disabled = not agents
+
+    def _show_preset_widgets(self) -> None:
+        """One widget per parameter of the current preset, from the preset data."""
+        specs = preset_info(self.preset)["params"]
+        widgets = []
+        for key, spec in specs.items():
+            value = self.preset_values.get(key, spec["default"])
+            if "objects" in spec:
+                w = pn.widgets.Select(name=key, options=list(spec["objects"]), value=value)
+            elif spec.get("integer"):
+                lo, hi = spec["bounds"]
+                w = pn.widgets.IntSlider(name=key, start=int(lo), end=int(min(hi, 256)),
+                                         value=int(value))
+            else:
+                lo, hi = spec["bounds"]
+                step = 10 ** math.floor(math.log10((hi - lo) / 200))
+                w = pn.widgets.FloatSlider(name=key, start=lo, end=hi, step=step,
+                                           value=float(value))
+            w.description = spec.get("doc")
+            w.sizing_mode = "stretch_width"
+            w.param.watch(lambda e, k=key: self._set_preset_value(k, e.new), "value_throttled"
+                          if isinstance(w, pn.widgets.slider._SliderBase) else "value")
+            widgets.append(w)
+        self.preset_box.objects = widgets
+
+    def _set_preset_value(self, key: str, value: Any) -> None:
+        self._building = True  # the widgets already show this value
+        try:
+            self.preset_values = {**self.preset_values, key: value}
+        finally:
+            self._building = False
+
+    # -- reactions (document's event loop) ------------------------------------------------
+    def _send(self, cmd: str, value: Any = None) -> None:
+        if self.runner is not None:
+            self.runner.send(cmd, value)
+
+    def _on_sim_change(self, *events) -> None:
+        live, restart = {}, False
+        for ev in events:
+            if ev.name in SimParams.LIVE:
+                live[ev.name] = ev.new
+            else:
+                restart = True
+            if ev.name == "mode":
+                self._sync_agent_widgets()
+                opts = n_options(ev.new)
+                value = min(self.sim.N, N_MAX[ev.new])
+                self.N_slider.options = opts
+                self.N_slider.value = nearest_option(value, opts)
+            if ev.name == "N" and ev.new != self.N_slider.value and \
+                    ev.new in self.N_slider.options.values():
+                self.N_slider.value = ev.new
+        if live:
+            self._send("update", live)
+        if restart:
+            self.request_restart()
+
+    def _on_preset(self, event) -> None:
+        self._custom = None
+        self.preset_values = {}
+        self._show_preset_widgets()
+        self.request_restart()
+
+    def _on_preset_values(self, event) -> None:
+        if not self._building:  # set from outside (URL): show the values in the widgets
+            self._show_preset_widgets()
+        self._custom = None
+        self.request_restart()
+
+    def _on_speed(self, event) -> None:
+        self._send("speed", event.new)
+
+    def _on_playing(self, event) -> None:
+        self.play_button.name = "Pause" if event.new else "Play"
+        self.play_button.button_type = "warning" if event.new else "success"
+        self._send("play" if event.new else "pause")
+
+    def _on_matrix(self, kind: str, H: np.ndarray, psi: np.ndarray) -> None:
+        base = self.hamiltonian()
+        if kind == "live":
+            self._custom = base.with_matrix(H)
+            self._send("update", {"H": H})
+        else:
+            self._custom = Hamiltonian.from_matrix(H, psi, labels=base.labels, name="custom",
+                                                   description=base.description)
+            self.request_restart(reload_matrix=False)
+
+    def request_restart(self, reload_matrix: bool = True) -> None:
+        """A new ensemble is needed: built on the next tick, so bursts of changes coalesce."""
+        self._restart_pending = True
+        self._reload_matrix = getattr(self, "_reload_matrix", False) or reload_matrix
+
+    def reset(self) -> None:
+        self._send("reset")
+
+    def _do_restart(self) -> None:
+        self._restart_pending = False
+        try:
+            ham = self.hamiltonian()
+            params = self.sim_params()
+        except InputError as err:
+            self.show_error(str(err))
+            return
+        if self._reload_matrix:
+            self.matrix.load(ham.with_admixture(0.0))
+        self._reload_matrix = False
+        self._explain(ham)
+        if self.runner is None:
+            return
+        self.runner.send("restart", (ham, params))
+        if self.playing:
+            self.runner.send("play")
+
+    def show_error(self, msg: str | None) -> None:
+        if msg:
+            self.error.object = f"**Not applied:** {msg}"
+            self.error.visible = True
+        elif self.error.visible:
+            self.error.visible = False
+
+    def _explain(self, ham: Hamiltonian) -> None:
+        info = preset_info(self.preset)
+        desc = " ".join(info["description"].split())
+        edited = ("\n\n*The matrix was edited by hand: the preset's explanation describes the "
+                  "matrix it started from.*" if self._custom is not None else "")
+        self.explain.object = (
+            f"### {info['title']}\n\n{desc}{edited}\n\n"
+            f"**What to try.** Press play: the bars (the ensemble, n_a/N) follow the black "
+            f"marks (quantum mechanics, |ψ_a|²) because each system copies others at the "
+            f"rate of eq. (C). Then drag **r** away from −½, shrink **N**, or start the "
+            f"agents with **random** phases and watch the deviation leave its 1/√N band."
+        )
+
+    # -- views -----------------------------------------------------------------------------
+    def _build_views(self, pub: Published) -> None:
+        f = pub.frame
+        P = len(f.n)
+        labels = tuple(self.runner.ham.labels) if self.runner is not None else ()
+        k = int(self.sim.tracked) or 1
+        self.views = {
+            "hist": HistogramView(P, labels),
+            "phase": PhaseView(P),
+            "pop": PopulationsView(P, labels),
+            "dev": DeviationView(f.N),
+            "tracked": TrackedView(P, k),
+        }
+        self.panes["hist"].object = self.views["hist"].fig
+        self.panes["phase"].object = self.views["phase"].fig
+        self.panes["order"].object = self.views["phase"].order_fig
+        self.panes["pop"].object = self.views["pop"].fig
+        self.panes["dev"].object = self.views["dev"].fig
+        self.panes["tracked"].object = self.views["tracked"].fig
+
+    def tick(self) -> None:
+        """Pull the latest frame and update the plots (periodic callback, ~25 Hz)."""
+        if self._restart_pending:
+            self._do_restart()
+        runner = self.runner
+        if runner is None:
+            return
+        if runner.error_seq != self._error_seq:
+            self._error_seq = runner.error_seq
+            self.show_error(runner.error)
+        pub = runner.latest()
+        if pub is None or pub.seq == self._last_seq:
+            return
+        self._last_seq = pub.seq
+        with pn.io.hold():
+            if pub.generation != self._generation:
+                self._generation = pub.generation
+                self._build_views(pub)
+                if runner.error is None:
+                    self.show_error(None)
+            for view in self.views.values():
+                view.update(pub.frame)
+            self._update_status(pub)
+
+    def _update_status(self, pub: Published) -> None:
+        f = pub.frame
+        D = float(f.tv)
+        html = (
+            f'<div class="stat"><span>time</span><b class="t">{f.t:.2f}</b></div>'
+            f'<div class="stat"><span>systems N</span><b>{_fmt_N(f.N)}</b></div>'
+            f'<div class="stat"><span>deviation D</span><b class="D">{D:.4f}</b></div>'
+            f'<div class="stat"><span>D·√N</span><b>{D * math.sqrt(f.N):.2f}</b></div>'
+            f'<div class="stat"><span>engine</span><b>{self.sim.mode}</b></div>'
+            f'<div class="stat"><span>r</span><b>{self.sim.r:+.2f}</b></div>'
+        )
+        if html != self.status.object:
+            self.status.object = html
+
+    # -- session lifecycle -------------------------------------------------------------------
+    def start(self, thread: bool = True) -> Runner:
+        """Create this session's runner (and its thread unless ``thread=False``)."""
+        ham = self.hamiltonian()
+        self.matrix.load(ham)
+        self._explain(ham)
+        self.runner = Runner(ham, self.sim_params(), speed=self.speed, start=thread)
+        self._restart_pending = False
+        if self.playing:
+            self.runner.send("play")
+        return self.runner
+
+    def stop(self) -> None:
+        """Stop the periodic callback and the runner's thread."""
+        if self._callback is not None:
+            self._callback.stop()
+            self._callback = None
+        if self.runner is not None:
+            self.runner.stop()
+            self.runner = None
+
+    def _on_session_destroyed(self, session_context) -> None:
+        log.info("session destroyed: stopping its runner")
+        self.stop()
+
+    def _session_setup(self) -> None:
+        doc = pn.state.curdoc
+        if doc is None or doc.session_context is None:
+            return  # e.g. the liveness probe builds a document without a session
+        if pn.state.location is not None:
+            pn.state.location.sync(self.sim, {k: k for k in URL_PARAMS})
+            # preset before its values: a new preset clears the values
+            pn.state.location.sync(self, {"preset": "preset"})
+            pn.state.location.sync(self, {"preset_values": "pv", "speed": "speed"})
+        self.start()
+        pn.state.on_session_destroyed(self._on_session_destroyed)
+        pn.state.onload(self._start_ticking)
+
+    def _start_ticking(self) -> None:
+        """Start pulling frames once the page has loaded (its resources are resolved)."""
+        from panel.io.callbacks import PeriodicCallback
+
+        if self.runner is None or self._callback is not None:
+            return
+        # background=True: the tick must not flip the template's busy indicator.
+        self._callback = PeriodicCallback(callback=self.tick, period=TICK_MS, log=False,
+                                          background=True)
+        self._callback.start()
+
+    # -- layout -----------------------------------------------------------------------------
+    def sidebar(self) -> list:
+        card = dict(sizing_mode="stretch_width", header_background="#eef2ff",
+                    stylesheets=[_CARD_CSS])
+        return [
+            pn.Column(self.play_button, pn.Row(self.step_button, self.reset_button,
+                                               sizing_mode="stretch_width"),
+                      self.speed_slider, sizing_mode="stretch_width"),
+            pn.Card(self.preset_select, self.preset_box, title="Hamiltonian", **card),
+            pn.Card(self.mode_select, self.N_slider, pn.Row(self.r_slider, self.r_reset),
+                    self.spectators, self.admixture, self.seed, title="Ensemble", **card),
+            pn.Card(pn.pane.Markdown("Each system's own phase (agents engine).",
+                                     styles={"color": "#6b7280"}),
+                    self.phases, self.f_slider, self.gamma_slider, self.potential,
+                    self.normalisation, self.init_phases, title="Phase alignment", **card),
+            pn.Card(self.matrix, title="Matrix editor (H and ψ₀)", collapsed=False, **card),
+            pn.Card(*self.advanced, title="Advanced", collapsed=True, **card),
+            pn.Card(self.csv_button, self.parquet_button,
+                    pn.pane.Markdown("Plots: the save tool on each plot downloads a PNG.",
+                                     styles={"color": "#6b7280"}),
+                    title="Export", **card),
+        ]
+
+    def main(self) -> pn.viewable.Viewable:
+        box = dict(sizing_mode="stretch_width", styles=_BOX, margin=(6, 6))
+        live = pn.Column(
+            self.status,
+            self.error,
+            pn.Row(pn.Column(self.panes["hist"], **box),
+                   pn.Column(self.panes["phase"], self.panes["order"], width=400,
+                             styles=_BOX, margin=(6, 6)),
+                   sizing_mode="stretch_width"),
+            pn.Row(pn.Column(self.panes["pop"], **box), pn.Column(self.panes["dev"], **box),
+                   sizing_mode="stretch_width"),
+            pn.Row(pn.Column(self.panes["tracked"], **box), pn.Column(self.explain, **box),
+                   sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
+        )
+        try:
+            from .studies import StudiesView
+        except ImportError:
+            return live
+        return pn.Tabs(("Live ensemble", live), ("Studies", StudiesView()),
+                       sizing_mode="stretch_width", dynamic=True)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        self._session_setup()
+        return pn.Row(pn.Column(*self.sidebar(), width=400), self.main(),
+                      sizing_mode="stretch_width")
+
+    def template(self) -> pn.template.FastListTemplate:
+        return pn.template.FastListTemplate(
+            design=OfflineFast,
+            font="'Segoe UI', 'Helvetica Neue', 'DejaVu Sans', Arial, sans-serif",
+            accent="#4338ca",
+            theme_toggle=False,
+            title="Real Ensemble Lab",
+            logo=str(LOGO) if LOGO.exists() else None,
+            favicon=str(LOGO) if LOGO.exists() else "",
+            sidebar=self.sidebar(),
+            main=[self.main()],
+            sidebar_width=420,
+            header_background="#1e1b4b",
+            raw_css=[_PAGE_CSS],
+        )
+
+    def servable(self, title: str | None = "Real Ensemble Lab", location: bool = True,
+                 area: str = "main", target: str | None = None):
+        """Serve the whole page (template with sidebar) and start this session's runner."""
+        page = self.template()  # build first: a failure here must not leave a thread behind
+        self._session_setup()
+        return page.servable(title=title)
+
+    # -- export -------------------------------------------------------------------------------
+    def _columns(self) -> dict[str, np.ndarray]:
+        if self.runner is None:
+            return {"t": np.zeros(0)}
+        return self.runner.history_columns()
+
+    def _export_csv(self) -> io.StringIO:
+        buf = io.StringIO()
+        write_csv(self._columns(), buf)
+        buf.seek(0)
+        return buf
+
+    def _export_parquet(self) -> io.BytesIO:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        buf = io.BytesIO()
+        pq.write_table(pa.table(self._columns()), buf)
+        buf.seek(0)
+        return buf
+
+
+# The Fast design without its Google web font, so the page loads nothing from outside (a
+# classroom behind a proxy, a container without internet, no console errors). Panel finds
+# the design's bundled files by class name, hence the same name.
+OfflineFast = type("Fast", (Fast,), {
+    "_resources": {k: v for k, v in Fast._resources.items() if k != "font"},
+    "__doc__": "Panel's Fast design without the external web font.",
+})
+
+
+def _fmt_N(N: int) -> str:
+    if N < 10**5:
+        return f"{N:,}".replace(",", " ")
+    k = int(math.floor(math.log10(N)))
+    m = N / 10**k
+    sup = str(k).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return f"10{sup}" if abs(m - 1) < 1e-9 else f"{m:.3g}×10{sup}"
+
+
+_BOX = {"background": "white", "border-radius": "10px",
+        "box-shadow": "0 1px 3px rgba(15,23,42,.12)", "padding": "6px"}
+_BIG_BUTTON = ":host .bk-btn {font-size: 18px; font-weight: 600;}"
+_CARD_CSS = ":host .card-title {font-size: 17px; font-weight: 600;}"
+_STATUS_CSS = """
+:host {display: block;}
+.stat {display: inline-block; margin: 4px 22px 4px 6px; vertical-align: top;}
+.stat span {display: block; font-size: 14px; color: #6b7280; text-transform: uppercase;
+            letter-spacing: .05em;}
+.stat b {font-size: 30px; color: #1e1b4b; font-variant-numeric: tabular-nums;}
+"""
+_PAGE_CSS = """
+body {font-size: 16px;}
+#sidebar {font-size: 16px;}
+.bk-input, .bk-input-group label, .bk-slider-title {font-size: 15px !important;}
+"""

@@ -1,0 +1,268 @@
+"""One simulation per browser session, stepped in a background thread.
+
+The runner owns a stepper (``engine.make_stepper``). Its thread advances the ensemble in
+small wall-clock slices, publishes the latest :class:`engine.Frame` to a slot and records
+the run on the output grid ``t = 0, dt_out, 2 dt_out, ...`` for export. The session's
+document pulls the slot on a periodic callback (latest frame wins, nothing piles up).
+Everything the user changes reaches the thread as a command, applied between steps, so the
+engine is only ever touched by its own thread.
+
+No panel, bokeh or holoviews here: the runner is tested without a server.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engine import Hamiltonian, InputError, SimParams, make_stepper
+from engine.stepper import Frame
+
+log = logging.getLogger("app.runner")
+
+#: Seconds between published frames while playing (the browser pulls at ~25 Hz).
+FRAME_PERIOD = 0.035
+#: Largest wall-clock time one advance may take before a frame is published.
+WALL_BUDGET = 0.03
+#: The recorded history is thinned (every other row dropped) beyond this many cells.
+MAX_HISTORY_CELLS = 4_000_000
+
+_registry: weakref.WeakSet[Runner] = weakref.WeakSet()
+_registry_lock = threading.Lock()
+_ids = itertools.count(1)
+
+
+def live_runners() -> list[Runner]:
+    """Runners whose thread is alive (one per open browser session)."""
+    with _registry_lock:
+        return [r for r in _registry if r.alive]
+
+
+@dataclass(frozen=True)
+class Published:
+    """What the thread hands to the document: a frame and where it comes from."""
+
+    seq: int  # increases with every publication
+    generation: int  # increases with every restart (a new ensemble)
+    frame: Frame
+    playing: bool
+
+
+class History:
+    """The run on the output grid: t, counts n, exact probabilities p, deviation tv."""
+
+    def __init__(self, P: int, dt: float):
+        self.P, self.dt = P, dt
+        self._t: list[float] = []
+        self._n: list[np.ndarray] = []
+        self._p: list[np.ndarray] = []
+        self._tv: list[float] = []
+        self.lock = threading.Lock()
+
+    def add(self, f: Frame) -> None:
+        with self.lock:
+            self._t.append(f.t)
+            self._n.append(np.asarray(f.n, dtype=np.int64).copy())
+            self._p.append(np.asarray(f.p, dtype=float).copy())
+            self._tv.append(f.tv)
+            if len(self._t) * self.P > MAX_HISTORY_CELLS:
+                # Keep the memory bounded on long runs: halve the resolution in time.
+                for lst in (self._t, self._n, self._p, self._tv):
+                    del lst[1::2]
+                self.dt *= 2
+
+    def __len__(self) -> int:
+        return len(self._t)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The command line's columns: t, n_0..n_{P-1}, p_0..p_{P-1}, tv."""
+        with self.lock:
+            t = np.asarray(self._t, dtype=float)
+            n = np.asarray(self._n, dtype=np.int64).reshape(len(t), self.P)
+            p = np.asarray(self._p, dtype=float).reshape(len(t), self.P)
+            tv = np.asarray(self._tv, dtype=float)
+        cols: dict[str, np.ndarray] = {"t": t}
+        cols.update({f"n_{a}": n[:, a] for a in range(self.P)})
+        cols.update({f"p_{a}": p[:, a] for a in range(self.P)})
+        cols["tv"] = tv
+        return cols
+
+
+class Runner:
+    """A simulation stepped in its own thread, driven by commands.
+
+    Parameters
+    ----------
+    ham : Hamiltonian
+        The Hamiltonian and initial state.
+    params : SimParams
+        Validated simulation parameters (``engine.make_params``).
+    speed : float
+        Simulated time units per wall-clock second while playing.
+    start : bool
+        Start the thread now (tests may drive :meth:`process` by hand instead).
+    """
+
+    def __init__(self, ham: Hamiltonian, params: SimParams, speed: float = 1.0,
+                 start: bool = True, name: str | None = None):
+        self._commands: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self.speed = float(speed)
+        self.playing = False
+        self.error: str | None = None  # the latest error sentence, for the document
+        self.error_seq = 0
+        self._seq = 0
+        self.generation = 0
+        self._latest: Published | None = None
+        self._build(ham, params)  # raises InputError before any thread exists
+        self._thread = threading.Thread(target=self._loop, daemon=True,
+                                        name=name or f"ensemble-runner-{next(_ids)}")
+        with _registry_lock:
+            _registry.add(self)
+        if start:
+            self._thread.start()
+
+    # -- the document's side ------------------------------------------------------------
+    def send(self, cmd: str, value: Any = None) -> None:
+        """Queue a command: play, pause, step, reset, speed, update, restart or stop."""
+        if cmd not in _COMMANDS:
+            raise ValueError(f"Unknown runner command {cmd!r}.")
+        self._commands.put((cmd, value))
+
+    def latest(self) -> Published | None:
+        """The latest published frame (None before the first)."""
+        return self._latest
+
+    def history_columns(self) -> dict[str, np.ndarray]:
+        return self.history.columns()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread and drop the ensemble."""
+        self.send("stop")
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # -- the thread's side --------------------------------------------------------------
+    def _build(self, ham: Hamiltonian, params: SimParams) -> None:
+        st = make_stepper(ham, params)
+        self.ham, self.params, self.stepper = ham, params, st
+        self.history = History(st.ham.P, float(params.dt_out))
+        self._next_out = 0.0
+        self.generation += 1
+        self._record_and_publish()
+
+    def _record_and_publish(self) -> None:
+        f = self.stepper.frame()
+        if f.t >= self._next_out - 1e-12:
+            self.history.add(f)
+            k = np.floor(f.t / self.history.dt + 1e-9) + 1
+            self._next_out = k * self.history.dt
+        self._seq += 1
+        self._latest = Published(self._seq, self.generation, f, self.playing)
+
+    def _fail(self, msg: str) -> None:
+        self.error = msg
+        self.error_seq += 1
+        self._seq += 1
+        if self._latest is not None:
+            self._latest = Published(self._seq, self.generation, self._latest.frame,
+                                     self.playing)
+
+    def process(self, cmd: str, value: Any = None) -> bool:
+        """Apply one command in the thread; return False when the runner must stop."""
+        try:
+            if cmd == "stop":
+                return False
+            if cmd == "play":
+                self.playing = True
+            elif cmd == "pause":
+                self.playing = False
+            elif cmd == "speed":
+                self.speed = float(value)
+            elif cmd == "step":
+                self._advance_by(float(value) if value else float(self.params.dt_out),
+                                 wall_budget=5.0)
+            elif cmd == "update":
+                self.stepper.update(**value)
+                self.params = self.stepper.params
+                if "H" in value:
+                    self.ham = self.ham.with_matrix(value["H"])
+            elif cmd == "restart":
+                ham, params = value
+                self._build(ham, params)
+            elif cmd == "reset":
+                self._build(self.ham, self.params)
+            self.error = None if cmd in ("restart", "update", "reset") else self.error
+        except InputError as err:
+            self._fail(str(err))
+        except MemoryError:
+            self._fail("Not enough memory for this ensemble; choose a smaller N.")
+        except Exception as err:  # noqa: BLE001 - a bad command must never kill the session
+            log.exception("runner command %s failed", cmd)
+            self._fail(f"The simulation could not apply that change ({type(err).__name__}).")
+        if cmd != "step":
+            self._record_and_publish()
+        return True
+
+    def _advance_by(self, dt_sim: float, wall_budget: float = WALL_BUDGET) -> None:
+        """Advance by ``dt_sim`` (at most ``wall_budget`` seconds), stopping on output times."""
+        st = self.stepper
+        target = st.t + dt_sim
+        start = time.perf_counter()
+        while st.t < target - 1e-12:
+            left = wall_budget - (time.perf_counter() - start)
+            if left <= 0:
+                break
+            t_next = min(target, self._next_out)
+            st.advance(t_next, wall_budget=left)
+            if st.t >= self._next_out - 1e-12:
+                self._record_and_publish()
+        if st.t < self._next_out - 1e-12:
+            self._record_and_publish()
+
+    def _loop(self) -> None:
+        log.info("runner started (%s)", self._thread.name)
+        last = time.perf_counter()
+        try:
+            while True:
+                # Paused: block until a command arrives (no CPU). Playing: pace the frames.
+                timeout = (max(0.0, FRAME_PERIOD - (time.perf_counter() - last))
+                           if self.playing else None)
+                try:
+                    cmd, value = self._commands.get(timeout=timeout)
+                    if not self.process(cmd, value):
+                        break
+                    continue  # drain every queued command before stepping again
+                except queue.Empty:
+                    pass
+                now = time.perf_counter()
+                if not self.playing:
+                    last = now
+                    continue
+                # Never try to catch up more than a few frames after a slow step.
+                dt_wall = min(now - last, 4 * FRAME_PERIOD)
+                last = now
+                try:
+                    self._advance_by(self.speed * dt_wall)
+                except Exception as err:  # noqa: BLE001 - report, pause, keep the session
+                    log.exception("runner step failed")
+                    self.playing = False
+                    self._fail(f"The simulation stopped: {err}")
+        finally:
+            self._latest = None
+            self.stepper = None  # free the ensemble now, not when the session is collected
+            log.info("runner stopped (%s)", self._thread.name)
+
+
+_COMMANDS = ("play", "pause", "step", "reset", "speed", "update", "restart", "stop")

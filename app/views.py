@@ -1,0 +1,397 @@
+"""The live plots: Bokeh figures whose ColumnDataSources are updated in place from frames.
+
+Each view is built for one ensemble (P beable values, N systems) and has ``update(frame)``,
+called on the document's event loop at ~25 Hz with the latest :class:`engine.Frame`.
+Arrays go to Bokeh as float32; time series use ``stream(..., rollover)``; bars send only
+the columns that changed. Keys missing from ``frame.extra`` (population and Bell modes have
+no individual phases or tracked systems) fall back to class-level data.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from bokeh.models import (
+    BoxAnnotation,
+    ColorBar,
+    ColumnDataSource,
+    FixedTicker,
+    Label,
+    Legend,
+    LinearColorMapper,
+    LogAxis,
+    Range1d,
+)
+from bokeh.palettes import Category10_10, Viridis256
+from bokeh.plotting import figure
+from bokeh.transform import linear_cmap
+
+from engine.stepper import Frame
+
+#: Rows kept in the scrolling time series (at ~25 frames per second: two minutes).
+ROLLOVER = 3000
+#: Time columns kept in a lattice heat strip.
+STRIP_COLUMNS = 360
+#: Beable values up to which the populations are drawn as lines (above: a heat strip).
+MAX_LINES = 8
+
+INK = "#1f2a44"
+ACCENT = "#c2410c"
+EXACT = "#111827"
+EMPTY = "#dc2626"
+TOOLS = "pan,wheel_zoom,box_zoom,reset,save"
+
+
+def palette(P: int) -> list[str]:
+    """One colour per beable value: Category10 for few, Viridis along a lattice."""
+    if P <= 10:
+        return list(Category10_10[:P])
+    return [Viridis256[int(round(i * 255 / (P - 1)))] for i in range(P)]
+
+
+def styled(fig, title: str):
+    """Large type, quiet grid: readable at projector distance."""
+    fig.title.text = title
+    fig.title.text_font_size = "17pt"
+    fig.title.text_color = INK
+    fig.title.text_font_style = "bold"
+    for ax in (*fig.xaxis, *fig.yaxis):
+        ax.axis_label_text_font_size = "14pt"
+        ax.axis_label_text_font_style = "normal"
+        ax.major_label_text_font_size = "12pt"
+        ax.axis_line_color = "#9ca3af"
+    fig.grid.grid_line_alpha = 0.35
+    fig.outline_line_color = None
+    fig.toolbar.logo = None
+    fig.toolbar.autohide = True
+    fig.background_fill_color = "#ffffff"
+    fig.border_fill_color = "#ffffff"
+    fig.min_border_left = 60
+    return fig
+
+
+def style_legend(fig, location: str = "top_right") -> None:
+    for leg in fig.select(type=Legend):
+        leg.location = location
+        leg.label_text_font_size = "12pt"
+        leg.background_fill_alpha = 0.8
+        leg.border_line_color = None
+        leg.click_policy = "hide"
+        leg.spacing = 2
+        leg.padding = 6
+
+
+def f32(x: Any) -> np.ndarray:
+    return np.asarray(x, dtype=np.float32)
+
+
+class View:
+    """A Bokeh figure fed by frames."""
+
+    fig: Any
+
+    def update(self, frame: Frame) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class HistogramView(View):
+    """n_a/N as bars with the exact |psi_a(t)|^2 overlaid; empty (absorbing) classes marked."""
+
+    def __init__(self, P: int, labels: tuple[str, ...] = ()):
+        self.P = P
+        a = np.arange(P, dtype=np.float32)
+        cols = palette(P)
+        w = 0.8 if P <= 16 else 0.95
+        self.bars = ColumnDataSource({
+            "a": a, "rho": np.zeros(P, np.float32), "color": cols,
+            "empty": np.zeros(P, np.float32),
+        })
+        self.exact = ColumnDataSource({
+            "x0": a - 0.45, "x1": a + 0.45, "p": np.zeros(P, np.float32),
+        })
+        self.y = Range1d(0, 1.05)
+        fig = figure(height=540, sizing_mode="stretch_width", y_range=self.y,
+                     x_range=Range1d(-0.6, P - 0.4), tools=TOOLS,
+                     x_axis_label="beable value a", y_axis_label="fraction of systems")
+        fig.vbar(x="a", top="rho", width=w, source=self.bars, color="color", alpha=0.85,
+                 line_color=None, legend_label="ensemble  n_a / N")
+        fig.segment(x0="x0", y0="p", x1="x1", y1="p", source=self.exact, color=EXACT,
+                    line_width=4 if P <= 16 else 2, legend_label="exact |ψ_a(t)|²")
+        fig.scatter(x="a", y=0, source=self.bars, marker="x", size=16 if P <= 16 else 8,
+                    line_width=3, color=EMPTY, line_alpha="empty",
+                    legend_label="empty class (absorbing)")
+        if P <= 16 and labels:
+            fig.xaxis.ticker = FixedTicker(ticks=list(range(P)))
+            fig.xaxis.major_label_overrides = {i: str(s) for i, s in enumerate(labels)}
+        fig.xgrid.grid_line_color = None
+        self.fig = styled(fig, "Ensemble vs. quantum probabilities")
+        style_legend(fig)
+        self._rho = None
+        self._p = None
+        self._empty = None
+
+    def update(self, frame: Frame) -> None:
+        rho = f32(np.asarray(frame.n) / max(frame.N, 1))
+        p = f32(frame.p)
+        empty = f32(np.asarray(frame.n) == 0)
+        changed: dict[str, np.ndarray] = {}
+        if self._rho is None or not np.array_equal(rho, self._rho):
+            changed["rho"] = self._rho = rho
+        if self._empty is None or not np.array_equal(empty, self._empty):
+            changed["empty"] = self._empty = empty
+        if changed:
+            self.bars.data.update(changed)
+        if self._p is None or not np.array_equal(p, self._p):
+            self._p = p
+            self.exact.data.update(p=p)
+        top = float(max(rho.max(initial=0.0), p.max(initial=0.0)))
+        if top > 0.95 * self.y.end:  # grow only: a steady axis is easier to read
+            self.y.end = min(1.05, 1.25 * top)
+
+
+def ring_radius(P: int) -> np.ndarray:
+    """Radius of the ring on which class a is drawn (concentric rings, one per class)."""
+    return (0.35 + 0.6 * (np.arange(P) + 0.5) / P).astype(np.float32)
+
+
+class PhaseView(View):
+    """Each system's phase on a ring of its beable; exact phases -arg psi_a marked.
+
+    With individual phases (agents mode) a sample of systems is drawn; otherwise each
+    class phase phi_a is one dot sized by n_a/N. A bar chart beside it shows the per-class
+    polar |<e^{i phi}>| and nematic |<e^{2i phi}>| order (1 when phases are aligned).
+    """
+
+    def __init__(self, P: int):
+        self.P = P
+        self.radius = ring_radius(P)
+        cols = palette(P)
+        self._jitter: np.ndarray | None = None
+        self.points = ColumnDataSource({"x": f32([]), "y": f32([]), "a": f32([]),
+                                        "size": f32([])})
+        self.exact = ColumnDataSource({"x": f32(np.zeros(P)), "y": f32(np.zeros(P)),
+                                       "color": cols})
+        fig = figure(height=360, width=360, match_aspect=True, tools="save",
+                     x_range=Range1d(-1.12, 1.12), y_range=Range1d(-1.12, 1.12))
+        t = np.linspace(0, 2 * np.pi, 121)
+        if P <= 16:
+            xs = [list(r * np.cos(t)) for r in self.radius]
+            ys = [list(r * np.sin(t)) for r in self.radius]
+            fig.multi_line(xs, ys, color=cols, alpha=0.35, line_width=1.5)
+        else:
+            fig.multi_line([list(np.cos(t)), list(0.35 * np.cos(t))],
+                           [list(np.sin(t)), list(0.35 * np.sin(t))], color="#9ca3af")
+        cmap = linear_cmap("a", palette=cols if P > 1 else ["#1f77b4"], low=-0.5,
+                           high=P - 0.5)
+        fig.scatter("x", "y", source=self.points, size="size", color=cmap, alpha=0.7,
+                    line_color=None, legend_label="systems")
+        fig.scatter("x", "y", source=self.exact, marker="diamond", size=16, fill_color="white",
+                    line_color=EXACT, line_width=2.5, legend_label="exact −arg ψ_a")
+        for spine in ("0", "π/2", "π", "3π/2"):
+            ang = {"0": 0, "π/2": np.pi / 2, "π": np.pi, "3π/2": 3 * np.pi / 2}[spine]
+            fig.add_layout(Label(x=1.06 * np.cos(ang), y=1.06 * np.sin(ang), text=spine,
+                                 text_align="center", text_baseline="middle",
+                                 text_font_size="11pt", text_color="#6b7280"))
+        fig.axis.visible = False
+        fig.grid.visible = False
+        self.fig = styled(fig, "Phases φ on the circle")
+        style_legend(fig)
+        fig.add_layout(fig.legend[0], "below")
+        fig.legend.orientation = "horizontal"
+        fig.min_border_left = 10
+
+        self.order = ColumnDataSource({"a": np.arange(P, dtype=np.float32) - 0.18,
+                                       "b": np.arange(P, dtype=np.float32) + 0.18,
+                                       "polar": np.ones(P, np.float32),
+                                       "nematic": np.ones(P, np.float32)})
+        ofig = figure(height=230, sizing_mode="stretch_width", y_range=Range1d(0, 1.05),
+                      x_range=Range1d(-0.6, P - 0.4), tools="save",
+                      x_axis_label="beable value a", y_axis_label="order")
+        w = 0.34 if P <= 16 else 0.45
+        ofig.vbar(x="a", top="polar", width=w, source=self.order, color="#2563eb",
+                  legend_label="polar |⟨e^{iφ}⟩|")
+        ofig.vbar(x="b", top="nematic", width=w, source=self.order, color="#f59e0b",
+                  legend_label="nematic |⟨e^{2iφ}⟩|")
+        ofig.xgrid.grid_line_color = None
+        if P <= 16:
+            ofig.xaxis.ticker = FixedTicker(ticks=list(range(P)))
+        self.order_fig = styled(ofig, "Phase alignment per class")
+        ofig.title.text_font_size = "13pt"
+        style_legend(ofig)
+        ofig.add_layout(ofig.legend[0], "above")
+        ofig.legend.orientation = "horizontal"
+        ofig.legend.label_text_font_size = "10pt"
+
+    def update(self, frame: Frame) -> None:
+        ex = frame.extra
+        R = self.radius
+        if "sample_a" in ex and "sample_phi" in ex:
+            a = np.asarray(ex["sample_a"], dtype=np.int64)
+            phi = np.asarray(ex["sample_phi"], dtype=float)
+            if self._jitter is None or len(self._jitter) != len(a):
+                # fixed radial jitter per sample slot, so points do not sit on one line
+                width = 0.25 / max(self.P, 1)
+                self._jitter = np.random.default_rng(0).uniform(-width, width, len(a))
+            r = R[a] + self._jitter
+            size = np.full(len(a), 6.0 if len(a) > 400 else 8.0)
+        else:
+            a = np.arange(self.P)
+            phi = np.asarray(frame.phi, dtype=float)
+            r = R
+            rho = np.asarray(frame.n, dtype=float) / max(frame.N, 1)
+            size = np.where(rho > 0, 6.0 + 34.0 * np.sqrt(rho), 0.0)
+        self.points.data = {"x": f32(r * np.cos(phi)), "y": f32(r * np.sin(phi)),
+                            "a": f32(a), "size": f32(size)}
+        pe = np.asarray(frame.phi_exact, dtype=float)
+        self.exact.data.update(x=f32(R * np.cos(pe)), y=f32(R * np.sin(pe)))
+        if "polar" in ex and "nematic" in ex:
+            self.order.data.update(polar=f32(ex["polar"]), nematic=f32(ex["nematic"]))
+
+
+class PopulationsView(View):
+    """Populations over time, ensemble vs exact: lines for P <= 8, heat strips above."""
+
+    def __init__(self, P: int, labels: tuple[str, ...] = ()):
+        self.P = P
+        self.lines = P <= MAX_LINES
+        if self.lines:
+            cols = palette(P)
+            data = {"t": f32([])}
+            data.update({f"n{a}": f32([]) for a in range(P)})
+            data.update({f"p{a}": f32([]) for a in range(P)})
+            self.source = ColumnDataSource(data)
+            fig = figure(height=300, sizing_mode="stretch_width", tools=TOOLS,
+                         y_range=Range1d(0, 1.02), x_axis_label="time t",
+                         y_axis_label="probability")
+            for a in range(P):
+                name = labels[a] if a < len(labels) else str(a)
+                fig.line("t", f"n{a}", source=self.source, color=cols[a], line_width=3,
+                         legend_label=f"n_{name}/N")
+                fig.line("t", f"p{a}", source=self.source, color=cols[a], line_width=2,
+                         line_dash="dashed", alpha=0.9, legend_label=f"|ψ_{name}|²")
+            self.fig = styled(fig, "Populations over time")
+            style_legend(fig, "top_left")
+            fig.legend.orientation = "horizontal"
+            fig.legend.label_text_font_size = "10pt"
+        else:
+            self._buf_n = np.zeros((P, STRIP_COLUMNS), np.float32)
+            self._buf_p = np.zeros((P, STRIP_COLUMNS), np.float32)
+            self._t = np.full(STRIP_COLUMNS, np.nan)
+            self._k = 0
+            self.mapper = LinearColorMapper(palette=Viridis256, low=0, high=1.0 / P * 4)
+            self.source = ColumnDataSource({"image": [self._buf_n[:, :1]],
+                                            "exact": [self._buf_p[:, :1]],
+                                            "x": f32([0]), "dw": f32([1e-3])})
+            fig = figure(height=300, sizing_mode="stretch_width", tools=TOOLS,
+                         y_range=Range1d(-0.5, 2 * P + 3.5), x_axis_label="time t",
+                         y_axis_label="site a")
+            fig.image(image="image", x="x", y=-0.5, dw="dw", dh=P, source=self.source,
+                      color_mapper=self.mapper)
+            fig.image(image="exact", x="x", y=P + 3.5, dw="dw", dh=P, source=self.source,
+                      color_mapper=self.mapper)
+            fig.yaxis.ticker = FixedTicker(ticks=[P / 2 - 0.5, P + 3 + P / 2])
+            fig.yaxis.major_label_overrides = {P / 2 - 0.5: "ensemble",
+                                               P + 3 + P / 2: "exact"}
+            fig.yaxis.major_label_orientation = math.pi / 2
+            fig.add_layout(ColorBar(color_mapper=self.mapper, width=12,
+                                    title="n_a/N, |ψ_a|²"), "right")
+            self.fig = styled(fig, "Populations over time (heat strips)")
+
+    def update(self, frame: Frame) -> None:
+        rho = f32(np.asarray(frame.n) / max(frame.N, 1))
+        p = f32(frame.p)
+        if self.lines:
+            row = {"t": f32([frame.t])}
+            row.update({f"n{a}": rho[a:a + 1] for a in range(self.P)})
+            row.update({f"p{a}": p[a:a + 1] for a in range(self.P)})
+            self.source.stream(row, rollover=ROLLOVER)
+            return
+        k = self._k
+        if k >= STRIP_COLUMNS:  # scroll: keep the latest STRIP_COLUMNS columns
+            self._buf_n[:, :-1] = self._buf_n[:, 1:]
+            self._buf_p[:, :-1] = self._buf_p[:, 1:]
+            self._t[:-1] = self._t[1:]
+            k = STRIP_COLUMNS - 1
+        self._buf_n[:, k] = rho
+        self._buf_p[:, k] = p
+        self._t[k] = frame.t
+        self._k = k + 1
+        t0, t1 = float(self._t[0]), float(self._t[k])
+        self.mapper.high = max(self.mapper.high * 0.999, float(p.max()) * 1.1, 1e-6)
+        self.source.data = {"image": [self._buf_n[:, :k + 1].copy()],
+                            "exact": [self._buf_p[:, :k + 1].copy()],
+                            "x": f32([t0]), "dw": f32([max(t1 - t0, 1e-3)])}
+
+
+class DeviationView(View):
+    """D(t) = 1/2 sum_a |n_a/N - |psi_a|^2| on a log axis, with the 1/sqrt(N) band."""
+
+    def __init__(self, N: int):
+        self.source = ColumnDataSource({"t": f32([]), "D": f32([])})
+        floor = 1 / math.sqrt(max(N, 1))
+        fig = figure(height=320, sizing_mode="stretch_width", tools=TOOLS, y_axis_type="log",
+                     y_range=Range1d(max(floor / 10, 1e-9), 1.0), x_axis_label="time t",
+                     y_axis_label="D(t)")
+        fig.add_layout(BoxAnnotation(top=3 * floor, fill_color="#60a5fa", fill_alpha=0.15))
+        fig.add_layout(BoxAnnotation(top=floor, fill_color="#2563eb", fill_alpha=0.2))
+        fig.line("t", "D", source=self.source, color=ACCENT, line_width=3,
+                 legend_label="D(t) = ½ Σ |n_a/N − |ψ_a|²|")
+        fig.add_layout(Label(x=8, y=floor, x_units="screen", text="1/√N",
+                             text_font_size="12pt", text_color="#1d4ed8",
+                             text_baseline="bottom"))
+        fig.add_layout(Label(x=8, y=3 * floor, x_units="screen", text="3/√N",
+                             text_font_size="12pt", text_color="#3b82f6",
+                             text_baseline="bottom"))
+        self.fig = styled(fig, "Deviation from quantum mechanics D(t)")
+        style_legend(fig, "top_left")
+        for ax in fig.select(type=LogAxis):
+            ax.major_label_text_font_size = "12pt"
+
+    def update(self, frame: Frame) -> None:
+        D = max(float(frame.tv), 1e-9)  # a log axis cannot show 0
+        self.source.stream({"t": f32([frame.t]), "D": f32([D])}, rollover=ROLLOVER)
+
+
+class TrackedView(View):
+    """The beable of a few tagged systems over time (agents mode)."""
+
+    def __init__(self, P: int, k: int = 5):
+        self.P, self.k = P, k
+        cols = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2",
+                "#be185d", "#4d7c0f"]
+        data = {"t": f32([])}
+        data.update({f"a{i}": f32([]) for i in range(k)})
+        self.source = ColumnDataSource(data)
+        fig = figure(height=300, sizing_mode="stretch_width", tools=TOOLS,
+                     y_range=Range1d(-0.5, P - 0.5), x_axis_label="time t",
+                     y_axis_label="beable a")
+        for i in range(k):
+            fig.step("t", f"a{i}", source=self.source, mode="after", line_width=3,
+                     color=cols[i % len(cols)], alpha=0.85, legend_label=f"system {i + 1}")
+        self.note = Label(x=0, y=0, x_units="screen", y_units="screen", x_offset=70,
+                          y_offset=120, text="Individual systems exist in the agents engine.",
+                          text_font_size="14pt", text_color="#6b7280", visible=False)
+        fig.add_layout(self.note)
+        if P <= 16:
+            fig.yaxis.ticker = FixedTicker(ticks=list(range(P)))
+        self.fig = styled(fig, "Tracked systems: who copies whom")
+        style_legend(fig, "top_left")
+        fig.legend.orientation = "horizontal"
+        fig.legend.label_text_font_size = "10pt"
+        self._seen = False
+
+    def update(self, frame: Frame) -> None:
+        tracked = frame.extra.get("tracked_a")
+        if tracked is None:
+            if not self.note.visible:
+                self.note.visible = True
+            return
+        if self.note.visible:
+            self.note.visible = False
+        tr = f32(tracked)[: self.k]
+        row = {"t": f32([frame.t])}
+        row.update({f"a{i}": tr[i:i + 1] if i < len(tr) else f32([np.nan])
+                    for i in range(self.k)})
+        self.source.stream(row, rollover=ROLLOVER)
