@@ -78,6 +78,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     ns = ap.parse_args()
+    load = __import__("os").getloadavg()[0]
     cfg = config(ns.runs)
     specs = expand(cfg)
     n = len(specs)
@@ -100,8 +101,8 @@ def main() -> int:
         "",
         f"Command: `.venv/bin/python benchmarks/bench_sweep.py --runs {ns.runs} --repeat "
         f"{ns.repeat}` ({platform.processor() or platform.machine()}, "
-        f"{len(__import__('os').sched_getaffinity(0))} cores, shared with other work; "
-        f"{time.strftime('%Y-%m-%d')}).",
+        f"{len(__import__('os').sched_getaffinity(0))} cores, shared with other work: load "
+        f"average {load:.1f} at the start; {time.strftime('%Y-%m-%d')}).",
         "",
         f"Fixed sweep: {n} runs of the population engine, preset two_level, N = 10^4, "
         "t in [0, 20] every 0.25 (81 output rows per run). Medians of "
