@@ -150,75 +150,75 @@ class EnsembleApp(pn.viewable.Viewer):
     def _build_widgets(self) -> None:
         W = pn.widgets
         sim = self.sim
-        self.play_button = W.Button(name="Play", button_type="success", height=48,
+        self.play_button = W.Button(label="Play", color="success", height=48,
                                     sizing_mode="stretch_width", stylesheets=[_BIG_BUTTON])
         self.play_button.on_click(lambda e: setattr(self, "playing", not self.playing))
-        self.step_button = W.Button(name="Step", height=48, button_type="primary",
+        self.step_button = W.Button(label="Step", height=48, color="primary",
                                     sizing_mode="stretch_width",
-                                    button_style="outline", stylesheets=[_BIG_BUTTON])
+                                    variant="outline", stylesheets=[_BIG_BUTTON])
         self.step_button.on_click(lambda e: self._send("step"))
-        self.reset_button = W.Button(name="Reset", height=48, button_type="primary",
+        self.reset_button = W.Button(label="Reset", height=48, color="primary",
                                      sizing_mode="stretch_width",
-                                     button_style="outline", stylesheets=[_BIG_BUTTON])
+                                     variant="outline", stylesheets=[_BIG_BUTTON])
         self.reset_button.on_click(lambda e: self.reset())
         self.speed_slider = W.FloatSlider.from_param(
-            self.param.speed, name="Speed (time units / s)", start=0.05, end=5.0, step=0.05,
+            self.param.speed, label="Speed (time units / s)", start=0.05, end=5.0, step=0.05,
             sizing_mode="stretch_width")
-        self.mode_select = W.Select(name="Engine", options={MODE_LABELS[m]: m
+        self.mode_select = W.Select(label="Engine", options={MODE_LABELS[m]: m
                                                               for m in self.modes},
                                     value=sim.mode, description=SimParams.param.mode.doc,
                                     sizing_mode="stretch_width")
         self.mode_select.link(sim, value="mode", bidirectional=True)
         opts = n_options(sim.mode)
-        self.N_slider = W.DiscreteSlider(name="Ensemble size N (log scale)", options=opts,
+        self.N_slider = W.DiscreteSlider(label="Ensemble size N (log scale)", options=opts,
                                          value=nearest_option(sim.N, opts),
                                          sizing_mode="stretch_width")
         self.N_slider.param.watch(lambda e: setattr(self.sim, "N", int(e.new)), "value")
-        self.r_slider = self._w("r", W.FloatSlider, step=0.01,
-                                name="Exponent r (quantum: −1/2)")
-        self.r_reset = W.Button(name="r = −½", width=80, button_type="light",
+        self.r_slider = self._w("r", W.FloatSlider, step=0.01, css_classes=["r-slider"],
+                                label="Exponent r (quantum: −1/2)")
+        self.r_reset = W.Button(label="r = −½", width=80, color="light",
                                 align="end")
         self.r_reset.on_click(lambda e: setattr(self.sim, "r", -0.5))
         self.f_slider = self._w("f", W.FloatSlider, start=0.0, end=20.0, step=0.1,
-                                name="Alignment frequency f")
+                                label="Alignment frequency f")
         self.gamma_slider = self._w("gamma", W.FloatSlider, start=0.0, end=10.0, step=0.05,
-                                    name="Damping γ")
-        self.potential = self._w("potential", W.RadioButtonGroup, name="Potential",
-                                 button_type="primary", button_style="outline")
+                                    label="Damping γ")
+        self.potential = self._w("potential", W.RadioButtonGroup, label="Potential",
+                                 color="primary", variant="outline")
         self.normalisation = self._w("normalisation", W.RadioButtonGroup,
-                                     name="Normalisation", button_type="primary",
-                                     button_style="outline")
-        self.phases = self._w("phases", W.RadioButtonGroup, name="Phases",
-                              button_type="primary", button_style="outline")
-        self.init_phases = self._w("init_phases", W.Select, name="Initial phases")
-        self.spectators = self._w("spectators", W.IntInput, name="Spectators per beable",
+                                     label="Normalisation", color="primary",
+                                     variant="outline")
+        self.phases = self._w("phases", W.RadioButtonGroup, label="Phases",
+                              color="primary", variant="outline")
+        self.init_phases = self._w("init_phases", W.Select, label="Initial phases")
+        self.spectators = self._w("spectators", W.IntInput, label="Spectators per beable",
                                   start=0, end=10**6)
         self.admixture = self._w("admixture", W.FloatSlider, step=0.01,
-                                 name="Admixture ε of the ground state")
-        self.seed = self._w("seed", W.IntInput, name="Seed", start=0, end=2**31 - 1)
+                                 label="Admixture ε of the ground state")
+        self.seed = self._w("seed", W.IntInput, label="Seed", start=0, end=2**31 - 1)
         self.advanced = [
             self._w("phase_noise", W.FloatSlider, start=0.0, end=3.0, step=0.05,
-                    name="Phase noise σ ('noisy' start)"),
-            self._w("tracked", W.IntSlider, start=0, end=8, name="Tracked systems"),
-            self._w("dt_out", W.FloatInput, name="Export spacing Δt", start=1e-3),
-            self._w("phase_tol", W.FloatInput, name="Phase step tolerance", start=1e-6),
-            self._w("jump_tol", W.FloatInput, name="Jump step tolerance", start=1e-6),
+                    label="Phase noise σ ('noisy' start)"),
+            self._w("tracked", W.IntSlider, start=0, end=8, label="Tracked systems"),
+            self._w("dt_out", W.FloatInput, label="Export spacing Δt", start=1e-3),
+            self._w("phase_tol", W.FloatInput, label="Phase step tolerance", start=1e-6),
+            self._w("jump_tol", W.FloatInput, label="Jump step tolerance", start=1e-6),
         ]
         self.agent_widgets = [self.f_slider, self.gamma_slider, self.potential,
                               self.normalisation, self.phases, self.init_phases,
                               self.advanced[0], self.advanced[1]]
         self.preset_select = W.Select.from_param(
-            self.param.preset, name="Preset", sizing_mode="stretch_width",
+            self.param.preset, label="Preset", sizing_mode="stretch_width",
             options={preset_info(n)["title"]: n for n in preset_names()})
         self.preset_box = pn.Column(sizing_mode="stretch_width")
         self.matrix = MatrixEditor(on_apply=self._on_matrix)
         self.csv_button = W.FileDownload(callback=self._export_csv, filename="ensemble.csv",
-                                         label="Download CSV", button_type="primary",
-                                         button_style="outline", sizing_mode="stretch_width")
+                                         label="Download CSV", color="primary",
+                                         variant="outline", sizing_mode="stretch_width")
         self.parquet_button = W.FileDownload(callback=self._export_parquet,
                                              filename="ensemble.parquet",
-                                             label="Download Parquet", button_type="primary",
-                                             button_style="outline",
+                                             label="Download Parquet", color="primary",
+                                             variant="outline",
                                              sizing_mode="stretch_width")
         self.status = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["status"],
                                    stylesheets=[_STATUS_CSS])
@@ -241,16 +241,21 @@ class EnsembleApp(pn.viewable.Viewer):
         widgets = []
         for key, spec in specs.items():
             value = self.preset_values.get(key, spec["default"])
+            if "bounds" in spec:  # a value from the URL may be out of range: show it clipped
+                try:
+                    value = min(max(float(value), spec["bounds"][0]), spec["bounds"][1])
+                except (TypeError, ValueError):
+                    value = spec["default"]
             if "objects" in spec:
-                w = pn.widgets.Select(name=key, options=list(spec["objects"]), value=value)
+                w = pn.widgets.Select(label=key, options=list(spec["objects"]), value=value)
             elif spec.get("integer"):
                 lo, hi = spec["bounds"]
-                w = pn.widgets.IntSlider(name=key, start=int(lo), end=int(min(hi, 256)),
+                w = pn.widgets.IntSlider(label=key, start=int(lo), end=int(min(hi, 256)),
                                          value=int(value))
             else:
                 lo, hi = spec["bounds"]
                 step = 10 ** math.floor(math.log10((hi - lo) / 200))
-                w = pn.widgets.FloatSlider(name=key, start=lo, end=hi, step=step,
+                w = pn.widgets.FloatSlider(label=key, start=lo, end=hi, step=step,
                                            value=float(value))
             w.description = spec.get("doc")
             w.sizing_mode = "stretch_width"
@@ -308,8 +313,8 @@ class EnsembleApp(pn.viewable.Viewer):
         self._send("speed", event.new)
 
     def _on_playing(self, event) -> None:
-        self.play_button.name = "Pause" if event.new else "Play"
-        self.play_button.button_type = "warning" if event.new else "success"
+        self.play_button.label = "Pause" if event.new else "Play"
+        self.play_button.color = "warning" if event.new else "success"
         self._send("play" if event.new else "pause")
 
     def _on_matrix(self, kind: str, H: np.ndarray, psi: np.ndarray) -> None:
@@ -342,6 +347,7 @@ class EnsembleApp(pn.viewable.Viewer):
             self.matrix.load(ham.with_admixture(0.0))
         self._reload_matrix = False
         self._explain(ham)
+        self.show_error(None)
         if self.runner is None:
             return
         self.runner.send("restart", (ham, params))
@@ -406,8 +412,6 @@ class EnsembleApp(pn.viewable.Viewer):
             if pub.generation != self._generation:
                 self._generation = pub.generation
                 self._build_views(pub)
-                if runner.error is None:
-                    self.show_error(None)
             for view in self.views.values():
                 view.update(pub.frame)
             self._update_status(pub)

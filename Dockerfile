@@ -1,0 +1,34 @@
+# Real Ensemble Lab dashboard: `panel serve app` on 0.0.0.0:5006.
+#   docker build -t real-ensemble-lab .
+#   docker run --rm -p 5006:5006 -e BOKEH_ALLOW_WS_ORIGIN=localhost:5006 real-ensemble-lab
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    NUMBA_CACHE_DIR=/home/lab/.cache/numba \
+    BOKEH_ALLOW_WS_ORIGIN=localhost:5006,127.0.0.1:5006
+
+RUN groupadd --gid 10001 lab && useradd --uid 10001 --gid 10001 --create-home lab
+WORKDIR /opt/real-ensemble-lab
+
+# Dependencies come from pyproject.toml. The install is editable so that assets/ (the
+# presets) stays next to engine/, where engine/presets.py looks for it.
+COPY pyproject.toml README.md ./
+COPY engine ./engine
+COPY app ./app
+COPY assets ./assets
+RUN pip install --no-cache-dir -e .
+
+USER 10001:10001
+# Compile the numba kernels once at build time, so the first press of play is instant.
+RUN python -c "import engine; engine.simulate(engine.build_preset('two_level'), N=1000, t_end=0.2)"
+
+EXPOSE 5006
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5006/liveness', timeout=4)"]
+
+# Websocket origins: BOKEH_ALLOW_WS_ORIGIN (comma-separated host:port list), the environment
+# form of --allow-websocket-origin. /runners (app.routes) counts live simulation threads.
+CMD ["panel", "serve", "app", "--address", "0.0.0.0", "--port", "5006", "--liveness", "--plugins", "app.routes", "--index", "app", "--check-unused-sessions", "5000", "--unused-session-lifetime", "10000"]

@@ -1,0 +1,301 @@
+"""The dashboard without a browser: runner commands, params -> commands, frames -> sources."""
+
+from __future__ import annotations
+
+import io
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from app.dashboard import EnsembleApp, available_modes, n_options
+from app.matrix import MatrixEditor, parse_complex, parse_table, table_from
+from app.runner import Runner, live_runners
+from app.views import (
+    DeviationView,
+    HistogramView,
+    PhaseView,
+    PopulationsView,
+    TrackedView,
+)
+from engine import InputError, build_preset, make_params, simulate
+from engine.stepper import Frame
+
+
+def wait_for(cond, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
+
+
+def frame(n, p, t=0.5, N=None, **extra) -> Frame:
+    n = np.asarray(n)
+    p = np.asarray(p, dtype=float)
+    N = int(n.sum()) if N is None else N
+    return Frame(t=t, N=N, n=n, p=p, phi=np.zeros(len(n)), phi_exact=np.zeros(len(n)),
+                 tv=float(0.5 * np.abs(n / N - p).sum()), steps=1, extra=extra)
+
+
+# --- runner -------------------------------------------------------------------------------
+
+@pytest.fixture
+def runner():
+    r = Runner(build_preset("two_level"), make_params(mode="population", N=10_000))
+    yield r
+    r.stop()
+
+
+def test_runner_plays_pauses_and_stops(runner):
+    assert runner.latest().frame.t == 0.0
+    runner.send("speed", 5.0)
+    runner.send("play")
+    wait_for(lambda: runner.latest().frame.t > 0.5)
+    runner.send("pause")
+    time.sleep(0.2)
+    t = runner.latest().frame.t
+    time.sleep(0.3)
+    assert runner.latest().frame.t == t  # paused: no progress
+    runner.send("step", 0.1)
+    wait_for(lambda: runner.latest().frame.t > t)
+    assert runner.latest().frame.t == pytest.approx(t + 0.1)
+    runner.stop()
+    assert not runner.alive and runner not in live_runners()
+
+
+def test_runner_live_update_and_bad_input_keeps_running(runner):
+    runner.send("update", {"r": 0.0})
+    wait_for(lambda: runner.stepper.params.r == 0.0)
+    assert runner.error is None
+    st = runner.stepper
+    runner.send("update", {"N": 5})  # needs a restart: refused with a sentence
+    wait_for(lambda: runner.error is not None)
+    assert "restart" in runner.error and runner.stepper is st
+    bad = np.array([[0, 1], [2, 0]], dtype=complex)
+    runner.send("update", {"H": bad})
+    wait_for(lambda: "Hermitian" in (runner.error or ""))
+    assert runner.alive and runner.stepper is st
+    runner.send("play")
+    t0 = runner.latest().frame.t
+    wait_for(lambda: runner.latest().frame.t > t0)  # still running after bad input
+
+
+def test_runner_restart_new_generation(runner):
+    gen = runner.latest().generation
+    runner.send("restart", (build_preset("three_level"), make_params(N=500, seed=3)))
+    wait_for(lambda: runner.latest().generation == gen + 1)
+    assert len(runner.latest().frame.n) == 3 and runner.latest().frame.N == 500
+
+
+def test_runner_history_has_cli_columns():
+    ham = build_preset("two_level")
+    params = make_params(N=1000, seed=2, dt_out=0.1)
+    r = Runner(ham, params, start=False)
+    for _ in range(5):
+        r.process("step", 0.1)
+    cols = r.history_columns()
+    expected = simulate(ham, params, t_end=0.5).columns()
+    assert list(cols) == list(expected)
+    np.testing.assert_allclose(cols["t"], np.arange(6) * 0.1, atol=1e-12)
+    np.testing.assert_allclose(cols["p_0"], expected["p_0"], rtol=1e-9)
+    assert cols["n_0"].dtype == np.int64
+
+
+# --- matrix editor ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, z", [("0.8", 0.8), ("0.3-0.2i", 0.3 - 0.2j), ("i", 1j),
+                                     ("-2.5j", -2.5j), (" 1 + i ", 1 + 1j), (1.5, 1.5)])
+def test_parse_complex(text, z):
+    assert parse_complex(text, "H[0][1]") == z
+
+
+def test_parse_table_names_bad_entry():
+    df = table_from(build_preset("two_level"))
+    H, psi = parse_table(df)
+    np.testing.assert_allclose(H, build_preset("two_level").H, atol=1e-6)
+    df.loc[0, "1"] = "abc"
+    with pytest.raises(InputError, match=r"H\[0\]\[1\] = 'abc' is not a number"):
+        parse_table(df)
+    df.loc[0, "1"] = "5"
+    with pytest.raises(InputError, match="not Hermitian"):
+        parse_table(df)
+
+
+class Edit:
+    def __init__(self, row, column, value):
+        self.row, self.column, self.value = row, column, value
+
+
+def test_matrix_editor_live_restart_and_error():
+    calls = []
+    ed = MatrixEditor(on_apply=lambda kind, H, psi: calls.append((kind, H, psi)))
+    ed.load(build_preset("two_level"))
+    ed.table.value.loc[0, "1"] = "0.5"  # the browser's edit
+    ed._on_edit(Edit(0, "1", "0.5"))  # mirrored into H[1][0]
+    assert [c[0] for c in calls] == ["live"]
+    assert calls[0][1][1, 0] == 0.5 and not ed.alert.visible
+    ed.mirror = False
+    ed.table.value.loc[0, "1"] = "0.7i"
+    ed._on_edit(Edit(0, "1", "0.7i"))
+    assert len(calls) == 1 and ed.alert.visible and "not Hermitian" in ed.error
+    ed.table.value.loc[0, "1"] = "0.5"
+    ed.table.value.loc[1, "psi0"] = "1"
+    ed._on_edit(Edit(1, "psi0", "1"))
+    assert [c[0] for c in calls] == ["live", "restart"] and not ed.alert.visible
+
+
+# --- the app: params -> runner commands ----------------------------------------------------
+
+@pytest.fixture
+def app():
+    a = EnsembleApp()
+    a.start(thread=False)  # a runner driven by hand: commands are recorded, not run
+    sent = []
+    a.runner.send = lambda cmd, value=None: sent.append((cmd, value))
+    a.sent = sent
+    yield a
+    a.runner = None
+
+
+def test_live_params_become_update_commands(app):
+    app.sim.r = 0.25
+    app.sim.f = 2.0
+    assert app.sent == [("update", {"r": 0.25}), ("update", {"f": 2.0})]
+
+
+def test_ensemble_params_restart_once_on_next_tick(app):
+    app.sim.N = 2000
+    app.sim.seed = 7
+    assert app.sent == []  # coalesced: nothing until the next tick
+    app.tick()
+    assert [c for c, _ in app.sent] == ["restart"]
+    ham, params = app.sent[0][1]
+    assert params.N == 2000 and params.seed == 7 and ham.P == 2
+
+
+def test_preset_and_its_values_restart(app):
+    app.preset = "three_level"
+    app.tick()
+    ham, _ = app.sent[-1][1]
+    assert ham.P == 3 and app.matrix.table.value.shape == (3, 5)
+    app.preset_values = {"E1": 2.0}
+    app.tick()
+    ham, _ = app.sent[-1][1]
+    assert ham.H[1, 1].real == pytest.approx(2.0)
+
+
+def test_play_speed_and_matrix_edits(app):
+    app.playing = True
+    app.speed = 2.5
+    assert app.sent[:2] == [("play", None), ("speed", 2.5)]
+    assert app.play_button.label == "Pause"
+    app.sent.clear()
+    app.matrix.table.value.loc[0, "0"] = "1.5"
+    app.matrix._on_edit(Edit(0, "0", "1.5"))
+    assert app.sent[0][0] == "update" and app.sent[0][1]["H"][0, 0] == 1.5
+    app.matrix.mirror = False
+    app.matrix.table.value.loc[0, "1"] = "9"
+    app.matrix._on_edit(Edit(0, "1", "9"))
+    assert len(app.sent) == 1 and app.matrix.alert.visible  # nothing reached the runner
+
+
+def test_bad_input_shows_a_sentence_and_sends_nothing(app):
+    app.preset_values = {"detuning": 99.0}  # outside the preset's bounds
+    app.tick()
+    assert app.sent == []
+    assert app.error.visible and "outside its bounds" in app.error.object
+    app.preset_values = {"detuning": 2.0}
+    app.tick()
+    assert [c for c, _ in app.sent] == ["restart"]
+
+
+def test_modes_and_N_scale():
+    modes = available_modes()
+    assert modes[-2:] == ["population", "bell"]
+    assert ("agents" in modes) == ("engine.agents" in sys.modules or _imports("engine.agents"))
+    opts = n_options("agents")
+    assert max(opts.values()) == 10**7 and min(opts.values()) == 10
+    assert max(n_options("population").values()) == 10**15
+
+
+def _imports(name):
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
+
+
+# --- frames -> data sources ----------------------------------------------------------------
+
+def test_histogram_float32_and_absorbed_marks():
+    v = HistogramView(3, ("0", "1", "2"))
+    v.update(frame([60, 40, 0], [0.5, 0.4, 0.1]))
+    d = v.bars.data
+    assert d["rho"].dtype == np.float32
+    np.testing.assert_allclose(d["rho"], [0.6, 0.4, 0.0])
+    np.testing.assert_array_equal(d["empty"], [0, 0, 1])
+    np.testing.assert_allclose(v.exact.data["p"], [0.5, 0.4, 0.1], rtol=1e-6)
+    before = v.bars.data["empty"]
+    v.update(frame([50, 50, 0], [0.5, 0.4, 0.1]))
+    assert v.bars.data["empty"] is before  # unchanged column not resent
+
+
+def test_phase_view_population_and_agents():
+    v = PhaseView(2)
+    v.update(frame([75, 25], [0.75, 0.25]))
+    assert len(v.points.data["x"]) == 2 and v.points.data["size"][0] > v.points.data["size"][1]
+    k = 300
+    rng = np.random.default_rng(0)
+    extra = dict(sample_a=rng.integers(0, 2, k), sample_phi=rng.uniform(-np.pi, np.pi, k),
+                 polar=np.array([0.9, 0.5]), nematic=np.array([0.95, 0.7]))
+    v.update(frame([75, 25], [0.75, 0.25], **extra))
+    x, y = v.points.data["x"], v.points.data["y"]
+    assert len(x) == k and x.dtype == np.float32
+    r = np.hypot(x, y)
+    a = extra["sample_a"]
+    assert np.all(np.abs(r - v.radius[a]) < 0.2)  # each on its class's ring
+    np.testing.assert_allclose(v.order.data["polar"], [0.9, 0.5], rtol=1e-6)
+
+
+def test_populations_lines_stream_and_heat_strip():
+    v = PopulationsView(2)
+    for i in range(3):
+        v.update(frame([60, 40], [0.5, 0.5], t=0.1 * i))
+    assert len(v.source.data["t"]) == 3 and v.source.data["n0"].dtype == np.float32
+    lattice = PopulationsView(64)
+    n = np.zeros(64, int)
+    n[10:20] = 10
+    p = np.zeros(64)
+    p[10:20] = 0.1
+    for i in range(400):
+        lattice.update(frame(n, p, t=0.05 * i))
+    img = lattice.source.data["image"][0]
+    assert img.shape == (64, 360) and img.dtype == np.float32
+    assert lattice.source.data["x"][0] == pytest.approx(0.05 * 40)
+
+
+def test_deviation_and_tracked():
+    d = DeviationView(10_000)
+    d.update(frame([60, 40], [0.6, 0.4]))  # D = 0 is clipped for the log axis
+    assert d.source.data["D"][0] > 0
+    tr = TrackedView(3, k=2)
+    tr.update(frame([1, 1, 1], [1 / 3] * 3))
+    assert tr.note.visible and len(tr.source.data["t"]) == 0
+    tr.update(frame([1, 1, 1], [1 / 3] * 3, tracked_a=np.array([2, 0])))
+    assert not tr.note.visible and list(tr.source.data["a0"]) == [2.0]
+
+
+def test_tick_builds_views_from_frames_and_exports(app):
+    app.runner.process("step", 0.3)
+    app.tick()
+    assert set(app.views) == {"hist", "phase", "pop", "dev", "tracked"}
+    assert app.panes["hist"].object is app.views["hist"].fig
+    assert "0.30" in app.status.object
+    csv = app._export_csv().getvalue()
+    assert csv.splitlines()[0] == "t,n_0,n_1,p_0,p_1,tv" and len(csv.splitlines()) == 5
+    table = pd.read_parquet(io.BytesIO(app._export_parquet().getvalue()))
+    assert list(table.columns) == ["t", "n_0", "n_1", "p_0", "p_1", "tv"]
