@@ -226,7 +226,7 @@ class EnsembleApp(pn.viewable.Viewer):
                                    sizing_mode="stretch_width", css_classes=["run-error"])
         self.explain = pn.pane.Markdown("", sizing_mode="stretch_width",
                                         stylesheets=[":host {font-size: 17px;}"])
-        self.panes = {k: pn.pane.Bokeh(None, sizing_mode="stretch_width")
+        self.panes = {k: pn.pane.Bokeh(None, sizing_mode="stretch_width", css_classes=[f"plot-{k}"])
                       for k in ("hist", "phase", "order", "pop", "dev", "tracked")}
         self._sync_agent_widgets()
 
@@ -425,7 +425,7 @@ class EnsembleApp(pn.viewable.Viewer):
             f'<div class="stat"><span>deviation D</span><b class="D">{D:.4f}</b></div>'
             f'<div class="stat"><span>D·√N</span><b>{D * math.sqrt(f.N):.2f}</b></div>'
             f'<div class="stat"><span>engine</span><b>{self.sim.mode}</b></div>'
-            f'<div class="stat"><span>r</span><b>{self.sim.r:+.2f}</b></div>'
+            f'<div class="stat"><span>r</span><b class="r">{self.sim.r:+.2f}</b></div>'
         )
         if html != self.status.object:
             self.status.object = html

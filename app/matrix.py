@@ -100,7 +100,8 @@ class MatrixEditor(pn.viewable.Viewer):
                                    sizing_mode="stretch_width", css_classes=["matrix-error"])
         self.note = pn.pane.Markdown("", visible=False)
         self.mirror_box = pn.widgets.Checkbox.from_param(
-            self.param.mirror, label="Keep H Hermitian (mirror each edit)")
+            self.param.mirror, label="Keep H Hermitian (mirror each edit)",
+            css_classes=["matrix-mirror"])
 
     def load(self, ham: Hamiltonian) -> None:
         """Show ``ham`` in the table (after a preset change or a restart)."""

@@ -344,7 +344,7 @@ class DeviationView(View):
         fig.add_layout(Label(x=8, y=3 * floor, x_units="screen", text="3/√N",
                              text_font_size="12pt", text_color="#3b82f6",
                              text_baseline="bottom"))
-        self.fig = styled(fig, "Deviation from quantum mechanics D(t)")
+        self.fig = styled(fig, "Deviation D(t) from |ψ|²")
         style_legend(fig, "top_left")
         for ax in fig.select(type=LogAxis):
             ax.major_label_text_font_size = "12pt"

@@ -33,8 +33,8 @@ def get(url: str, timeout: float = 5.0) -> tuple[int, str]:
         return r.status, r.read().decode()
 
 
-def get_json(url: str) -> dict:
-    return json.loads(get(url)[1])
+def get_json(url: str, timeout: float = 5.0) -> dict:
+    return json.loads(get(url, timeout)[1])
 
 
 @contextmanager
