@@ -1,0 +1,211 @@
+"""Dashboard benchmark: the served app in headless Chromium (issue 4, Performance).
+
+Measures, on this machine:
+1. frames per second actually rendered in the browser at N = 10^6 agents with phase
+   dynamics on (population mode when the agent engine is missing);
+2. latency from a slider change (r) to the first frame showing it;
+3. server CPU while paused (share of one core);
+4. server memory after 20 sessions opened, played and closed.
+
+Writes its section (``## Dashboard``) into benchmarks/RESULTS.md, leaving the rest alone.
+Run: ``.venv/bin/python benchmarks/bench_app.py`` (about two minutes).
+"""
+
+from __future__ import annotations
+
+import gc
+import platform
+import re
+import signal
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import psutil
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests._app_fixtures import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    free_port,
+    get_json,
+    panel_argv,
+    serve,
+)
+
+# Find an element inside Panel's shadow roots, and watch its text change on every frame.
+JS_FIND = """() => {
+window.__find = (sel) => {
+  // sel is 'host inner': the inner element may sit in the host's shadow root
+  const walk = (root, s) => {
+    const hit = root.querySelector(s);
+    if (hit) return hit;
+    for (const el of root.querySelectorAll('*')) {
+      if (el.shadowRoot) { const h = walk(el.shadowRoot, s); if (h) return h; }
+    }
+    return null;
+  };
+  const [host, inner] = sel.split(' ');
+  const h = walk(document, host);
+  return h ? (walk(h.shadowRoot || h, inner)) : null;
+};
+}
+"""
+JS_COUNT_FRAMES = """
+async (seconds) => {
+  const el = window.__find('.status b.t');
+  let last = el.textContent, changes = 0;
+  const t0 = performance.now();
+  await new Promise((done) => {
+    const tick = () => {
+      const el2 = window.__find('.status b.t');
+      if (el2.textContent !== last) { changes += 1; last = el2.textContent; }
+      if (performance.now() - t0 < seconds * 1000) requestAnimationFrame(tick); else done();
+    };
+    requestAnimationFrame(tick);
+  });
+  return changes / seconds;
+}
+"""
+JS_WAIT_R = """
+(old) => { window.__seen = new Promise((done) => {
+  const tick = () => {
+    const el = window.__find('.status b.r');
+    if (el && el.textContent !== old) done(performance.now()); else requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+}); }
+"""
+
+
+def server_proc(port: int) -> psutil.Process:
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = p.info["cmdline"] or []
+        if "serve" in cmd and str(port) in cmd:
+            return p
+    raise RuntimeError("server process not found")
+
+
+def rss_mb(p: psutil.Process) -> float:
+    return p.memory_info().rss / 2**20
+
+
+def open_page(browser, url):
+    ctx = browser.new_context(viewport={"width": 1600, "height": 1000})
+    page = ctx.new_page()
+    page.goto(url)
+    page.locator(".status b.t").wait_for(timeout=60_000)
+    page.evaluate(JS_FIND)
+    return ctx, page
+
+
+def main() -> None:
+    # a SIGTERM (e.g. from `timeout`) must still run the cleanup that kills the server
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
+    try:
+        import engine.agents  # noqa: F401
+
+        mode, query = "agents", "mode=agents&N=1000000&phases=dynamic&f=2.0&gamma=0.5"
+    except ImportError:
+        mode, query = "population", "mode=population&N=1000000"
+    port = free_port()
+    out: dict[str, str] = {}
+    with serve(panel_argv(port), port) as base, sync_playwright() as pw:
+        proc = server_proc(port)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        ctx, page = open_page(browser, f"{base}/app?{query}")
+        print("page open", flush=True)
+        shown_mode = page.locator(".status b").nth(4).text_content()
+        page.get_by_role("button", name="Play", exact=True).click()
+        time.sleep(3.0)  # warm-up: numba compile, first frames
+        fps = page.evaluate(JS_COUNT_FRAMES, 8)
+        out["fps"] = f"{fps:.1f}"
+        print("fps", out["fps"], flush=True)
+
+        lat = []
+        handle = page.locator(".r-slider .noUi-handle")
+        for _ in range(6):
+            old = page.evaluate("window.__find('.status b.r').textContent")
+            handle.focus()
+            page.evaluate(JS_WAIT_R, old)
+            t0 = page.evaluate("performance.now()")
+            handle.press("PageUp")
+            t1 = page.evaluate("window.__seen")
+            lat.append(t1 - t0)
+            time.sleep(0.3)
+        out["latency"] = f"{statistics.median(lat):.0f} ms (median of 6, max {max(lat):.0f} ms)"
+        print("latency", out["latency"], flush=True)
+
+        page.get_by_role("button", name="Pause", exact=True).click()
+        time.sleep(2.0)
+        proc.cpu_percent(None)
+        time.sleep(10.0)
+        out["cpu_paused"] = f"{proc.cpu_percent(None):.1f} %"
+        print("cpu paused", out["cpu_paused"], flush=True)
+        ctx.close()
+
+        # memory: one warm-up session, then 20 sessions opened, played 1 s and closed
+        ctx, page = open_page(browser, f"{base}/app")
+        ctx.close()
+        wait_runners(base, 0)
+        gc.collect()
+        rss0 = rss_mb(proc)
+        for _ in range(20):
+            ctx, page = open_page(browser, f"{base}/app")
+            page.get_by_role("button", name="Play", exact=True).click()
+            time.sleep(1.0)
+            ctx.close()
+        wait_runners(base, 0)
+        time.sleep(2.0)
+        rss1 = rss_mb(proc)
+        out["memory"] = (f"{rss0:.0f} MiB after one session, {rss1:.0f} MiB after 20 more "
+                         f"({rss1 - rss0:+.0f} MiB); runner threads left: "
+                         f"{get_json(base + '/runners')['runners']}")
+        browser.close()
+    out["mode"] = f"{mode} ({shown_mode.strip()} shown), N = 10^6" + (
+        ", phases dynamic, f = 2, γ = 0.5" if mode == "agents" else "")
+    write_results(out)
+    for k, v in out.items():
+        print(f"{k}: {v}")
+
+
+def wait_runners(base: str, n: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while get_json(base + "/runners")["runners"] != n:
+        if time.monotonic() > deadline:
+            raise TimeoutError("runner threads did not stop")
+        time.sleep(0.25)
+
+
+def write_results(out: dict[str, str]) -> None:
+    path = ROOT / "benchmarks" / "RESULTS.md"
+    cpu = f"{psutil.cpu_count()} cores, {platform.processor() or platform.machine()}"
+    section = f"""## Dashboard
+
+`benchmarks/bench_app.py`: the served app (`panel serve app`) in headless Chromium on this
+machine ({cpu}), browser and server sharing the cores. Measured {time.strftime('%Y-%m-%d')}.
+
+| What | Target | Measured |
+|---|---|---|
+| Frames rendered per second ({out['mode']}) | ≥ 20 | {out['fps']} |
+| Slider (r) change → first frame showing it, while playing | ≤ 300 ms | {out['latency']} |
+| Server CPU while paused | ≤ 3 % of a core | {out['cpu_paused']} |
+| Server memory after 20 sessions opened and closed | no growth beyond noise | {out['memory']} |
+
+Frames are counted as changes of the displayed time in the browser (requestAnimationFrame),
+so they are frames that reached the screen, not frames computed on the server.
+"""
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    pattern = re.compile(r"^## Dashboard\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(section + "\n", text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
