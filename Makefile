@@ -36,6 +36,7 @@ test: install chromium lint
 bench: install
 	$(PY) benchmarks/bench_population.py
 	$(PY) benchmarks/bench_agents.py
+	$(PY) benchmarks/bench_sweep.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -113,11 +113,16 @@ class Stepper:
         if not np.isfinite(t_target):
             raise InputError(f"The target time must be finite, not {t_target!r}.")
         start = time.perf_counter()
+        chunk = self.chunk_steps(wall_budget)
         while self.t < t_target:
-            self.steps += self._advance_kernel(float(t_target), CHUNK_STEPS)
+            self.steps += self._advance_kernel(float(t_target), chunk)
             if wall_budget is not None and time.perf_counter() - start > wall_budget:
                 break
         return self.t
+
+    def chunk_steps(self, wall_budget: float | None) -> int:
+        """Steps per kernel call between checks of the wall budget."""
+        return CHUNK_STEPS
 
     def update(self, **live: Any) -> None:
         """Change parameters that apply live (``SimParams.LIVE``) or the matrix H (same P)."""

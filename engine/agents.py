@@ -1,0 +1,452 @@
+"""Agent engine: N individual systems, each with a beable a_I and its own phase phi_I
+(and an alignment momentum pi_I when f > 0 or gamma > 0). PHYSICS.md §2 and §4.
+
+One step of size dt is Strang-split: half a step of phase dynamics, the copy jumps,
+half a step of phase dynamics. The phase half-steps are sub-stepped so that the
+alignment oscillation (frequency ~ sqrt(2) f, or f sqrt(2 n_a) in the paper's
+normalisation) is always resolved: h * omega_align <= ALIGN_H. With ``phases='locked'``
+phi_I = phi_{a_I} exactly and only class phases are integrated (the f -> infinity limit).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+from ._agent_kernels import (
+    NBLOCK,
+    _apply_copies,
+    _class_sums,
+    _copy_jumps_dynamic,
+    _counting_sort,
+    _locked_advance,
+    _phase_pass,
+)
+from ._kernels import _population_rates
+from .errors import InputError
+from .population import csr_edges
+from .stepper import DT_MIN, Stepper, apportion
+
+#: Largest h * omega_align in one phase sub-step (symplectic Euler is stable below 2).
+ALIGN_H = 0.2
+#: Fraction of available memory an ensemble may take.
+MEMORY_FRACTION = 0.8
+HIST_BINS = 36
+SAMPLE_SIZE = 2000
+MAX_EVENTS = 100_000
+#: Copy buffers (source and destination indices) per system, at the largest jump_tol.
+COPY_BUFFER_BYTES = 2
+#: Systems whose phases feed the per-frame histogram and scatter sample.
+HIST_SAMPLE = 50_000
+
+
+def available_memory() -> int:
+    """Bytes of memory available to a new allocation (MemAvailable on Linux)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def bytes_per_system(P: int, locked: bool, momentum: bool) -> int:
+    """Memory per system: beable, class index, phase, momentum (PHYSICS.md §1)."""
+    beable = 1 if P <= 255 else 2  # the largest value marks systems chosen to jump
+    if locked:
+        return beable  # no phase, no class index: jumpers are found by rejection
+    return beable + 4 + 8 + (8 if momentum else 0)
+
+
+def _fmt_bytes(b: float) -> str:
+    return f"{b / 2**30:.1f} GiB" if b >= 2**30 else f"{b / 2**20:.0f} MiB"
+
+
+class AgentStepper(Stepper):
+    """Every system individually: ``advance(t)``, ``frame()``, ``update(...)``.
+
+    State arrays (length N + P*s, spectators last): ``A`` beables (uint8/uint16),
+    ``phi`` phases, ``pi`` alignment momenta (only when the alignment dynamics is on),
+    ``idx`` systems sorted by class (rebuilt every step for uniform draws).
+    """
+
+    mode = "agents"
+
+    # -- set-up --------------------------------------------------------------------------
+    def _init_state(self) -> None:
+        p, P = self.params, self.ham.P
+        self.s = int(p.spectators)
+        self.locked = p.phases == "locked"
+        momentum = (not self.locked) and (p.f > 0 or p.gamma > 0)
+        total = self.N + P * self.s
+        if total >= 2**31 - 1:
+            raise InputError(f"The agent engine holds at most 2^31 systems, not {total}; "
+                             f"use the population mode for larger N.")
+        need = total * (bytes_per_system(P, self.locked, momentum) + COPY_BUFFER_BYTES) \
+            + 64 * P * P * 8
+        have = available_memory()
+        if need > MEMORY_FRACTION * have:
+            raise InputError(f"N = {self.N} agents need {_fmt_bytes(need)} but only "
+                             f"{_fmt_bytes(have)} of memory is available; use a smaller N "
+                             f"or the population mode.")
+        # Build the state in place: no N-sized temporaries beyond the arrays themselves.
+        n0 = apportion(self.N, np.abs(self.ham.psi0) ** 2)
+        dtype = np.uint8 if P <= 255 else np.uint16
+        self._mark = np.iinfo(dtype).max
+        self.A = np.empty(total, dtype=dtype)
+        pos = 0
+        for a, k in enumerate(np.concatenate([n0, np.full(P, self.s)])):
+            self.A[pos:pos + k] = a % P
+            pos += k
+        self.idx = np.empty(0 if self.locked else total, dtype=np.int32)
+        self.start = np.zeros(P + 1, dtype=np.int64)
+        phi0 = -np.angle(self.ham.psi0)
+        self.phi_a = phi0.astype(float).copy()  # class phases (locked mode)
+        init_rng = np.random.default_rng([self.seed, 1])  # keeps the main stream clean
+        if self.locked:
+            self.phi_sys = None
+        else:
+            ph = np.empty(total)
+            if p.init_phases == "random":
+                init_rng.random(out=ph)
+                ph *= 2 * np.pi
+                ph -= np.pi
+            else:
+                np.take(phi0, self.A, out=ph)
+                if p.init_phases == "noisy":
+                    for lo in range(0, total, 1 << 22):  # noise in chunks
+                        chunk = ph[lo:lo + (1 << 22)]
+                        chunk += p.phase_noise * init_rng.standard_normal(chunk.size)
+                    ph += np.pi
+                    np.remainder(ph, 2 * np.pi, out=ph)
+                    ph -= np.pi
+            self.phi_sys = ph
+        self.pi = np.zeros(total if momentum else 0)
+        K = min(int(p.tracked), self.N)
+        self.tracked = ((np.arange(K) + 0.5) * self.N / max(K, 1)).astype(np.int64)
+        self.events = np.zeros((MAX_EVENTS, 6))
+        self.nev = np.zeros(1, dtype=np.int64)
+        self.track_t: list[float] = []
+        self.track_a: list[np.ndarray] = []
+        self.track_phi: list[np.ndarray] = []
+        self._view_rng = np.random.default_rng([self.seed, 2])
+        # class-sum partials (NBLOCK x P)
+        self.pZ = np.zeros((NBLOCK, P), complex)
+        self.pZ2 = np.zeros((NBLOCK, P), complex)
+        self.pY = np.zeros((NBLOCK, P), complex)
+        self.pW = np.zeros((NBLOCK, P), complex)
+        self.pmin = np.zeros(NBLOCK)
+        self.pmax = np.zeros(NBLOCK)
+        self._spread = None
+        self._h_prev = 0.0  # last drift: momenta sit half a step behind the phases
+        self._on_update()
+        self._sort()
+        self.tracked = np.sort(self.tracked)
+        if not self.locked:
+            self._sums()
+            self.pW[:] = 0.0
+        self._record_tracked()
+
+    def _on_update(self) -> None:
+        p = self.params
+        if not self.locked and p.f > 0 and self.pi.size == 0:
+            self.pi = np.zeros(self.A.shape[0])  # alignment switched on live
+            self._h_prev = 0.0
+        self._E = self.ham.E
+        self._ea, self._eb, self._eR, self._ed, self._estart = csr_edges(self.ham)
+
+    # -- helpers -------------------------------------------------------------------------
+    def _sort(self) -> None:
+        if self.locked:  # counts only; no index is kept in locked mode
+            self.n_all = np.bincount(self.A, minlength=self.ham.P).astype(np.int64)
+        else:
+            _counting_sort(self.A, self.ham.P, self.start, self.idx)
+            self.n_all = np.diff(self.start)  # includes spectators
+        self.m = self.n_all - self.s
+
+    def _sums(self) -> None:
+        _class_sums(self.A, self.phi_sys, self.pi, self.pi.size > 0, self.ham.P, self.pZ,
+                    self.pZ2, self.pY)
+
+    def _weights(self, n: np.ndarray) -> np.ndarray:
+        """w_ab = n_a^r n_b^(-r-1) per edge (a, b); 0 where a class is empty."""
+        na, nb = n[self._ea].astype(float), n[self._eb].astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = np.where((na > 0) & (nb > 0), na ** self.params.r * nb ** (-self.params.r - 1),
+                         0.0)
+        return w
+
+    def _coupling(self, Z: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """C_a = sum_b w_ab R_ab e^{i delta_ab} conj(Z_b) (edges e = (a, b))."""
+        C = np.zeros(self.ham.P, complex)
+        np.add.at(C, self._ea, w * self._eR * np.exp(1j * self._ed) * np.conj(Z[self._eb]))
+        return C
+
+    def _omega_align(self) -> float:
+        p = self.params
+        if self.pi.size == 0 or p.f == 0:
+            return 0.0
+        scale = 1.0 if p.normalisation == "mean-field" else math.sqrt(max(self.n_all.max(), 1))
+        return p.f * scale * (math.sqrt(2.0) if p.potential == "nematic" else 1.0)
+
+    # -- dynamic phases ------------------------------------------------------------------
+    def _phase_half(self, tau: float) -> None:
+        """Advance all phases (and momenta) by tau, in sub-steps that resolve alignment."""
+        p, P = self.params, self.ham.P
+        n = self.n_all.astype(float)
+        w = self._weights(self.n_all)
+        w_rev = self._weights_rev(w)
+        f2 = p.f**2
+        with np.errstate(divide="ignore"):
+            inv_n_f2 = np.where(n > 0, f2 / n, 0.0) if p.normalisation == "mean-field" \
+                else np.full(P, f2)
+        nsub = max(1, math.ceil(tau * self._omega_align() / ALIGN_H))
+        h = tau / nsub
+        has_pi = self.pi.size > 0
+        for _ in range(nsub):
+            hk = 0.5 * (self._h_prev + h)  # leapfrog kick between two drifts
+            damp = math.exp(-p.gamma * hk)
+            self._h_prev = h
+            Z, Z2, Y, W = (self.pZ.sum(0), self.pZ2.sum(0), self.pY.sum(0), self.pW.sum(0))
+            C = self._coupling(Z, w)
+            Chalf = self._coupling(Z + 0.5j * h * W, w)
+            D = np.zeros(P, complex)
+            if has_pi:
+                np.add.at(D, self._ea, w_rev * self._eR[self._rev] * np.exp(
+                    1j * self._ed[self._rev]) * Y[self._eb])
+            _phase_pass(self.A, self.phi_sys, self.pi, has_pi, self._E, C, Chalf, D, Z, Z2,
+                        inv_n_f2, p.potential == "nematic", damp, hk, h, self.pZ, self.pZ2,
+                        self.pY, self.pW, self.pmin, self.pmax)
+        self._spread = float(self.pmax.max() - self.pmin.min())
+
+    def _weights_rev(self, w: np.ndarray) -> np.ndarray:
+        """w_ba for each edge e = (a, b), via the reverse edge."""
+        if not hasattr(self, "_rev") or self._rev.shape != self._ea.shape:
+            key = {(a, b): e for e, (a, b) in enumerate(zip(self._ea, self._eb, strict=True))}
+            self._rev = np.array([key[(b, a)] for a, b in zip(self._ea, self._eb, strict=True)],
+                                 dtype=np.int64)
+        return w[self._rev]
+
+    def _choose_dt(self, t_stop: float, t: float) -> tuple[float, np.ndarray]:
+        """Step from the phase-velocity spread of the last pass and the proposal rates."""
+        p, P = self.params, self.ham.P
+        n = self.n_all.astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lam = np.where((n[self._ea] > 0) & (n[self._eb] > 0),
+                           2 * self._eR * np.sqrt(n[self._ea] / n[self._eb]), 0.0)
+        Lam = np.zeros(P)
+        np.add.at(Lam, self._eb, lam)
+        dt = t_stop - t
+        if self._ea.size == 0:  # no couplings, no copies: the phase sub-steps do all
+            return dt, lam
+        spread = self._spread if self._spread is not None else self._class_spread()
+        if spread > 0:
+            dt = min(dt, p.phase_tol / spread)
+        lmax = Lam[self.m > 0].max() if (self.m > 0).any() else 0.0
+        if lmax > 0:
+            dt = min(dt, p.jump_tol / lmax)
+        return min(max(dt, DT_MIN), t_stop - t), lam
+
+    def _jumps_dynamic(self, dt: float, lam: np.ndarray, t_mid: float) -> None:
+        """Copy jumps at the middle of a step (phases are at t_mid)."""
+        P = self.ham.P
+        # midpoint correction of the jump probability from the aligned estimate of the flux
+        Phi = np.angle(self.pZ.sum(0))  # circular mean phase of each class
+        flux = self.m[self._eb] * lam * np.maximum(
+            np.sin(Phi[self._ea] - Phi[self._eb] + self._ed), 0.0)
+        drift = np.zeros(P)
+        np.add.at(drift, self._ea, flux)
+        np.add.at(drift, self._eb, -flux)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            wmid = np.where(self.m > 0, (self.m + 0.5 * dt * drift) / self.m, 0.0)
+        src, dst = self._bufs()
+        ncopy = _copy_jumps_dynamic(self.A, self.phi_sys, self.pi, self.pi.size > 0, self.idx,
+                                    self.start, self.m, self.n_all, self._ea, self._eb,
+                                    self._eR, self._ed, self._estart, lam, wmid, dt, self.rng,
+                                    src, dst)
+        _apply_copies(self.A, self.phi_sys, self.pi, self.pi.size > 0, ncopy, src, dst,
+                      self.pZ, self.pZ2, self.pY, t_mid, self.tracked, self.events, self.nev)
+        self._sort()
+
+    def _advance_dynamic(self, t_stop: float, max_steps: int) -> int:
+        """Strang splitting with adjacent phase half-steps fused: the phases advance by
+        dt_k/2 + dt_{k+1}/2 between the jumps of steps k and k+1 (one pass per step)."""
+        dt, lam = self._choose_dt(t_stop, self.t)
+        self._phase_half(0.5 * dt)
+        steps = 0
+        while True:
+            self._jumps_dynamic(dt, lam, self.t + 0.5 * dt)
+            steps += 1
+            t_next = self.t + dt
+            if t_next >= t_stop or steps >= max_steps:
+                self._phase_half(0.5 * dt)
+                self.t = t_next
+                return steps
+            dt2, lam = self._choose_dt(t_stop, t_next)
+            self._phase_half(0.5 * dt + 0.5 * dt2)
+            self.t, dt = t_next, dt2
+
+    def _bufs(self):
+        need = int(self.A.shape[0] * self.params.jump_tol * 4) + 1024
+        if not hasattr(self, "_src") or self._src.shape[0] < need:
+            self._src = np.empty(need, dtype=np.int64)
+            self._dst = np.empty(need, dtype=np.int64)
+        return self._src, self._dst
+
+    def _class_spread(self) -> float:
+        n = self.n_all.astype(float)
+        phidot = np.empty(self.ham.P)
+        T = np.empty(self._ea.shape[0])
+        _population_rates(n, self._class_phases(), self._E, self._ea, self._eb, self._eR,
+                          self._ed, float(self.params.r), T, phidot)
+        occ = n > 0
+        return float(phidot[occ].max() - phidot[occ].min()) if occ.any() else 0.0
+
+    # -- locked phases -------------------------------------------------------------------
+    def _advance_locked(self, t_stop: float, max_steps: int) -> int:
+        p = self.params
+        src, dst = self._bufs()
+        self.t, steps = _locked_advance(
+            self.A, self.N, self._mark, self.m, self.s, self.phi_a, self._E, self._ea,
+            self._eb, self._eR, self._ed, self._estart, float(p.r), self.t, t_stop,
+            float(p.phase_tol), float(p.jump_tol), DT_MIN, max_steps, self.rng, self.tracked,
+            self.events, self.nev, src, dst)
+        self.n_all = self.m + self.s
+        return steps
+
+    # -- Stepper interface ---------------------------------------------------------------
+    def _advance_kernel(self, t_stop: float, max_steps: int) -> int:
+        if self.locked:
+            return self._advance_locked(t_stop, max_steps)
+        return self._advance_dynamic(t_stop, max_steps)
+
+    def chunk_steps(self, wall_budget: float | None) -> int:
+        """Steps per kernel call: small enough to honour a wall budget at large N."""
+        if wall_budget is None:
+            return super().chunk_steps(wall_budget)
+        work = self.A.shape[0] * (1 if self.locked else 40)  # ~ns per step
+        return max(1, int(wall_budget * 1e9 / 4 / max(work, 1)))
+
+    @property
+    def n(self) -> np.ndarray:
+        return self.m.copy()
+
+    def _class_phases(self) -> np.ndarray:
+        if self.locked:
+            return self.phi_a
+        return np.angle(self.pZ.sum(0))
+
+    @property
+    def phi(self) -> np.ndarray:
+        """Class phases: circular means of the members' phases (phi_a when locked)."""
+        return self._class_phases().copy()
+
+    def observables(self) -> dict[str, np.ndarray]:
+        """Per-class order parameters and phase statistics relative to the exact phase."""
+        P = self.ham.P
+        n = self.n_all.astype(float)
+        phi_exact = -np.angle(self.exact_psi())
+        if self.locked:
+            Z = n * np.exp(1j * self.phi_a)
+            Z2 = n * np.exp(2j * self.phi_a)
+        else:  # the running class sums are current after every advance
+            Z, Z2 = self.pZ.sum(0), self.pZ2.sum(0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            polar = np.where(n > 0, np.minimum(np.abs(Z) / n, 1.0), np.nan)
+            nematic = np.where(n > 0, np.minimum(np.abs(Z2) / n, 1.0), np.nan)
+        mean_rel = np.angle(Z * np.exp(-1j * phi_exact))
+        spread = np.sqrt(-2 * np.log(np.clip(polar, 1e-300, 1.0)))
+        hist = np.zeros((P, HIST_BINS))
+        total = self.A.shape[0]
+        if self.locked:
+            k = np.clip(((self.phi_a + np.pi) % (2 * np.pi) / (2 * np.pi) * HIST_BINS)
+                        .astype(int), 0, HIST_BINS - 1)
+            hist[np.arange(P), k] = self.n_all
+            take = self._view_rng.integers(0, total, min(SAMPLE_SIZE, total))
+            sample_a = self.A[take].astype(np.int64)
+            sample_phi = self.phi_a[sample_a]
+        else:
+            # histogram of a uniform sample, scaled to the class counts (exact when the
+            # ensemble is smaller than the sample)
+            if total <= HIST_SAMPLE:
+                take = np.arange(total)
+            else:
+                take = np.sort(self._view_rng.integers(0, total, HIST_SAMPLE))
+            sa = self.A[take].astype(np.int64)
+            sp = self.phi_sys[take]
+            kk = np.clip(((sp + np.pi) / (2 * np.pi) * HIST_BINS).astype(int), 0,
+                         HIST_BINS - 1)
+            np.add.at(hist, (sa, kk), 1.0)
+            got = hist.sum(1)
+            scale = np.divide(n, got, out=np.zeros(P), where=got > 0)
+            hist *= scale[:, None]
+            pick = self._view_rng.permutation(len(take))[:SAMPLE_SIZE]
+            sample_a, sample_phi = sa[pick], sp[pick]
+        return {"polar": polar, "nematic": nematic, "phase_mean_rel": mean_rel,
+                "phase_spread": spread, "phase_hist": hist, "sample_a": sample_a,
+                "sample_phi": np.angle(np.exp(1j * sample_phi)),
+                "tracked_a": self.A[self.tracked].astype(np.int64),
+                "tracked_phi": self._tracked_phi()}
+
+    def _fresh_sums(self) -> tuple[np.ndarray, np.ndarray]:
+        """Z and Z2 recomputed from the phases (the running sums skip Z2 when unused)."""
+        P = self.ham.P
+        qZ, qZ2, qY = (np.zeros((NBLOCK, P), complex) for _ in range(3))
+        _class_sums(self.A, self.phi_sys, self.pi, False, P, qZ, qZ2, qY)
+        return qZ.sum(0), qZ2.sum(0)
+
+    def _tracked_phi(self) -> np.ndarray:
+        if self.locked:
+            return self.phi_a[self.A[self.tracked]]
+        return self.phi_sys[self.tracked].copy()
+
+    def _record_tracked(self) -> None:
+        self.track_t.append(self.t)
+        self.track_a.append(self.A[self.tracked].astype(np.int64))
+        self.track_phi.append(self._tracked_phi())
+
+    def tracked_events(self) -> np.ndarray:
+        """Copies made by tracked systems: rows (t, k, a_old, a_new, J, phi_J); J = -1 when
+        locked (any member of the class, whose phase is the class phase)."""
+        return self.events[: int(self.nev[0])].copy()
+
+    def _extra(self) -> dict[str, Any]:
+        return self.observables()
+
+    def record(self) -> dict[str, Any]:
+        obs = self.observables()
+        return {"polar": obs["polar"], "nematic": obs["nematic"],
+                "tracked_a": obs["tracked_a"], "tracked_phi": obs["tracked_phi"]}
+
+    def alignment_energy(self) -> float:
+        """H = sum_I [pi_I^2/2 + pi_I Omega_I] + V (PHYSICS.md §4), for R = 0 checks."""
+        p = self.params
+        n = self.n_all.astype(float)
+        Z, Z2 = self._fresh_sums()
+        norm = 1.0 / np.where(n > 0, n, 1.0) if p.normalisation == "mean-field" \
+            else np.ones_like(n)
+        if p.potential == "nematic":  # sum_{I,J} sin^2 = (n^2 - |Z2|^2) / 2
+            V = 0.5 * p.f**2 * np.sum(norm * 0.5 * (n**2 - np.abs(Z2) ** 2))
+        else:  # sum_{I,J} (1 - cos) = n^2 - |Z|^2
+            V = 0.5 * p.f**2 * np.sum(norm * (n**2 - np.abs(Z) ** 2))
+        w = self._weights(self.n_all)
+        C = self._coupling(Z, w)
+        e = np.exp(1j * self.phi_sys)
+        omega = self._E[self.A] + (e * C[self.A]).real
+        pi = self.pi if self.pi.size else np.zeros_like(self.phi_sys)
+        if self.pi.size:
+            # momenta live half a step behind: synchronise with half a kick
+            nI = np.maximum(n[self.A], 1.0)
+            scale = p.f**2 / nI if p.normalisation == "mean-field" else p.f**2
+            if p.potential == "nematic":
+                vp = scale * (e * e * np.conj(Z2[self.A])).imag
+            else:
+                vp = scale * (e * np.conj(Z[self.A])).imag
+            jac = -pi * (e * C[self.A]).imag
+            pi = pi + 0.5 * self._h_prev * (-vp - jac)
+        return float(np.sum(0.5 * pi**2 + pi * omega) + V)

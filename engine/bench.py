@@ -1,0 +1,177 @@
+"""``python -m engine bench``: system-steps per second of the agent engine against a plain
+NumPy implementation of the same step, measured in the same run (compile time excluded)."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+from .presets import build
+from .simulate import make_stepper
+
+
+def memory_bandwidth(nbytes: int = 256 * 2**20, repeat: int = 5) -> float:
+    """Bytes per second moved by a NumPy copy (read + write), median of ``repeat``."""
+    a = np.ones(nbytes // 8)
+    b = np.empty_like(a)
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        np.copyto(b, a)
+        times.append(time.perf_counter() - t0)
+    return 2 * nbytes / float(np.median(times))
+
+
+def bytes_per_system_step(P: int, phases: str, momentum: bool,
+                          trials_per_system: float = 0.0) -> float:
+    """Memory traffic of one step per system.
+
+    Dynamic: the class sort reads the beable twice and writes a 4-byte index; the phase
+    pass reads the beable and reads and writes the phase (and the momentum).
+    Locked: no pass over the ensemble at all; each rejection trial for a jumper touches
+    one 64-byte cache line, so traffic is 64 B x (trials per system per step).
+    """
+    beable = 1 if P <= 255 else 2
+    if phases == "locked":
+        return 64.0 * trials_per_system
+    return 2 * beable + 4 + beable + 16 + (16 if momentum else 0)
+
+
+class NumpyAgents:
+    """The agent engine's step in plain vectorised NumPy (the baseline; same physics)."""
+
+    def __init__(self, ham, N: int, phases: str, f: float, seed: int):
+        self.rng = np.random.default_rng(seed)
+        self.P = ham.P
+        self.E, self.R, self.delta = ham.E, ham.R, ham.delta
+        p0 = np.abs(ham.psi0) ** 2
+        self.A = self.rng.choice(self.P, size=N, p=p0 / p0.sum()).astype(np.uint8)
+        self.phi_a = -np.angle(ham.psi0)
+        self.phi = self.phi_a[self.A].copy()
+        self.pi = np.zeros(N) if f > 0 else None
+        self.f, self.locked = f, phases == "locked"
+
+    def step(self, dt: float) -> None:
+        P, A = self.P, self.A
+        n = np.bincount(A, minlength=P).astype(float)
+        ratio = np.divide(n[:, None], n[None, :], out=np.zeros((P, P)), where=n[None, :] > 0)
+        if self.locked:
+            x = self.phi_a[:, None] - self.phi_a[None, :] + self.delta
+            T = 2 * self.R * np.sqrt(ratio) * np.maximum(np.sin(x), 0)  # T[a, b]: b -> a
+            inv = np.divide(1, ratio, out=np.zeros_like(ratio), where=ratio > 0)
+            phidot = self.E + (self.R * np.sqrt(inv) * np.cos(x)).sum(1)  # (B), r = -1/2
+            out = T.sum(0)
+            jump = self.rng.random(A.size) < (out * dt)[A]
+            src = A[jump]
+            cum = np.cumsum(T[:, src], axis=0) / np.maximum(out[src], 1e-300)
+            A[jump] = (self.rng.random(src.size) > cum).sum(0).clip(0, P - 1)
+            self.phi_a += dt * phidot
+            return
+        e = np.exp(1j * self.phi)
+        Z = np.bincount(A, e.real, P) + 1j * np.bincount(A, e.imag, P)
+        w = np.sqrt(np.divide(1, n[:, None] * n[None, :], out=np.zeros((P, P)),
+                              where=(n[:, None] * n[None, :]) > 0))
+        C = (w * self.R * np.exp(1j * self.delta) * np.conj(Z)[None, :]).sum(1)
+        omega = self.E[A] + (e * C[A]).real
+        if self.pi is not None:
+            Z2 = np.bincount(A, (e * e).real, P) + 1j * np.bincount(A, (e * e).imag, P)
+            vp = self.f**2 / np.maximum(n[A], 1) * (e * e * np.conj(Z2[A])).imag
+            self.pi -= dt * vp
+            omega = omega + self.pi
+        lam = 2 * self.R * np.sqrt(ratio)  # proposal rates, lam[a, b]: b -> a
+        Lam = lam.sum(0)
+        prop = np.nonzero(self.rng.random(A.size) < (Lam * dt)[A])[0]
+        order = np.argsort(A, kind="stable")
+        start = np.concatenate([[0], np.cumsum(n.astype(np.int64))])
+        b = A[prop]
+        cum = np.cumsum(lam[:, b], axis=0) / np.maximum(Lam[b], 1e-300)
+        a = (self.rng.random(b.size) > cum).sum(0).clip(0, P - 1)
+        J = order[start[a] + (self.rng.random(b.size) * n[a]).astype(np.int64)]
+        ok = self.rng.random(b.size) < np.sin(self.phi[J] - self.phi[prop] + self.delta[a, b])
+        I, J = prop[ok], J[ok]
+        A[I], self.phi[I] = A[J], self.phi[J]
+        self.phi += dt * omega
+
+
+def measure(N: int, P: int, phases: str = "locked", steps: int = 50, f: float = 0.0,
+            seed: int = 0, baseline: bool = True, repeat: int = 3) -> dict[str, Any]:
+    """Median system-steps/s of the numba agent engine and of the NumPy baseline."""
+    if N < 1 or P < 2 or steps < 1:
+        raise InputError("bench needs N >= 1, P >= 2 and steps >= 1.")
+    ham = build("random", P=P, matrix_seed=0)
+    st = make_stepper(ham, mode="agents", phases=phases, N=N, seed=seed, f=f, tracked=0)
+    st._advance_kernel(math.inf, 2)  # compile / warm up
+    rates, dts = [], []
+    for _ in range(repeat):
+        t0, tt = time.perf_counter(), st.t
+        done = 0
+        while done < steps:
+            done += st._advance_kernel(math.inf, steps - done)
+        st.steps += done
+        wall = time.perf_counter() - t0
+        rates.append(N * done / wall)
+        dts.append((st.t - tt) / done)
+    out: dict[str, Any] = {
+        "N": N, "P": P, "phases": phases, "f": f, "steps": steps,
+        "system_steps_per_s": float(np.median(rates)),
+        "dt_mean": float(np.mean(dts)),
+    }
+    if baseline:
+        base = NumpyAgents(ham, N, phases, f, seed)
+        base.step(out["dt_mean"])
+        brates = []
+        nb = max(3, min(steps, 20))
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            for _ in range(nb):
+                base.step(out["dt_mean"])
+            brates.append(N * nb / (time.perf_counter() - t0))
+        out["numpy_baseline_system_steps_per_s"] = float(np.median(brates))
+        out["speedup"] = out["system_steps_per_s"] / out["numpy_baseline_system_steps_per_s"]
+    trials = 0.0
+    if phases == "locked":  # expected rejection trials per system per step: sum_b out_b dt
+        from ._kernels import _out_rates, _population_rates
+
+        n = st.n_all.astype(float)
+        T, phidot, outr = np.empty(st._ea.shape[0]), np.empty(P), np.empty(P)
+        _population_rates(n, st.phi_a, st._E, st._ea, st._eb, st._eR, st._ed, -0.5, T,
+                          phidot)
+        _out_rates(T, st._estart, outr)
+        trials = float(outr.sum() * out["dt_mean"])
+    bps = bytes_per_system_step(P, phases, f > 0, trials)
+    bw = memory_bandwidth()
+    out["bytes_per_system_step"] = bps
+    out["memory_bandwidth_bytes_per_s"] = bw
+    out["fraction_of_bandwidth"] = out["system_steps_per_s"] * bps / bw
+    return out
+
+
+def register(sub) -> None:
+    p = sub.add_parser("bench", help="time the agent engine against a NumPy baseline")
+    p.add_argument("--mode", choices=["agents"], default="agents")
+    p.add_argument("--N", type=int, default=10**6)
+    p.add_argument("--P", type=int, default=2)
+    p.add_argument("--phases", choices=["locked", "dynamic"], default="locked")
+    p.add_argument("--f", type=float, default=0.0, help="alignment frequency (dynamic)")
+    p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-baseline", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd)
+
+
+def _cmd(ns) -> int:
+    res = measure(ns.N, ns.P, ns.phases, ns.steps, ns.f, ns.seed, not ns.no_baseline,
+                  ns.repeat)
+    if ns.json:
+        print(json.dumps(res))
+    else:
+        for k, v in res.items():
+            print(f"{k:36s} {v:.4g}" if isinstance(v, float) else f"{k:36s} {v}")
+    return 0
