@@ -23,7 +23,9 @@ RUN pip install --no-cache-dir -e .
 
 USER 10001:10001
 # Compile the numba kernels once at build time, so the first press of play is instant.
-RUN python -c "import engine; engine.simulate(engine.build_preset('two_level'), N=1000, t_end=0.2)"
+RUN python -c "import engine; h = engine.build_preset('two_level'); \
+    [engine.simulate(h, N=1000, t_end=0.2, **kw) for kw in ({}, {'mode': 'bell'}, \
+     {'mode': 'agents'}, {'mode': 'agents', 'f': 1.0}, {'mode': 'agents', 'phases': 'locked'})]"
 
 EXPOSE 5006
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
