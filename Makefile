@@ -37,6 +37,7 @@ bench: install
 	$(PY) benchmarks/bench_population.py
 	$(PY) benchmarks/bench_agents.py
 	$(PY) benchmarks/bench_sweep.py
+	$(PY) benchmarks/bench_app.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
