@@ -21,8 +21,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import jit, jit_pair
-from ._kernels import _out_rates as _out_rates_l
-from ._kernels import _population_rates as _population_rates_l
+from ._kernels import _midpoint_rates
 
 NBLOCK = 64
 #: Ensembles at least this large run the block loops in parallel.
@@ -278,45 +277,18 @@ def _locked_advance(A, Ncop, mark, m, s, phi, E, ea, eb, eR, ed, start, r, t, t_
     draws, by one selection-sampling scan. No sort and no index array: O(jumps) a step.
     """
     P = m.shape[0]
-    ne = ea.shape[0]
     n = np.empty(P)
     nmid = np.empty(P)
     phimid = np.empty(P)
-    T = np.empty(ne)
     phidot = np.empty(P)
     out = np.empty(P)
     w = np.empty(P)
+    T = np.empty(ea.shape[0])
     cap = buf_I.shape[0]
     steps = 0
     while t < t_stop and steps < max_steps:
-        for a in range(P):
-            n[a] = m[a] + s
-        _population_rates_l(n, phi, E, ea, eb, eR, ed, r, T, phidot)
-        _out_rates_l(T, start, out)
-        dt = t_stop - t
-        lo = np.inf
-        hi = -np.inf
-        fmax = 0.0
-        for a in range(P):
-            if n[a] > 0:
-                lo = min(lo, phidot[a])
-                hi = max(hi, phidot[a])
-                if m[a] > 0:
-                    fmax = max(fmax, out[a])
-        if hi > lo:
-            dt = min(dt, phase_tol / (hi - lo))
-        if fmax > 0.0:
-            dt = min(dt, jump_tol / fmax)
-        dt = min(max(dt, dt_min), t_stop - t)
-        for a in range(P):
-            nmid[a] = n[a] - 0.5 * dt * m[a] * out[a]
-            phimid[a] = phi[a] + 0.5 * dt * phidot[a]
-        for e in range(ne):
-            nmid[ea[e]] += 0.5 * dt * m[eb[e]] * T[e]
-        _population_rates_l(nmid, phimid, E, ea, eb, eR, ed, r, T, phidot)
-        _out_rates_l(T, start, out)
-        for a in range(P):
-            w[a] = (nmid[a] - s) / m[a] if m[a] > 0 else 0.0
+        dt = _midpoint_rates(m, s, phi, E, ea, eb, eR, ed, start, r, t, t_stop, phase_tol,
+                             jump_tol, dt_min, n, nmid, phimid, T, phidot, out, w)
         nj = 0
         for b in range(P):
             if m[b] == 0 or out[b] <= 0.0:

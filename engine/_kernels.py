@@ -92,55 +92,67 @@ def _jumps(m, w, T, out, start, ea, dt, rng, dm):
 
 
 @jit
+def _midpoint_rates(m, s, phi, E, ea, eb, eR, ed, start, r, t, t_stop, phase_tol, jump_tol,
+                    dt_min, n, nmid, phimid, T, phidot, out, w):
+    """Choose the step and leave the midpoint rates in T, out, phidot and weights in w.
+
+    The step bounds the change of any relative phase by ``phase_tol`` and the expected
+    fraction of any class that jumps by ``jump_tol``. Rates are then taken at the midpoint
+    of a deterministic half step, and w_b = m_b(mid) / m_b scales the jump probability so
+    that the mean flux is the midpoint flux (second order in dt). Returns dt.
+    """
+    P = m.shape[0]
+    for a in range(P):
+        n[a] = m[a] + s
+    _population_rates(n, phi, E, ea, eb, eR, ed, r, T, phidot)
+    _out_rates(T, start, out)
+    dt = t_stop - t
+    lo = np.inf
+    hi = -np.inf
+    fmax = 0.0
+    for a in range(P):
+        if n[a] > 0:
+            lo = min(lo, phidot[a])
+            hi = max(hi, phidot[a])
+            if m[a] > 0:
+                fmax = max(fmax, out[a])
+    if hi > lo:
+        dt = min(dt, phase_tol / (hi - lo))
+    if fmax > 0.0:
+        dt = min(dt, jump_tol / fmax)
+    dt = min(max(dt, dt_min), t_stop - t)
+    for a in range(P):
+        nmid[a] = n[a] - 0.5 * dt * m[a] * out[a]
+        phimid[a] = phi[a] + 0.5 * dt * phidot[a]
+    for e in range(ea.shape[0]):
+        nmid[ea[e]] += 0.5 * dt * m[eb[e]] * T[e]
+    _population_rates(nmid, phimid, E, ea, eb, eR, ed, r, T, phidot)
+    _out_rates(T, start, out)
+    for a in range(P):
+        w[a] = (nmid[a] - s) / m[a] if m[a] > 0 else 0.0
+    return dt
+
+
+@jit
 def _population_advance(m, s, phi, E, ea, eb, eR, ed, start, r, t, t_stop, phase_tol,
                         jump_tol, dt_min, max_steps, rng):
     """Midpoint tau-leaping of the copy process with aligned phases (PHYSICS.md §2-§3).
 
-    The step bounds the change of any relative phase by ``phase_tol`` and the expected
-    fraction of any class that jumps by ``jump_tol``. Rates are taken at the midpoint
-    of a deterministic half step (second order in dt). Returns (t, steps).
+    Returns (t, steps).
     """
     P = m.shape[0]
-    ne = ea.shape[0]
     n = np.empty(P)
     nmid = np.empty(P)
     phimid = np.empty(P)
-    T = np.empty(ne)
     phidot = np.empty(P)
     out = np.empty(P)
-    dm = np.empty(P, dtype=np.int64)
     w = np.empty(P)
+    T = np.empty(ea.shape[0])
+    dm = np.empty(P, dtype=np.int64)
     steps = 0
     while t < t_stop and steps < max_steps:
-        for a in range(P):
-            n[a] = m[a] + s
-        _population_rates(n, phi, E, ea, eb, eR, ed, r, T, phidot)
-        _out_rates(T, start, out)
-        dt = t_stop - t
-        lo = np.inf
-        hi = -np.inf
-        fmax = 0.0
-        for a in range(P):
-            if n[a] > 0:
-                lo = min(lo, phidot[a])
-                hi = max(hi, phidot[a])
-                if m[a] > 0:
-                    fmax = max(fmax, out[a])
-        if hi > lo:
-            dt = min(dt, phase_tol / (hi - lo))
-        if fmax > 0.0:
-            dt = min(dt, jump_tol / fmax)
-        dt = min(max(dt, dt_min), t_stop - t)
-        # midpoint estimate of counts and phases
-        for a in range(P):
-            nmid[a] = n[a] - 0.5 * dt * m[a] * out[a]
-            phimid[a] = phi[a] + 0.5 * dt * phidot[a]
-        for e in range(ne):
-            nmid[ea[e]] += 0.5 * dt * m[eb[e]] * T[e]
-        _population_rates(nmid, phimid, E, ea, eb, eR, ed, r, T, phidot)
-        _out_rates(T, start, out)
-        for a in range(P):
-            w[a] = (nmid[a] - s) / m[a] if m[a] > 0 else 0.0
+        dt = _midpoint_rates(m, s, phi, E, ea, eb, eR, ed, start, r, t, t_stop, phase_tol,
+                             jump_tol, dt_min, n, nmid, phimid, T, phidot, out, w)
         _jumps(m, w, T, out, start, ea, dt, rng, dm)
         for a in range(P):
             phi[a] += dt * phidot[a]
