@@ -28,9 +28,12 @@ from engine import (
     preset_info,
     preset_names,
 )
-from engine.params import params_dict
+from engine import lessons as lesson_data
+from engine.classical import is_lattice
+from engine.params import param_names, params_dict
 from engine.simulate import write_csv
 
+from .lesson_views import ClassicalView
 from .matrix import MatrixEditor
 from .runner import Published, Runner
 from .views import (
@@ -121,6 +124,9 @@ class EnsembleApp(pn.viewable.Viewer):
         self._error_seq = 0
         self._restart_pending = False
         self._custom: Hamiltonian | None = None  # a matrix edited by hand
+        self._lesson: lesson_data.Lesson | None = None  # the lesson shown (issue 6)
+        self._preset_widgets: dict[str, pn.widgets.Widget] = {}
+        self._cards: dict[str, pn.Card] = {}
         self._building = False
         self.views: dict[str, Any] = {}
         self._build_widgets()
@@ -225,9 +231,23 @@ class EnsembleApp(pn.viewable.Viewer):
         self.error = pn.pane.Alert("", alert_type="danger", visible=False,
                                    sizing_mode="stretch_width", css_classes=["run-error"])
         self.explain = pn.pane.Markdown("", sizing_mode="stretch_width",
-                                        stylesheets=[":host {font-size: 17px;}"])
+                                        css_classes=["lesson-text"],
+                                        stylesheets=[_EXPLAIN_CSS])
         self.panes = {k: pn.pane.Bokeh(None, sizing_mode="stretch_width", css_classes=[f"plot-{k}"])
-                      for k in ("hist", "phase", "order", "pop", "dev", "tracked")}
+                      for k in ("hist", "phase", "order", "pop", "dev", "tracked", "classical")}
+        self.classical_box = pn.Column(self.panes["classical"], sizing_mode="stretch_width",
+                                       styles=_BOX, margin=(6, 6), visible=False)
+        # --- lessons (issue 6): picker and presentation mode
+        self.lesson_select = W.Select(
+            label="Lesson", sizing_mode="stretch_width", css_classes=["lesson-select"],
+            options={"Choose a lesson…": "", **{
+                f"{lesson_data.get(k).number}. {lesson_data.get(k).title}": k
+                for k in lesson_data.lesson_names()}})
+        self.lesson_select.param.watch(lambda e: self.load_lesson(e.new or None), "value")
+        self.present_toggle = W.Toggle(label="Presentation mode", color="primary",
+                                       variant="outline", sizing_mode="stretch_width",
+                                       css_classes=["present-toggle"])
+        self.present_toggle.param.watch(lambda e: self.set_presentation(e.new), "value")
         self._sync_agent_widgets()
 
     def _sync_agent_widgets(self) -> None:
@@ -239,6 +259,7 @@ class EnsembleApp(pn.viewable.Viewer):
         """One widget per parameter of the current preset, from the preset data."""
         specs = preset_info(self.preset)["params"]
         widgets = []
+        self._preset_widgets = {}
         for key, spec in specs.items():
             value = self.preset_values.get(key, spec["default"])
             if "bounds" in spec:  # a value from the URL may be out of range: show it clipped
@@ -262,7 +283,9 @@ class EnsembleApp(pn.viewable.Viewer):
             w.param.watch(lambda e, k=key: self._set_preset_value(k, e.new), "value_throttled"
                           if isinstance(w, pn.widgets.slider._SliderBase) else "value")
             widgets.append(w)
+            self._preset_widgets[key] = w
         self.preset_box.objects = widgets
+        self._apply_highlight()
 
     def _set_preset_value(self, key: str, value: Any) -> None:
         self._building = True  # the widgets already show this value
@@ -361,7 +384,69 @@ class EnsembleApp(pn.viewable.Viewer):
         elif self.error.visible:
             self.error.visible = False
 
+    # -- lessons (issue 6) -----------------------------------------------------------------
+    def control_widgets(self) -> dict[str, pn.widgets.Widget]:
+        """The widget of each control a lesson may highlight, by parameter name."""
+        out = {"mode": self.mode_select, "N": self.N_slider, "r": self.r_slider,
+               "f": self.f_slider, "gamma": self.gamma_slider, "potential": self.potential,
+               "normalisation": self.normalisation, "phases": self.phases,
+               "init_phases": self.init_phases, "spectators": self.spectators,
+               "admixture": self.admixture, "seed": self.seed,
+               "phase_noise": self.advanced[0], "tracked": self.advanced[1],
+               "dt_out": self.advanced[2], "phase_tol": self.advanced[3],
+               "jump_tol": self.advanced[4], "speed": self.speed_slider}
+        return {**out, **self._preset_widgets}
+
+    def load_lesson(self, name: str | None) -> None:
+        """One click: the lesson's preset, values and parameters, its text, its highlights."""
+        if name is None:
+            self._lesson = None
+            self._apply_highlight()
+            self.request_restart(reload_matrix=False)
+            return
+        lesson = lesson_data.get(name)
+        self._lesson = lesson
+        if self.lesson_select.value != name:
+            self.lesson_select.value = name
+        values = {k: SimParams.param[k].default for k in param_names()}
+        values.update(lesson.params)
+        if values["mode"] not in self.modes:
+            values["mode"] = "population"
+        self.preset = lesson.preset
+        self.preset_values = dict(lesson.preset_values)
+        self.sim.param.update(**values)
+        self._apply_highlight()
+        self.request_restart()
+        self.playing = True
+
+    def _apply_highlight(self) -> None:
+        names = set(self._lesson.highlight) if self._lesson is not None else set()
+        for key, w in self.control_widgets().items():
+            classes = [c for c in w.css_classes if c != "lesson-highlight"]
+            if key in names:
+                classes.append("lesson-highlight")
+                if _HIGHLIGHT_CSS not in w.stylesheets:
+                    w.stylesheets = [*w.stylesheets, _HIGHLIGHT_CSS]
+            if classes != list(w.css_classes):
+                w.css_classes = classes
+
+    def set_presentation(self, on: bool) -> None:
+        """Projector layout: larger text, advanced controls hidden, the lesson in focus."""
+        for key in ("matrix", "advanced", "export"):
+            if key in self._cards:
+                self._cards[key].visible = not on
+        if "alignment" in self._cards:
+            self._cards["alignment"].visible = not on or self.sim.mode == "agents"
+        self.tracked_box.visible = not on or self.sim.mode == "agents"
+        self.explain.stylesheets = [_EXPLAIN_BIG if on else _EXPLAIN_CSS]
+        self.status.stylesheets = [_STATUS_CSS, _STATUS_BIG] if on else [_STATUS_CSS]
+        if self.present_toggle.value != on:
+            self.present_toggle.value = on
+
     def _explain(self, ham: Hamiltonian) -> None:
+        if self._lesson is not None and self._lesson.preset == self.preset:
+            self.explain.object = self._lesson.markdown()
+            return
         info = preset_info(self.preset)
         desc = " ".join(info["description"].split())
         edited = ("\n\n*The matrix was edited by hand: the preset's explanation describes the "
@@ -393,6 +478,14 @@ class EnsembleApp(pn.viewable.Viewer):
         self.panes["pop"].object = self.views["pop"].fig
         self.panes["dev"].object = self.views["dev"].fig
         self.panes["tracked"].object = self.views["tracked"].fig
+        ham = self.runner.ham if self.runner is not None else None
+        if ham is not None and is_lattice(ham):
+            self.views["classical"] = ClassicalView(ham, self.sim.t_end)
+            self.panes["classical"].object = self.views["classical"].fig
+            self.classical_box.visible = True
+        else:
+            self.panes["classical"].object = None
+            self.classical_box.visible = False
 
     def tick(self) -> None:
         """Pull the latest frame and update the plots (periodic callback, ~25 Hz)."""
@@ -483,27 +576,37 @@ class EnsembleApp(pn.viewable.Viewer):
     def sidebar(self) -> list:
         card = dict(sizing_mode="stretch_width", header_background="#eef2ff",
                     stylesheets=[_CARD_CSS])
+        self._cards = {
+            "lessons": pn.Card(self.lesson_select, self.present_toggle, title="Lessons",
+                               **card),
+            "hamiltonian": pn.Card(self.preset_select, self.preset_box, title="Hamiltonian",
+                                   **card),
+            "ensemble": pn.Card(self.mode_select, self.N_slider,
+                                pn.Row(self.r_slider, self.r_reset), self.spectators,
+                                self.admixture, self.seed, title="Ensemble", **card),
+            "alignment": pn.Card(pn.pane.Markdown("Each system's own phase (agents engine).",
+                                                  styles={"color": "#6b7280"}),
+                                 self.phases, self.f_slider, self.gamma_slider,
+                                 self.potential, self.normalisation, self.init_phases,
+                                 title="Phase alignment", **card),
+            "matrix": pn.Card(self.matrix, title="Matrix editor (H and ψ₀)", collapsed=False,
+                              **card),
+            "advanced": pn.Card(*self.advanced, title="Advanced", collapsed=True, **card),
+            "export": pn.Card(self.csv_button, self.parquet_button,
+                              pn.pane.Markdown("Plots: the save tool on each plot downloads "
+                                               "a PNG.", styles={"color": "#6b7280"}),
+                              title="Export", **card),
+        }
         return [
             pn.Column(self.play_button, pn.Row(self.step_button, self.reset_button,
                                                sizing_mode="stretch_width"),
                       self.speed_slider, sizing_mode="stretch_width"),
-            pn.Card(self.preset_select, self.preset_box, title="Hamiltonian", **card),
-            pn.Card(self.mode_select, self.N_slider, pn.Row(self.r_slider, self.r_reset),
-                    self.spectators, self.admixture, self.seed, title="Ensemble", **card),
-            pn.Card(pn.pane.Markdown("Each system's own phase (agents engine).",
-                                     styles={"color": "#6b7280"}),
-                    self.phases, self.f_slider, self.gamma_slider, self.potential,
-                    self.normalisation, self.init_phases, title="Phase alignment", **card),
-            pn.Card(self.matrix, title="Matrix editor (H and ψ₀)", collapsed=False, **card),
-            pn.Card(*self.advanced, title="Advanced", collapsed=True, **card),
-            pn.Card(self.csv_button, self.parquet_button,
-                    pn.pane.Markdown("Plots: the save tool on each plot downloads a PNG.",
-                                     styles={"color": "#6b7280"}),
-                    title="Export", **card),
+            *self._cards.values(),
         ]
 
     def main(self) -> pn.viewable.Viewable:
         box = dict(sizing_mode="stretch_width", styles=_BOX, margin=(6, 6))
+        self.tracked_box = pn.Column(self.panes["tracked"], **box)
         live = pn.Column(
             self.status,
             self.error,
@@ -513,7 +616,8 @@ class EnsembleApp(pn.viewable.Viewer):
                    sizing_mode="stretch_width"),
             pn.Row(pn.Column(self.panes["pop"], **box), pn.Column(self.panes["dev"], **box),
                    sizing_mode="stretch_width"),
-            pn.Row(pn.Column(self.panes["tracked"], **box), pn.Column(self.explain, **box),
+            self.classical_box,
+            pn.Row(self.tracked_box, pn.Column(self.explain, **box),
                    sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
@@ -602,6 +706,13 @@ _STATUS_CSS = """
 .stat span {display: block; font-size: 14px; color: #6b7280; text-transform: uppercase;
             letter-spacing: .05em;}
 .stat b {font-size: 30px; color: #1e1b4b; font-variant-numeric: tabular-nums;}
+"""
+_EXPLAIN_CSS = ":host {font-size: 17px;}"
+_EXPLAIN_BIG = ":host {font-size: 24px; line-height: 1.45;}"
+_STATUS_BIG = ".stat b {font-size: 42px;} .stat span {font-size: 18px;}"
+_HIGHLIGHT_CSS = """
+:host(.lesson-highlight) {outline: 3px solid #f59e0b; outline-offset: 3px;
+                          border-radius: 8px; background: #fff7ed;}
 """
 _PAGE_CSS = """
 body {font-size: 16px;}
