@@ -113,6 +113,7 @@ class EnsembleApp(pn.viewable.Viewer):
         sim_values = {k: params.pop(k) for k in list(params) if k in SimParams.param
                       and k != "name"}
         super().__init__(**params)
+        _pin_local_stylesheets()
         self.sim = make_params(**sim_values) if sim_values else SimParams()
         self.modes = available_modes()
         if self.sim.mode not in self.modes:
@@ -719,3 +720,20 @@ body {font-size: 16px;}
 #sidebar {font-size: 16px;}
 .bk-input, .bk-input-group label, .bk-slider-title {font-size: 15px !important;}
 """
+
+
+def _pin_local_stylesheets() -> None:
+    """Serve every component stylesheet from this server, never from Panel's CDN.
+
+    Panel 1.9 resolves the stylesheet URL of a model update through
+    ``doc._template_variables['dist_url']``, which is only set when the page is rendered;
+    an update made before that (more likely on a loaded machine) points at
+    cdn.holoviz.org, which fails offline. Set it as the page render would, up front.
+    """
+    doc = pn.state.curdoc
+    if doc is None or doc.session_context is None:
+        return
+    from panel.io.resources import LOCAL_DIST
+
+    rel = pn.state.rel_path
+    doc._template_variables.setdefault("dist_url", f"{rel}/{LOCAL_DIST}" if rel else LOCAL_DIST)

@@ -44,6 +44,8 @@ def open_app(page, base):
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
+    # a failed load names only its error in the console: record the address too
+    page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
     page.goto(base + "/app")
     page.locator(".status b.t").wait_for(timeout=30_000)
     return errors
