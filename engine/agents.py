@@ -131,9 +131,6 @@ class AgentStepper(Stepper):
         self.tracked = ((np.arange(K) + 0.5) * self.N / max(K, 1)).astype(np.int64)
         self.events = np.zeros((MAX_EVENTS, 6))
         self.nev = np.zeros(1, dtype=np.int64)
-        self.track_t: list[float] = []
-        self.track_a: list[np.ndarray] = []
-        self.track_phi: list[np.ndarray] = []
         self._view_rng = np.random.default_rng([self.seed, 2])
         # class-sum partials (NBLOCK x P)
         self.pZ = np.zeros((NBLOCK, P), complex)
@@ -150,7 +147,6 @@ class AgentStepper(Stepper):
         if not self.locked:
             self._sums()
             self.pW[:] = 0.0
-        self._record_tracked()
 
     def _on_update(self) -> None:
         p = self.params
@@ -404,11 +400,6 @@ class AgentStepper(Stepper):
         if self.locked:
             return self.phi_a[self.A[self.tracked]]
         return self.phi_sys[self.tracked].copy()
-
-    def _record_tracked(self) -> None:
-        self.track_t.append(self.t)
-        self.track_a.append(self.A[self.tracked].astype(np.int64))
-        self.track_phi.append(self._tracked_phi())
 
     def tracked_events(self) -> np.ndarray:
         """Copies made by tracked systems: rows (t, k, a_old, a_new, J, phi_J); J = -1 when

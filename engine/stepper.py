@@ -139,7 +139,6 @@ class Stepper:
             # Quantum reference: continue from the current exact state under the new H.
             psi_now = self.exact.psi(self.t)
             self.ham = ham
-            self._t0_exact = self.t
             self.exact = _Shifted(ExactEvolution(ham.H, psi_now), self.t)
         self._on_update()
 
