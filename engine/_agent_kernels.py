@@ -21,7 +21,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import jit, jit_pair
-from ._kernels import _midpoint_rates
+from ._kernels import _midpoint_rates, _midpoint_scratch
 
 NBLOCK = 64
 #: Ensembles at least this large run the block loops in parallel.
@@ -277,13 +277,7 @@ def _locked_advance(A, Ncop, mark, m, s, phi, E, ea, eb, eR, ed, start, r, t, t_
     draws, by one selection-sampling scan. No sort and no index array: O(jumps) a step.
     """
     P = m.shape[0]
-    n = np.empty(P)
-    nmid = np.empty(P)
-    phimid = np.empty(P)
-    phidot = np.empty(P)
-    out = np.empty(P)
-    w = np.empty(P)
-    T = np.empty(ea.shape[0])
+    n, nmid, phimid, phidot, out, w, T = _midpoint_scratch(P, ea.shape[0])
     cap = buf_I.shape[0]
     steps = 0
     while t < t_stop and steps < max_steps:

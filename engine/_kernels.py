@@ -134,6 +134,13 @@ def _midpoint_rates(m, s, phi, E, ea, eb, eR, ed, start, r, t, t_stop, phase_tol
 
 
 @jit
+def _midpoint_scratch(P, ne):
+    """Work arrays of :func:`_midpoint_rates`: n, nmid, phimid, phidot, out, w and T."""
+    return (np.empty(P), np.empty(P), np.empty(P), np.empty(P), np.empty(P), np.empty(P),
+            np.empty(ne))
+
+
+@jit
 def _population_advance(m, s, phi, E, ea, eb, eR, ed, start, r, t, t_stop, phase_tol,
                         jump_tol, dt_min, max_steps, rng):
     """Midpoint tau-leaping of the copy process with aligned phases (PHYSICS.md §2-§3).
@@ -141,13 +148,7 @@ def _population_advance(m, s, phi, E, ea, eb, eR, ed, start, r, t, t_stop, phase
     Returns (t, steps).
     """
     P = m.shape[0]
-    n = np.empty(P)
-    nmid = np.empty(P)
-    phimid = np.empty(P)
-    phidot = np.empty(P)
-    out = np.empty(P)
-    w = np.empty(P)
-    T = np.empty(ea.shape[0])
+    n, nmid, phimid, phidot, out, w, T = _midpoint_scratch(P, ea.shape[0])
     dm = np.empty(P, dtype=np.int64)
     steps = 0
     while t < t_stop and steps < max_steps:
