@@ -48,8 +48,10 @@ def main() -> None:
         "Targets: locked >= 100 M system-steps/s and >= 8x NumPy; dynamic >= 40 M. "
         "Locked mode touches only the systems that jump (found by rejection sampling: about "
         "one cache line per trial), so it is far from the bandwidth limit. Dynamic mode is "
-        "bound by arithmetic (two sines per system and pass), not by memory: it moves 23 "
-        "bytes per system-step (39 with momenta) at a few per cent of the copy bandwidth.")
+        "bound by arithmetic, not by memory: it moves 23 bytes per system-step (39 with "
+        "momenta) at a few per cent of the copy bandwidth. Its pass does no trigonometry "
+        "(phases are stored as float32 unit vectors and rotated by short series; the class "
+        "part e^{i h E_a} is computed once per class), and the class sort runs in parallel.")
     print(body)
     write_section("Agent engine", body)
 

@@ -9,6 +9,9 @@ With w_ab = n_a^r n_b^(-r-1) and C_a = sum_b w_ab R_ab e^{i delta_ab} conj(Z_b):
         D_a = sum_b w_ba R_ba e^{i delta_ba} Y_b
     dV/dphi_I = (f^2/n_a) Im(e^{2 i phi_I} conj(Z2_a))   nematic, mean-field
               = (f^2/n_a) Im(e^{i phi_I} conj(Z_a))      polar    (paper: no 1/n_a)
+Each phase is stored as its unit vector U_I = (cos phi_I, sin phi_I) in float32 (8 bytes,
+resolution ~1e-7 rad, far below the 1/sqrt(N) noise): every term above needs only
+e^{i phi_I}, so the hot loops do no trigonometry.
 Systems are processed in NBLOCK fixed blocks, so sums (and results) do not depend on the
 number of threads.
 """
@@ -30,25 +33,46 @@ PARALLEL_MIN_N = 200_000
 
 @jit
 def _rot(c, s, x):
-    """(c + i s) * e^{i x}; Taylor for small |x| (no sincos), exact otherwise."""
-    if abs(x) < 0.05:
-        x2 = x * x
-        cx = 1.0 - x2 * (0.5 - x2 / 24.0)
-        sx = x * (1.0 - x2 * (1.0 / 6.0 - x2 / 120.0))
+    """(c + i s) * e^{i x} to float32 accuracy or better, without sincos for |x| < 0.5:
+    Taylor series of order 5 for |x| < 0.05 (error < 3e-11), of order 9 for |x| < 0.5
+    (error < 3e-10), exact trigonometry beyond (rare: steps keep h |Omega - E_a| small)."""
+    x2 = x * x
+    if x2 < 0.0025:
+        cx = 1.0 - x2 * (0.5 - x2 * (1.0 / 24.0))
+        sx = x * (1.0 - x2 * (1.0 / 6.0 - x2 * (1.0 / 120.0)))
+    elif x2 < 0.25:
+        cx = 1.0 - x2 * (0.5 - x2 * (1.0 / 24.0 - x2 * (1.0 / 720.0 - x2 / 40320.0)))
+        sx = x * (1.0 - x2 * (1.0 / 6.0 - x2 * (1.0 / 120.0 - x2 * (1.0 / 5040.0
+                                                                 - x2 / 362880.0))))
     else:
         cx = math.cos(x)
         sx = math.sin(x)
     return c * cx - s * sx, c * sx + s * cx
 
 
-def _phase_pass_py(A, phi, pi, has_pi, E, C, Chalf, D, Z, Z2, inv_n_f2, nematic, damp, hk,
-                   h, pZ, pZ2, pY, pW, pmin, pmax):
+@jit
+def _rot_mid(c, s, y):
+    """(c + i s) * e^{i y} to third order in y: enough for a midpoint estimate of Omega,
+    whose error enters the step at fourth order."""
+    y2 = y * y
+    cy = 1.0 - 0.5 * y2
+    sy = y * (1.0 - y2 * (1.0 / 6.0))
+    return c * cy - s * sy, c * sy + s * cy
+
+
+def _phase_pass_py(A, U, pi, has_pi, E, C, ChalfE, rotE, D, Z, Z2, inv_n_f2, nematic, damp,
+                   hk, h, pZ, pZ2, pY, pW, pmin, pmax):
     """One kick-drift step for every system; accumulate the new class sums.
 
+    Phases are stored as unit vectors U[I] = (cos phi_I, sin phi_I) in float32, so the
+    pass needs no trigonometry: the drift e^{i h Omega_I} is split into the class part
+    rotE[a] = e^{i h E_a} (computed once per class) and a small remainder done by series.
+
     Kick by hk = (h_prev + h)/2 (alignment force, Jacobian term, exact damping), then
-    drift by h with Omega taken at the midpoint (Chalf: class sums predicted half a step
-    ahead). With momenta living at half steps this is the Stormer-Verlet leapfrog for
-    the alignment part (symplectic, second order) and second order for the phase law.
+    drift by h with Omega taken at the midpoint (ChalfE = class sums predicted half a
+    step ahead, times e^{i h E_a / 2}). With momenta living at half steps this is the
+    Stormer-Verlet leapfrog for the alignment part (symplectic, second order) and second
+    order for the phase law.
     """
     N = A.shape[0]
     P = E.shape[0]
@@ -64,16 +88,11 @@ def _phase_pass_py(A, phi, pi, has_pi, E, C, Chalf, D, Z, Z2, inv_n_f2, nematic,
         vmax = -np.inf
         for I in range(lo, hi):
             a = A[I]
-            f = phi[I]
-            # single-precision trig (error ~1e-7, far below the 1/sqrt(N) noise): the
-            # pass is compute bound and this halves its cost
-            f32 = np.float32(f)
-            c = np.float64(math.cos(f32))
-            s = np.float64(math.sin(f32))
+            c = np.float64(U[I, 0])
+            s = np.float64(U[I, 1])
             Ca = C[a]
             ecr = c * Ca.real - s * Ca.imag
             eci = c * Ca.imag + s * Ca.real
-            omega = E[a] + ecr
             p = 0.0
             if has_pi:
                 p = pi[I]
@@ -89,17 +108,22 @@ def _phase_pass_py(A, phi, pi, has_pi, E, C, Chalf, D, Z, Z2, inv_n_f2, nematic,
                 jac = -p * eci + (c * Da.imag - s * Da.real)
                 p = damp * (p + hk * (-vp - jac))
                 pi[I] = p
-            # midpoint phase and midpoint Omega
-            ch, sh = _rot(c, s, 0.5 * h * (omega + p))
-            Ch = Chalf[a]
-            omega_h = E[a] + (ch * Ch.real - sh * Ch.imag)
-            v = omega_h + p
-            x = h * v
-            cn, sn = _rot(c, s, x)
-            fn = f + x
-            if fn > math.pi or fn < -math.pi:
-                fn -= 2.0 * math.pi * math.floor((fn + math.pi) / (2.0 * math.pi))
-            phi[I] = fn
+            # midpoint phase and midpoint Omega (Omega - E_a: the class part is in ChalfE)
+            ch, sh = _rot_mid(c, s, 0.5 * h * (ecr + p))
+            Ch = ChalfE[a]
+            u = ch * Ch.real - sh * Ch.imag + p
+            cn, sn = _rot(c, s, h * u)
+            rE = rotE[a]
+            cr = cn * rE.real - sn * rE.imag
+            sr = cn * rE.imag + sn * rE.real
+            g = 1.5 - 0.5 * (cr * cr + sr * sr)  # one Newton step back to |U| = 1
+            c32 = np.float32(g * cr)
+            s32 = np.float32(g * sr)
+            U[I, 0] = c32
+            U[I, 1] = s32
+            cn = np.float64(c32)
+            sn = np.float64(s32)
+            v = E[a] + u
             pZ[blk, a] += complex(cn, sn)
             pW[blk, a] += v * complex(cn, sn)
             pZ2[blk, a] += complex(cn * cn - sn * sn, 2.0 * sn * cn)
@@ -111,7 +135,7 @@ def _phase_pass_py(A, phi, pi, has_pi, E, C, Chalf, D, Z, Z2, inv_n_f2, nematic,
         pmax[blk] = vmax
 
 
-def _class_sums_py(A, phi, pi, has_pi, P, pZ, pZ2, pY):
+def _class_sums_py(A, U, pi, has_pi, P, pZ, pZ2, pY):
     N = A.shape[0]
     for blk in prange(NBLOCK):
         lo = blk * N // NBLOCK
@@ -122,15 +146,44 @@ def _class_sums_py(A, phi, pi, has_pi, P, pZ, pZ2, pY):
             pY[blk, a] = 0.0
         for I in range(lo, hi):
             a = A[I]
-            e = complex(math.cos(phi[I]), math.sin(phi[I]))
+            e = complex(np.float64(U[I, 0]), np.float64(U[I, 1]))
             pZ[blk, a] += e
             pZ2[blk, a] += e * e
             if has_pi:
                 pY[blk, a] += pi[I] * e
 
 
+def _counting_sort_py(A, P, start, idx):
+    """idx lists the systems class by class (stable: spectators, the highest indices,
+    come last in each class segment); start[a] is the segment offset. Counted per block,
+    so the result does not depend on the number of threads."""
+    N = A.shape[0]
+    cnt = np.zeros((NBLOCK, P), dtype=np.int64)
+    for blk in prange(NBLOCK):
+        lo = blk * N // NBLOCK
+        hi = (blk + 1) * N // NBLOCK
+        for I in range(lo, hi):
+            cnt[blk, A[I]] += 1
+    acc = 0
+    for a in range(P):
+        start[a] = acc
+        for blk in range(NBLOCK):
+            k = cnt[blk, a]
+            cnt[blk, a] = acc
+            acc += k
+    start[P] = acc
+    for blk in prange(NBLOCK):
+        lo = blk * N // NBLOCK
+        hi = (blk + 1) * N // NBLOCK
+        for I in range(lo, hi):
+            a = A[I]
+            idx[cnt[blk, a]] = I
+            cnt[blk, a] += 1
+
+
 _phase_pass_serial, _phase_pass_parallel = jit_pair(_phase_pass_py, fastmath=True)
 _class_sums_serial, _class_sums_parallel = jit_pair(_class_sums_py)
+_counting_sort_serial, _counting_sort_parallel = jit_pair(_counting_sort_py)
 
 
 def _phase_pass(A, *args):
@@ -144,22 +197,19 @@ def _class_sums(A, *args):
     kernel(A, *args)
 
 
-@jit
-def _counting_sort(A, P, start, idx):
-    """idx lists the systems class by class (stable: spectators, the highest indices,
-    come last in each class segment); start[a] is the segment offset."""
-    N = A.shape[0]
-    cnt = np.zeros(P + 1, dtype=np.int64)
-    for I in range(N):
-        cnt[A[I] + 1] += 1
-    for a in range(P):
-        cnt[a + 1] += cnt[a]
-    for a in range(P + 1):
-        start[a] = cnt[a]
-    for I in range(N):
-        a = A[I]
-        idx[cnt[a]] = I
-        cnt[a] += 1
+def _counting_sort(A, *args):
+    kernel = _counting_sort_parallel if A.shape[0] >= PARALLEL_MIN_N else _counting_sort_serial
+    kernel(A, *args)
+
+
+def unit_vectors(phi: np.ndarray, out: np.ndarray, chunk: int = 1 << 22) -> np.ndarray:
+    """Fill out[:, 0], out[:, 1] (float32) with cos phi, sin phi, in chunks (no N-sized
+    float64 temporaries)."""
+    for lo in range(0, phi.shape[0], chunk):
+        x = phi[lo:lo + chunk]
+        out[lo:lo + chunk, 0] = np.cos(x)
+        out[lo:lo + chunk, 1] = np.sin(x)
+    return out
 
 
 @jit
@@ -176,7 +226,7 @@ def _choose_distinct(idx, lo, m, k, rng):
 
 
 @jit
-def _copy_jumps_dynamic(A, phi, pi, has_pi, idx, start, m, n, ea, eb, eR, ed, estart, lam,
+def _copy_jumps_dynamic(A, U, pi, has_pi, idx, start, m, n, ea, eb, eR, ed, estart, lam,
                         w, dt, rng, src_buf, dst_buf):
     """Copy rule (C) by thinning: in class b, Binomial(m_b, w_b Lambda_b dt) distinct
     copiers propose; each picks class a with prob lam_e / Lambda_b and a uniform member J
@@ -206,7 +256,11 @@ def _copy_jumps_dynamic(A, phi, pi, has_pi, idx, start, m, n, ea, eb, eR, ed, es
                 acc += lam[e]
             a = ea[e]
             J = idx[start[a] + min(int(rng.random() * n[a]), n[a] - 1)]
-            if rng.random() < math.sin(phi[J] - phi[I] + ed[e]):
+            # sin(phi_J - phi_I + delta) = Im(U_J conj(U_I) e^{i delta})
+            cI, sI = np.float64(U[I, 0]), np.float64(U[I, 1])
+            cJ, sJ = np.float64(U[J, 0]), np.float64(U[J, 1])
+            sin_x = (sJ * cI - cJ * sI) * math.cos(ed[e]) + (cJ * cI + sJ * sI) * math.sin(ed[e])
+            if rng.random() < sin_x:
                 src_buf[ncopy] = J
                 dst_buf[ncopy] = I
                 ncopy += 1
@@ -214,30 +268,32 @@ def _copy_jumps_dynamic(A, phi, pi, has_pi, idx, start, m, n, ea, eb, eR, ed, es
 
 
 @jit
-def _apply_copies(A, phi, pi, has_pi, ncopy, src_buf, dst_buf, pZ, pZ2, pY, t, trk, ev_buf,
+def _apply_copies(A, U, pi, has_pi, ncopy, src_buf, dst_buf, pZ, pZ2, pY, t, trk, ev_buf,
                   nev):
     """I <- J for every drawn copy, from pre-step values; update class sums (block 0)."""
     sa = np.empty(ncopy, dtype=np.int64)
-    sphi = np.empty(ncopy)
+    sU = np.empty((ncopy, 2), dtype=U.dtype)
     spi = np.empty(ncopy)
     for q in range(ncopy):
         J = src_buf[q]
         sa[q] = A[J]
-        sphi[q] = phi[J]
+        sU[q, 0] = U[J, 0]
+        sU[q, 1] = U[J, 1]
         spi[q] = pi[J] if has_pi else 0.0
     for q in range(ncopy):
         I = dst_buf[q]
         a_old = A[I]
-        eo = complex(math.cos(phi[I]), math.sin(phi[I]))
+        eo = complex(np.float64(U[I, 0]), np.float64(U[I, 1]))
         po = pi[I] if has_pi else 0.0
         pZ[0, a_old] -= eo
         pZ2[0, a_old] -= eo * eo
         pY[0, a_old] -= po * eo
         A[I] = sa[q]
-        phi[I] = sphi[q]
+        U[I, 0] = sU[q, 0]
+        U[I, 1] = sU[q, 1]
         if has_pi:
             pi[I] = spi[q]
-        en = complex(math.cos(sphi[q]), math.sin(sphi[q]))
+        en = complex(np.float64(sU[q, 0]), np.float64(sU[q, 1]))
         pZ[0, sa[q]] += en
         pZ2[0, sa[q]] += en * en
         pY[0, sa[q]] += spi[q] * en
@@ -249,7 +305,7 @@ def _apply_copies(A, phi, pi, has_pi, ncopy, src_buf, dst_buf, pZ, pZ2, pY, t, t
                 ev_buf[r, 2] = a_old
                 ev_buf[r, 3] = sa[q]
                 ev_buf[r, 4] = src_buf[q]
-                ev_buf[r, 5] = sphi[q]
+                ev_buf[r, 5] = math.atan2(en.imag, en.real)
                 nev[0] += 1
 
 

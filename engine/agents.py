@@ -24,6 +24,7 @@ from ._agent_kernels import (
     _counting_sort,
     _locked_advance,
     _phase_pass,
+    unit_vectors,
 )
 from ._kernels import _population_rates
 from .errors import InputError
@@ -71,7 +72,8 @@ class AgentStepper(Stepper):
     """Every system individually: ``advance(t)``, ``frame()``, ``update(...)``.
 
     State arrays (length N + P*s, spectators last): ``A`` beables (uint8/uint16),
-    ``phi`` phases, ``pi`` alignment momenta (only when the alignment dynamics is on),
+    ``U`` unit phase vectors (cos phi_I, sin phi_I) in float32 (``phi_sys`` gives the
+    angles), ``pi`` alignment momenta (only when the alignment dynamics is on),
     ``idx`` systems sorted by class (rebuilt every step for uniform draws).
     """
 
@@ -108,24 +110,16 @@ class AgentStepper(Stepper):
         phi0 = -np.angle(self.ham.psi0)
         self.phi_a = phi0.astype(float).copy()  # class phases (locked mode)
         init_rng = np.random.default_rng([self.seed, 1])  # keeps the main stream clean
-        if self.locked:
-            self.phi_sys = None
-        else:
-            ph = np.empty(total)
+        self.U = np.empty((0 if self.locked else total, 2), dtype=np.float32)
+        for lo in range(0, self.U.shape[0], 1 << 22):  # in chunks: no N-sized temporaries
+            hi = min(lo + (1 << 22), total)
             if p.init_phases == "random":
-                init_rng.random(out=ph)
-                ph *= 2 * np.pi
-                ph -= np.pi
+                ph = init_rng.random(hi - lo) * (2 * np.pi) - np.pi
             else:
-                np.take(phi0, self.A, out=ph)
+                ph = phi0[self.A[lo:hi]]
                 if p.init_phases == "noisy":
-                    for lo in range(0, total, 1 << 22):  # noise in chunks
-                        chunk = ph[lo:lo + (1 << 22)]
-                        chunk += p.phase_noise * init_rng.standard_normal(chunk.size)
-                    ph += np.pi
-                    np.remainder(ph, 2 * np.pi, out=ph)
-                    ph -= np.pi
-            self.phi_sys = ph
+                    ph = ph + p.phase_noise * init_rng.standard_normal(hi - lo)
+            unit_vectors(ph, self.U[lo:hi])
         self.pi = np.zeros(total if momentum else 0)
         K = min(int(p.tracked), self.N)
         self.tracked = ((np.arange(K) + 0.5) * self.N / max(K, 1)).astype(np.int64)
@@ -166,7 +160,7 @@ class AgentStepper(Stepper):
         self.m = self.n_all - self.s
 
     def _sums(self) -> None:
-        _class_sums(self.A, self.phi_sys, self.pi, self.pi.size > 0, self.ham.P, self.pZ,
+        _class_sums(self.A, self.U, self.pi, self.pi.size > 0, self.ham.P, self.pZ,
                     self.pZ2, self.pY)
 
     def _weights(self, n: np.ndarray) -> np.ndarray:
@@ -210,12 +204,13 @@ class AgentStepper(Stepper):
             self._h_prev = h
             Z, Z2, Y, W = (self.pZ.sum(0), self.pZ2.sum(0), self.pY.sum(0), self.pW.sum(0))
             C = self._coupling(Z, w)
-            Chalf = self._coupling(Z + 0.5j * h * W, w)
+            ChalfE = self._coupling(Z + 0.5j * h * W, w) * np.exp(0.5j * h * self._E)
+            rotE = np.exp(1j * h * self._E)
             D = np.zeros(P, complex)
             if has_pi:
                 np.add.at(D, self._ea, w_rev * self._eR[self._rev] * np.exp(
                     1j * self._ed[self._rev]) * Y[self._eb])
-            _phase_pass(self.A, self.phi_sys, self.pi, has_pi, self._E, C, Chalf, D, Z, Z2,
+            _phase_pass(self.A, self.U, self.pi, has_pi, self._E, C, ChalfE, rotE, D, Z, Z2,
                         inv_n_f2, p.potential == "nematic", damp, hk, h, self.pZ, self.pZ2,
                         self.pY, self.pW, self.pmin, self.pmax)
         self._spread = float(self.pmax.max() - self.pmin.min())
@@ -261,11 +256,11 @@ class AgentStepper(Stepper):
         with np.errstate(divide="ignore", invalid="ignore"):
             wmid = np.where(self.m > 0, (self.m + 0.5 * dt * drift) / self.m, 0.0)
         src, dst = self._bufs()
-        ncopy = _copy_jumps_dynamic(self.A, self.phi_sys, self.pi, self.pi.size > 0, self.idx,
+        ncopy = _copy_jumps_dynamic(self.A, self.U, self.pi, self.pi.size > 0, self.idx,
                                     self.start, self.m, self.n_all, self._ea, self._eb,
                                     self._eR, self._ed, self._estart, lam, wmid, dt, self.rng,
                                     src, dst)
-        _apply_copies(self.A, self.phi_sys, self.pi, self.pi.size > 0, ncopy, src, dst,
+        _apply_copies(self.A, self.U, self.pi, self.pi.size > 0, ncopy, src, dst,
                       self.pZ, self.pZ2, self.pY, t_mid, self.tracked, self.events, self.nev)
         self._sort()
 
@@ -338,6 +333,13 @@ class AgentStepper(Stepper):
         return np.angle(self.pZ.sum(0))
 
     @property
+    def phi_sys(self) -> np.ndarray | None:
+        """Every system's phase in (-pi, pi] (a new float64 array; None when locked)."""
+        if self.locked:
+            return None
+        return np.arctan2(self.U[:, 1], self.U[:, 0]).astype(float)
+
+    @property
     def phi(self) -> np.ndarray:
         """Class phases: circular means of the members' phases (phi_a when locked)."""
         return self._class_phases().copy()
@@ -374,7 +376,7 @@ class AgentStepper(Stepper):
             else:
                 take = np.sort(self._view_rng.integers(0, total, HIST_SAMPLE))
             sa = self.A[take].astype(np.int64)
-            sp = self.phi_sys[take]
+            sp = np.arctan2(self.U[take, 1], self.U[take, 0]).astype(float)
             kk = np.clip(((sp + np.pi) / (2 * np.pi) * HIST_BINS).astype(int), 0,
                          HIST_BINS - 1)
             np.add.at(hist, (sa, kk), 1.0)
@@ -393,13 +395,13 @@ class AgentStepper(Stepper):
         """Z and Z2 recomputed from the phases (the running sums skip Z2 when unused)."""
         P = self.ham.P
         qZ, qZ2, qY = (np.zeros((NBLOCK, P), complex) for _ in range(3))
-        _class_sums(self.A, self.phi_sys, self.pi, False, P, qZ, qZ2, qY)
+        _class_sums(self.A, self.U, self.pi, False, P, qZ, qZ2, qY)
         return qZ.sum(0), qZ2.sum(0)
 
     def _tracked_phi(self) -> np.ndarray:
         if self.locked:
             return self.phi_a[self.A[self.tracked]]
-        return self.phi_sys[self.tracked].copy()
+        return np.arctan2(self.U[self.tracked, 1], self.U[self.tracked, 0]).astype(float)
 
     def tracked_events(self) -> np.ndarray:
         """Copies made by tracked systems: rows (t, k, a_old, a_new, J, phi_J); J = -1 when
@@ -427,9 +429,9 @@ class AgentStepper(Stepper):
             V = 0.5 * p.f**2 * np.sum(norm * (n**2 - np.abs(Z) ** 2))
         w = self._weights(self.n_all)
         C = self._coupling(Z, w)
-        e = np.exp(1j * self.phi_sys)
+        e = self.U[:, 0].astype(float) + 1j * self.U[:, 1]
         omega = self._E[self.A] + (e * C[self.A]).real
-        pi = self.pi if self.pi.size else np.zeros_like(self.phi_sys)
+        pi = self.pi if self.pi.size else np.zeros(self.U.shape[0])
         if self.pi.size:
             # momenta live half a step behind: synchronise with half a kick
             nI = np.maximum(n[self.A], 1.0)

@@ -85,6 +85,8 @@ def test_thinning_matches_the_pair_rate_with_unaligned_phases():
     na, nb = 300, 200
     A0 = np.array([0] * na + [1] * nb, dtype=np.uint8)
     phi0 = rng.uniform(-np.pi, np.pi, na + nb)
+    U0 = np.stack([np.cos(phi0), np.sin(phi0)], axis=1).astype(np.float32)
+    phi0 = np.arctan2(U0[:, 1], U0[:, 0]).astype(float)  # the stored phases
     # expected copies by members of b (class 1) of members of a (class 0), and back
     d = phi0[:na][None, :] - phi0[na:][:, None]  # phi_J(a) - phi_I(b)
     exp_b_to_a = dt * (2 * R * np.maximum(np.sin(d + delta), 0) / np.sqrt(na * nb)).sum()
@@ -94,20 +96,20 @@ def test_thinning_matches_the_pair_rate_with_unaligned_phases():
     lam = 2 * eR * np.sqrt(n[ea] / n[eb])
     counts, gen = [], np.random.default_rng(1)
     for _ in range(3000):
-        A, phi = A0.copy(), phi0.copy()
+        A, U = A0.copy(), U0.copy()
         idx, start = np.empty(na + nb, np.int32), np.zeros(3, np.int64)
         _counting_sort(A, 2, start, idx)
         src, dst = np.empty(500, np.int64), np.empty(500, np.int64)
-        k = _copy_jumps_dynamic(A, phi, np.zeros(0), False, idx, start, n, n, ea, eb, eR, ed,
+        k = _copy_jumps_dynamic(A, U, np.zeros(0), False, idx, start, n, n, ea, eb, eR, ed,
                                 estart, lam, np.ones(2), dt, gen, src, dst)
         counts.append([(A0[dst[:k]] == 1).sum(), (A0[dst[:k]] == 0).sum()])
         # every copy: I takes a member J of the other class, with J's pre-step phase
-        _apply_copies(A, phi, np.zeros(0), False, k, src, dst, *(np.zeros((NBLOCK, 2),
+        _apply_copies(A, U, np.zeros(0), False, k, src, dst, *(np.zeros((NBLOCK, 2),
                       complex) for _ in range(3)), 0.0, np.zeros(0, np.int64),
                       np.zeros((1, 6)), np.zeros(1, np.int64))
         assert (A0[src[:k]] != A0[dst[:k]]).all()
-        assert np.array_equal(A[dst[:k]], A0[src[:k]]) and np.array_equal(phi[dst[:k]],
-                                                                           phi0[src[:k]])
+        assert np.array_equal(A[dst[:k]], A0[src[:k]]) and np.array_equal(U[dst[:k]],
+                                                                           U0[src[:k]])
     counts = np.array(counts)
     for col, expected in enumerate([exp_b_to_a, exp_a_to_b]):
         mean, se = counts[:, col].mean(), counts[:, col].std(ddof=1) / np.sqrt(len(counts))

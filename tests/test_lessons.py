@@ -147,20 +147,28 @@ def _follows_own_state(res, t_from: float) -> float:
 
 @pytest.mark.slow
 def test_lesson5_alignment_polar_one_cluster_nematic_two_then_quantum():
-    """Random phases, f = 3, gamma = 1, N = 5000. Polar: polar order > 0.99 in every class
-    by t = 12 and afterwards the ensemble follows Schroedinger from its own state (measured
-    D 0.034 over t in [8, 12]). Nematic: nematic order > 0.99 but polar order < 0.5 (two
-    antipodal clusters) and it does not follow (0.58); without alignment neither (0.41)."""
+    """Random phases, f = 6, gamma = 1, N = 5000. Polar: polar order > 0.99 in every class
+    at the end and, once aligned (by t ~ 6), the ensemble follows Schroedinger from its own
+    state: max D sqrt(N) over t in [8, 12] is below 5 in most runs (measured 0.9-4.8 in 5
+    of 6 seeds; in one a nearly empty class lost its alignment passing a node, 31), so the
+    median over 5 seeds is asserted. Nematic: nematic order > 0.99 but polar order < 0.5
+    (two antipodal clusters) and it does not follow (23-50); without alignment neither
+    (28-40)."""
     runs = runs_of("alignment")
     pol, nem, off = runs["polar"], runs["nematic"], runs["no alignment (f = 0)"]
     assert pol.extra["polar"][0].max() < 0.1  # random start
-    assert (pol.extra["polar"][-1] > 0.99).all()
     assert (nem.extra["nematic"][-1] > 0.99).all() and (nem.extra["polar"][-1] < 0.5).all()
     assert (off.extra["polar"][-1] < 0.5).all()
-    follow = _follows_own_state(pol, 8.0)
-    assert follow * np.sqrt(pol.N) < 5, follow
-    assert _follows_own_state(nem, 8.0) > 5 * follow
-    assert _follows_own_state(off, 8.0) > 5 * follow
+    lesson = lessons.get("alignment")
+    follow = []
+    for seed in range(5):
+        if seed:
+            pol = simulate(lesson.hamiltonian(), make_params(**{**lesson.params, "seed": seed}))
+        assert (pol.extra["polar"][-1] > 0.99).all()
+        follow.append(_follows_own_state(pol, 8.0) * np.sqrt(pol.N))
+    assert np.median(follow) < 5, follow
+    for r in (nem, off):
+        assert _follows_own_state(r, 8.0) * np.sqrt(r.N) > 5 * np.median(follow), follow
 
 
 def test_classical_helpers_agree_with_the_harmonic_solution():
