@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,8 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 LOGO = ASSETS / "logo.svg"
 #: Period of the document's pull of the latest frame (ms): 25 Hz.
 TICK_MS = 40
+#: Seconds between updates of the plots over time (their rows are buffered meanwhile).
+SERIES_PERIOD = 0.2
 #: Largest N per engine mode (issue 4: agents up to 10^7, population up to 10^15).
 N_MAX = {"agents": 10**7, "population": 10**15, "bell": 10**15}
 #: Parameters shown only with individual phases (agents mode).
@@ -122,6 +125,7 @@ class EnsembleApp(pn.viewable.Viewer):
         self._callback = None
         self._last_seq = -1
         self._generation = -1
+        self._last_flush = 0.0
         self._error_seq = 0
         self._restart_pending = False
         self._custom: Hamiltonian | None = None  # a matrix edited by hand
@@ -508,6 +512,11 @@ class EnsembleApp(pn.viewable.Viewer):
                 self._build_views(pub)
             for view in self.views.values():
                 view.update(pub.frame)
+            now = time.monotonic()
+            if not pub.playing or now - self._last_flush >= SERIES_PERIOD:
+                self._last_flush = now
+                for view in self.views.values():
+                    view.flush()
             self._update_status(pub)
 
     def _update_status(self, pub: Published) -> None:

@@ -10,10 +10,10 @@ from engine.classical import overlay
 from engine.hamiltonian import Hamiltonian
 from engine.stepper import Frame
 
-from .views import ROLLOVER, TOOLS, View, f32, style_legend, styled
+from .views import TOOLS, SeriesView, f32, style_legend, styled
 
 
-class ClassicalView(View):
+class ClassicalView(SeriesView):
     """Newton's trajectory, the Liouville mean and the exact <x> (computed once, to
     ``t_end``) with the ensemble's mean position sum_a x_a n_a / N streamed live."""
 
@@ -37,10 +37,9 @@ class ClassicalView(View):
         self.fig = styled(fig, "Classical limit: mean position")
         style_legend(fig, "top_left")
 
-    def update(self, frame: Frame) -> None:
+    def _row(self, frame: Frame) -> dict[str, float] | None:
         n = np.asarray(frame.n, float)
         total = n.sum()
         if total <= 0:
-            return
-        self.source.stream({"t": f32([frame.t]), "x": f32([float(n @ self.x / total)])},
-                           rollover=ROLLOVER)
+            return None
+        return {"t": float(frame.t), "x": float(n @ self.x / total)}

@@ -156,6 +156,7 @@ class Runner:
     # -- the thread's side --------------------------------------------------------------
     def _build(self, ham: Hamiltonian, params: SimParams) -> None:
         st = make_stepper(ham, params)
+        st.lazy_phases = True  # a frame after every short advance: no extra phase pass
         self.ham, self.params, self.stepper = ham, params, st
         self.history = History(st.ham.P, float(params.dt_out))
         self._next_out = 0.0

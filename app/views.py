@@ -17,7 +17,9 @@ from bokeh.models import (
     BoxAnnotation,
     ColorBar,
     ColumnDataSource,
+    CustomJS,
     FixedTicker,
+    GlyphRenderer,
     Label,
     Legend,
     LinearColorMapper,
@@ -72,7 +74,57 @@ def styled(fig, title: str):
     return fig
 
 
+#: Glyph properties that place a glyph (a legend swatch's copy gets NaN there).
+_COORDS = {"x", "y", "x0", "y0", "x1", "y1", "top", "bottom", "left", "right", "xs", "ys"}
+
+
+def detach_legend(fig) -> None:
+    """Point every legend entry at a static copy of its renderers.
+
+    BokehJS (3.9) rebuilds a legend's DOM and swatch canvases whenever anything reachable
+    from its items changes, data sources included: with sources updated 25 times a second
+    that took most of the browser's time. The copies carry the same glyph visuals on a
+    one-row source at NaN coordinates (so they draw nothing); clicking an entry still
+    hides its live renderers.
+    """
+    for leg in fig.select(type=Legend):
+        live = []
+        for item in leg.items:
+            live.append(list(item.renderers))
+            copies = []
+            for r in item.renderers:
+                glyph = r.glyph
+                row: dict[str, list] = {}
+                for name in glyph.dataspecs():
+                    prop = glyph.lookup(name).property
+                    spec = prop.to_serializable(glyph, name, getattr(glyph, name))
+                    field = getattr(spec, "field", None)
+                    if not isinstance(field, str) or field in row:
+                        continue
+                    col = r.data_source.data.get(field, [])
+                    if name in _COORDS:
+                        row[field] = [np.nan]
+                    elif name.endswith("alpha"):
+                        row[field] = [1.0]
+                    elif name == "size":
+                        row[field] = [10.0]
+                    else:
+                        row[field] = [col[0]] if len(col) else [0.0]
+                copy = GlyphRenderer(data_source=ColumnDataSource(row), glyph=glyph.clone())
+                fig.renderers.append(copy)
+                copies.append(copy)
+            item.renderers = copies
+        # The legend's own click policy greys out the entry (it hides the copies); this
+        # hides the live renderers. It hangs on the legend, outside the items' reach.
+        leg.js_on_event("legend_item_click", CustomJS(args={"items": list(leg.items),
+                                                            "live": live}, code="""
+            const k = items.indexOf(cb_obj.item);
+            if (k >= 0) for (const r of live[k]) r.visible = !r.visible;
+        """))
+
+
 def style_legend(fig, location: str = "top_right") -> None:
+    detach_legend(fig)
     for leg in fig.select(type=Legend):
         leg.location = location
         leg.label_text_font_size = "12pt"
@@ -88,12 +140,47 @@ def f32(x: Any) -> np.ndarray:
 
 
 class View:
-    """A Bokeh figure fed by frames."""
+    """A Bokeh figure fed by frames.
+
+    ``update(frame)`` takes every frame; views that draw a history over time buffer the
+    rows and send them in one ``stream`` on ``flush()``, which the dashboard calls a few
+    times a second (each Bokeh repaint costs the browser several milliseconds; a scrolling
+    line does not need 25 of them a second). Nothing is dropped.
+    """
 
     fig: Any
 
     def update(self, frame: Frame) -> None:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def flush(self) -> None:
+        """Send buffered rows (views that update directly have none)."""
+
+
+class SeriesView(View):
+    """A view whose source grows by one row per frame (``stream`` with rollover)."""
+
+    source: ColumnDataSource
+
+    def _row(self, frame: Frame) -> dict[str, float] | None:  # pragma: no cover
+        raise NotImplementedError
+
+    def update(self, frame: Frame) -> None:
+        row = self._row(frame)
+        if row is None:
+            return
+        pending = getattr(self, "_pending", None)
+        if pending is None:
+            pending = self._pending = {k: [] for k in row}
+        for k, v in row.items():
+            pending[k].append(v)
+
+    def flush(self) -> None:
+        pending = getattr(self, "_pending", None)
+        if not pending:
+            return
+        self._pending = None
+        self.source.stream({k: f32(v) for k, v in pending.items()}, rollover=ROLLOVER)
 
 
 class HistogramView(View):
@@ -242,15 +329,21 @@ class PhaseView(View):
             r = R
             rho = np.asarray(frame.n, dtype=float) / max(frame.N, 1)
             size = np.where(rho > 0, 6.0 + 34.0 * np.sqrt(rho), 0.0)
-        self.points.data = {"x": f32(r * np.cos(phi)), "y": f32(r * np.sin(phi)),
-                            "a": f32(a), "size": f32(size)}
+        x, y = f32(r * np.cos(phi)), f32(r * np.sin(phi))
+        a, size = f32(a), f32(size)
+        old = self.points.data
+        if len(old["a"]) == len(a) and np.array_equal(old["a"], a) and \
+                np.array_equal(old["size"], size):
+            self.points.data.update(x=x, y=y)  # the same systems: only their phases moved
+        else:
+            self.points.data = {"x": x, "y": y, "a": a, "size": size}
         pe = np.asarray(frame.phi_exact, dtype=float)
         self.exact.data.update(x=f32(R * np.cos(pe)), y=f32(R * np.sin(pe)))
         if "polar" in ex and "nematic" in ex:
             self.order.data.update(polar=f32(ex["polar"]), nematic=f32(ex["nematic"]))
 
 
-class PopulationsView(View):
+class PopulationsView(SeriesView):
     """Populations over time, ensemble vs exact: lines for P <= 8, heat strips above."""
 
     def __init__(self, P: int, labels: tuple[str, ...] = ()):
@@ -299,15 +392,19 @@ class PopulationsView(View):
                                     title="n_a/N, |ψ_a|²"), "right")
             self.fig = styled(fig, "Populations over time (heat strips)")
 
+    def _row(self, frame: Frame) -> dict[str, float]:
+        rho = np.asarray(frame.n) / max(frame.N, 1)
+        row = {"t": float(frame.t)}
+        row.update({f"n{a}": float(rho[a]) for a in range(self.P)})
+        row.update({f"p{a}": float(frame.p[a]) for a in range(self.P)})
+        return row
+
     def update(self, frame: Frame) -> None:
+        if self.lines:
+            super().update(frame)
+            return
         rho = f32(np.asarray(frame.n) / max(frame.N, 1))
         p = f32(frame.p)
-        if self.lines:
-            row = {"t": f32([frame.t])}
-            row.update({f"n{a}": rho[a:a + 1] for a in range(self.P)})
-            row.update({f"p{a}": p[a:a + 1] for a in range(self.P)})
-            self.source.stream(row, rollover=ROLLOVER)
-            return
         k = self._k
         if k >= STRIP_COLUMNS:  # scroll: keep the latest STRIP_COLUMNS columns
             self._buf_n[:, :-1] = self._buf_n[:, 1:]
@@ -318,14 +415,26 @@ class PopulationsView(View):
         self._buf_p[:, k] = p
         self._t[k] = frame.t
         self._k = k + 1
+        self.mapper_high = max(getattr(self, "mapper_high", self.mapper.high) * 0.999,
+                               float(p.max()) * 1.1, 1e-6)
+        self._dirty = True
+
+    def flush(self) -> None:
+        if self.lines:
+            super().flush()
+            return
+        if not getattr(self, "_dirty", False):
+            return
+        self._dirty = False
+        k = self._k - 1
         t0, t1 = float(self._t[0]), float(self._t[k])
-        self.mapper.high = max(self.mapper.high * 0.999, float(p.max()) * 1.1, 1e-6)
+        self.mapper.high = self.mapper_high
         self.source.data = {"image": [self._buf_n[:, :k + 1].copy()],
                             "exact": [self._buf_p[:, :k + 1].copy()],
                             "x": f32([t0]), "dw": f32([max(t1 - t0, 1e-3)])}
 
 
-class DeviationView(View):
+class DeviationView(SeriesView):
     """D(t) = 1/2 sum_a |n_a/N - |psi_a|^2| on a log axis, with the 1/sqrt(N) band."""
 
     def __init__(self, N: int):
@@ -349,12 +458,11 @@ class DeviationView(View):
         for ax in fig.select(type=LogAxis):
             ax.major_label_text_font_size = "12pt"
 
-    def update(self, frame: Frame) -> None:
-        D = max(float(frame.tv), 1e-9)  # a log axis cannot show 0
-        self.source.stream({"t": f32([frame.t]), "D": f32([D])}, rollover=ROLLOVER)
+    def _row(self, frame: Frame) -> dict[str, float]:
+        return {"t": float(frame.t), "D": max(float(frame.tv), 1e-9)}  # log axis: no 0
 
 
-class TrackedView(View):
+class TrackedView(SeriesView):
     """The beable of a few tagged systems over time (agents mode)."""
 
     def __init__(self, P: int, k: int = 5):
@@ -382,16 +490,15 @@ class TrackedView(View):
         fig.legend.label_text_font_size = "10pt"
         self._seen = False
 
-    def update(self, frame: Frame) -> None:
+    def _row(self, frame: Frame) -> dict[str, float] | None:
         tracked = frame.extra.get("tracked_a")
         if tracked is None:
             if not self.note.visible:
                 self.note.visible = True
-            return
+            return None
         if self.note.visible:
             self.note.visible = False
-        tr = f32(tracked)[: self.k]
-        row = {"t": f32([frame.t])}
-        row.update({f"a{i}": tr[i:i + 1] if i < len(tr) else f32([np.nan])
-                    for i in range(self.k)})
-        self.source.stream(row, rollover=ROLLOVER)
+        tr = np.asarray(tracked, dtype=float)[: self.k]
+        row = {"t": float(frame.t)}
+        row.update({f"a{i}": float(tr[i]) if i < len(tr) else np.nan for i in range(self.k)})
+        return row

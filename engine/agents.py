@@ -126,6 +126,10 @@ class AgentStepper(Stepper):
         self.events = np.zeros((MAX_EVENTS, 6))
         self.nev = np.zeros(1, dtype=np.int64)
         self._view_rng = np.random.default_rng([self.seed, 2])
+        # the systems drawn in phase plots: a fixed uniform sample, so each point is one
+        # system whose phase can be followed from frame to frame
+        self.sample_idx = np.sort(self._view_rng.choice(total, min(SAMPLE_SIZE, total),
+                                                        replace=False))
         # class-sum partials (NBLOCK x P)
         self.pZ = np.zeros((NBLOCK, P), complex)
         self.pZ2 = np.zeros((NBLOCK, P), complex)
@@ -135,6 +139,7 @@ class AgentStepper(Stepper):
         self.pmax = np.zeros(NBLOCK)
         self._spread = None
         self._h_prev = 0.0  # last drift: momenta sit half a step behind the phases
+        self._pending = 0.0  # phase time not yet integrated (phases lag t by this)
         self._on_update()
         self._sort()
         self.tracked = np.sort(self.tracked)
@@ -266,21 +271,49 @@ class AgentStepper(Stepper):
 
     def _advance_dynamic(self, t_stop: float, max_steps: int) -> int:
         """Strang splitting with adjacent phase half-steps fused: the phases advance by
-        dt_k/2 + dt_{k+1}/2 between the jumps of steps k and k+1 (one pass per step)."""
+        dt_k/2 + dt_{k+1}/2 between the jumps of steps k and k+1 (one pass per step).
+
+        The last half-step is left pending (the phases lag by ``_pending``) and fused with
+        the next call's first one, so stepping in many short calls costs no extra passes;
+        ``advance`` closes it unless ``lazy_phases`` is set."""
         dt, lam = self._choose_dt(t_stop, self.t)
-        self._phase_half(0.5 * dt)
+        self._phase_half(self._pending + 0.5 * dt)
+        self._pending = 0.0
         steps = 0
         while True:
             self._jumps_dynamic(dt, lam, self.t + 0.5 * dt)
             steps += 1
             t_next = self.t + dt
             if t_next >= t_stop or steps >= max_steps:
-                self._phase_half(0.5 * dt)
+                self._pending = 0.5 * dt
                 self.t = t_next
                 return steps
             dt2, lam = self._choose_dt(t_stop, t_next)
             self._phase_half(0.5 * dt + 0.5 * dt2)
             self.t, dt = t_next, dt2
+
+    def sync_phases(self) -> None:
+        """Integrate the pending half-step: every phase is then at time ``t``."""
+        if self._pending > 0.0:
+            self._phase_half(self._pending)
+            self._pending = 0.0
+
+    def advance(self, t_target: float, wall_budget: float | None = None) -> float:
+        """Advance to ``t_target`` (or until ``wall_budget`` seconds pass); return the time.
+
+        With ``lazy_phases = True`` (the dashboard, which draws a frame after every short
+        advance) the phases may stay up to half a step (~0.01) behind ``t`` in between:
+        the counts n_a are always current, the phase plots lag invisibly, and one pass
+        over the ensemble per step is saved.
+        """
+        super().advance(t_target, wall_budget)
+        if not self.lazy_phases:
+            self.sync_phases()
+        return self.t
+
+    def update(self, **live: Any) -> None:
+        self.sync_phases()  # the pending half-step belongs to the old parameters
+        super().update(**live)
 
     def _bufs(self):
         need = int(self.A.shape[0] * self.params.jump_tol * 4) + 1024
@@ -365,8 +398,7 @@ class AgentStepper(Stepper):
             k = np.clip(((self.phi_a + np.pi) % (2 * np.pi) / (2 * np.pi) * HIST_BINS)
                         .astype(int), 0, HIST_BINS - 1)
             hist[np.arange(P), k] = self.n_all
-            take = self._view_rng.integers(0, total, min(SAMPLE_SIZE, total))
-            sample_a = self.A[take].astype(np.int64)
+            sample_a = self.A[self.sample_idx].astype(np.int64)
             sample_phi = self.phi_a[sample_a]
         else:
             # histogram of a uniform sample, scaled to the class counts (exact when the
@@ -374,17 +406,20 @@ class AgentStepper(Stepper):
             if total <= HIST_SAMPLE:
                 take = np.arange(total)
             else:
-                take = np.sort(self._view_rng.integers(0, total, HIST_SAMPLE))
+                take = self._view_rng.integers(0, total, HIST_SAMPLE)
             sa = self.A[take].astype(np.int64)
-            sp = np.arctan2(self.U[take, 1], self.U[take, 0]).astype(float)
+            u = self.U[take]
+            sp = np.arctan2(u[:, 1], u[:, 0]).astype(float)
             kk = np.clip(((sp + np.pi) / (2 * np.pi) * HIST_BINS).astype(int), 0,
                          HIST_BINS - 1)
-            np.add.at(hist, (sa, kk), 1.0)
+            hist += np.bincount(sa * HIST_BINS + kk, minlength=P * HIST_BINS).reshape(
+                P, HIST_BINS)
             got = hist.sum(1)
             scale = np.divide(n, got, out=np.zeros(P), where=got > 0)
             hist *= scale[:, None]
-            pick = self._view_rng.permutation(len(take))[:SAMPLE_SIZE]
-            sample_a, sample_phi = sa[pick], sp[pick]
+            sample_a = self.A[self.sample_idx].astype(np.int64)
+            u = self.U[self.sample_idx]
+            sample_phi = np.arctan2(u[:, 1], u[:, 0]).astype(float)
         return {"polar": polar, "nematic": nematic, "phase_mean_rel": mean_rel,
                 "phase_spread": spread, "phase_hist": hist, "sample_a": sample_a,
                 "sample_phi": np.angle(np.exp(1j * sample_phi)),
@@ -418,6 +453,7 @@ class AgentStepper(Stepper):
 
     def alignment_energy(self) -> float:
         """H = sum_I [pi_I^2/2 + pi_I Omega_I] + V (PHYSICS.md §4), for R = 0 checks."""
+        self.sync_phases()
         p = self.params
         n = self.n_all.astype(float)
         Z, Z2 = self._fresh_sums()

@@ -68,6 +68,9 @@ class Stepper:
     """
 
     mode = ""
+    #: Allow individual phases to lag ``t`` by up to half a step between calls of
+    #: ``advance`` (agents mode; saves a pass per call when frames are drawn often).
+    lazy_phases = False
 
     def __init__(self, ham: Hamiltonian, params: SimParams | None = None, **kw: Any):
         if not isinstance(ham, Hamiltonian):

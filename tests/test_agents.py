@@ -242,3 +242,23 @@ def test_observables_shapes_and_sample(ham3):
     st2 = make_stepper(ham3, mode="agents", N=10_000, seed=0)
     st2.advance(1.0)
     assert np.abs(st2.observables()["phase_mean_rel"]).max() < 0.1
+
+
+def test_lazy_phases_in_short_advances_follow_schrodinger(ham3):
+    """The dashboard's way of stepping: many short advances with a frame after each and
+    the last phase half-step left pending (lazy_phases). Same tolerance as above."""
+    from engine import ExactEvolution
+
+    st = make_stepper(ham3, mode="agents", N=20_000, seed=1, f=20.0)
+    st.lazy_phases = True
+    ex = ExactEvolution.of(ham3)
+    worst = 0.0
+    while st.t < 3.0:
+        st.advance(st.t + 0.02)
+        fr = st.frame()
+        assert 0.0 <= st._pending < 0.02  # phases lag by at most half a step
+        p = ex.prob(np.array([st.t]))[0]
+        worst = max(worst, 0.5 * np.abs(fr.n / st.N - p).sum())
+    assert worst * np.sqrt(st.N) < 5, worst
+    st.sync_phases()
+    assert st._pending == 0.0 and np.nanmin(st.observables()["polar"]) > 0.99

@@ -265,7 +265,12 @@ def test_populations_lines_stream_and_heat_strip():
     v = PopulationsView(2)
     for i in range(3):
         v.update(frame([60, 40], [0.5, 0.5], t=0.1 * i))
+    assert len(v.source.data["t"]) == 0  # rows wait for the next flush, none is lost
+    v.flush()
     assert len(v.source.data["t"]) == 3 and v.source.data["n0"].dtype == np.float32
+    np.testing.assert_allclose(v.source.data["t"], [0.0, 0.1, 0.2], rtol=1e-6)
+    v.flush()  # nothing new: nothing sent
+    assert len(v.source.data["t"]) == 3
     lattice = PopulationsView(64)
     n = np.zeros(64, int)
     n[10:20] = 10
@@ -273,6 +278,7 @@ def test_populations_lines_stream_and_heat_strip():
     p[10:20] = 0.1
     for i in range(400):
         lattice.update(frame(n, p, t=0.05 * i))
+    lattice.flush()
     img = lattice.source.data["image"][0]
     assert img.shape == (64, 360) and img.dtype == np.float32
     assert lattice.source.data["x"][0] == pytest.approx(0.05 * 40)
@@ -281,11 +287,14 @@ def test_populations_lines_stream_and_heat_strip():
 def test_deviation_and_tracked():
     d = DeviationView(10_000)
     d.update(frame([60, 40], [0.6, 0.4]))  # D = 0 is clipped for the log axis
+    d.flush()
     assert d.source.data["D"][0] > 0
     tr = TrackedView(3, k=2)
     tr.update(frame([1, 1, 1], [1 / 3] * 3))
+    tr.flush()
     assert tr.note.visible and len(tr.source.data["t"]) == 0
     tr.update(frame([1, 1, 1], [1 / 3] * 3, tracked_a=np.array([2, 0])))
+    tr.flush()
     assert not tr.note.visible and list(tr.source.data["a0"]) == [2.0]
 
 
@@ -299,3 +308,21 @@ def test_tick_builds_views_from_frames_and_exports(app):
     assert csv.splitlines()[0] == "t,n_0,n_1,p_0,p_1,tv" and len(csv.splitlines()) == 5
     table = pd.read_parquet(io.BytesIO(app._export_parquet().getvalue()))
     assert list(table.columns) == ["t", "n_0", "n_1", "p_0", "p_1", "tv"]
+
+
+def test_legends_hang_on_static_copies_of_the_live_renderers():
+    """BokehJS rebuilds a legend whenever anything its items reach changes, so legend
+    entries must not reach the live data sources (that cost most of the browser's time)."""
+    from bokeh.models import Legend
+
+    v = PopulationsView(2)
+    live = {id(r.data_source) for r in v.fig.renderers if r.data_source is v.source}
+    assert live
+    for leg in v.fig.select(type=Legend):
+        assert "legend_item_click" in leg.js_event_callbacks  # click still hides lines
+        for item in leg.items:
+            for r in item.renderers:
+                assert id(r.data_source) not in live
+                data = r.data_source.data
+                assert all(len(col) == 1 for col in data.values())
+                assert np.isnan(data["t"][0])  # draws nothing
