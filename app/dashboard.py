@@ -110,6 +110,9 @@ class EnsembleApp(pn.viewable.Viewer):
     speed = param.Number(default=1.0, bounds=(0.05, 20.0), step=0.05,
                          doc="Simulated time units per second of wall-clock time.")
     playing = param.Boolean(default=False, doc="Whether the simulation runs.")
+    lesson = param.String(default="", doc="The lesson shown (assets/lessons.yaml); '' none.")
+    presentation = param.Boolean(default=False, doc="Projector layout: large text, the "
+                                 "lesson on top, advanced controls hidden.")
     sim = param.ClassSelector(class_=SimParams, doc="The simulation parameters (engine spec).")
 
     def __init__(self, **params: Any):
@@ -138,6 +141,8 @@ class EnsembleApp(pn.viewable.Viewer):
         self.sim.param.watch(self._on_sim_change, [k for k in SimParams.param if k != "name"])
         self.param.watch(self._on_preset, ["preset"])
         self.param.watch(self._on_preset_values, ["preset_values"])
+        self.param.watch(lambda e: self.load_lesson(e.new or None), ["lesson"])
+        self.param.watch(lambda e: self.set_presentation(e.new), ["presentation"])
         self.param.watch(self._on_speed, ["speed"])
         self.param.watch(self._on_playing, ["playing"])
         self._show_preset_widgets()
@@ -238,10 +243,17 @@ class EnsembleApp(pn.viewable.Viewer):
         self.explain = pn.pane.Markdown("", sizing_mode="stretch_width",
                                         css_classes=["lesson-text"],
                                         stylesheets=[_EXPLAIN_CSS])
+        # where the explanation sits: below the plots, or on top in presentation mode
+        self.banner = pn.Column(sizing_mode="stretch_width", styles=_BOX, margin=(6, 6),
+                                visible=False)
+        self.explain_box = pn.Column(self.explain, sizing_mode="stretch_width", styles=_BOX,
+                                     margin=(6, 6))
         self.panes = {k: pn.pane.Bokeh(None, sizing_mode="stretch_width", css_classes=[f"plot-{k}"])
                       for k in ("hist", "phase", "order", "pop", "dev", "tracked", "classical")}
         self.classical_box = pn.Column(self.panes["classical"], sizing_mode="stretch_width",
                                        styles=_BOX, margin=(6, 6), visible=False)
+        self.tracked_box = pn.Column(self.panes["tracked"], sizing_mode="stretch_width",
+                                     styles=_BOX, margin=(6, 6))
         # --- lessons (issue 6): picker and presentation mode
         self.lesson_select = W.Select(
             label="Lesson", sizing_mode="stretch_width", css_classes=["lesson-select"],
@@ -404,12 +416,22 @@ class EnsembleApp(pn.viewable.Viewer):
 
     def load_lesson(self, name: str | None) -> None:
         """One click: the lesson's preset, values and parameters, its text, its highlights."""
+        if (name or "") != self.lesson:
+            self.lesson = name or ""  # its watcher comes back here (and to the URL)
+            return
         if name is None:
             self._lesson = None
+            if self.lesson_select.value:
+                self.lesson_select.value = ""
             self._apply_highlight()
             self.request_restart(reload_matrix=False)
             return
-        lesson = lesson_data.get(name)
+        try:
+            lesson = lesson_data.get(name)
+        except InputError as err:  # e.g. a hand-edited link
+            self.show_error(str(err))
+            self.lesson = ""
+            return
         self._lesson = lesson
         if self.lesson_select.value != name:
             self.lesson_select.value = name
@@ -437,6 +459,17 @@ class EnsembleApp(pn.viewable.Viewer):
 
     def set_presentation(self, on: bool) -> None:
         """Projector layout: larger text, advanced controls hidden, the lesson in focus."""
+        if on != self.presentation:
+            self.presentation = on  # its watcher comes back here (and to the URL)
+            return
+        self._apply_presentation()
+
+    def _apply_presentation(self) -> None:
+        on = self.presentation
+        # the lesson text moves from the bottom of the page to the top
+        self.banner.objects, self.explain_box.objects = \
+            ([self.explain], []) if on else ([], [self.explain])
+        self.banner.visible, self.explain_box.visible = on, not on
         for key in ("matrix", "advanced", "export"):
             if key in self._cards:
                 self._cards[key].visible = not on
@@ -470,6 +503,17 @@ class EnsembleApp(pn.viewable.Viewer):
         P = len(f.n)
         labels = tuple(self.runner.ham.labels) if self.runner is not None else ()
         k = int(self.sim.tracked) or 1
+        ham = self.runner.ham if self.runner is not None else None
+        lattice = ham is not None and is_lattice(ham)
+        key = (P, labels, k)
+        if not lattice and getattr(self, "_views_key", None) == key and \
+                "classical" not in self.views:
+            # Same shape: keep the figures (the browser keeps its views; building new
+            # ones takes it seconds) and clear their data.
+            for view in self.views.values():
+                view.reset(f.N)
+            return
+        self._views_key = key
         self.views = {
             "hist": HistogramView(P, labels),
             "phase": PhaseView(P),
@@ -483,8 +527,7 @@ class EnsembleApp(pn.viewable.Viewer):
         self.panes["pop"].object = self.views["pop"].fig
         self.panes["dev"].object = self.views["dev"].fig
         self.panes["tracked"].object = self.views["tracked"].fig
-        ham = self.runner.ham if self.runner is not None else None
-        if ham is not None and is_lattice(ham):
+        if lattice:
             self.views["classical"] = ClassicalView(ham, self.sim.t_end)
             self.panes["classical"].object = self.views["classical"].fig
             self.classical_box.visible = True
@@ -567,6 +610,7 @@ class EnsembleApp(pn.viewable.Viewer):
             # preset before its values: a new preset clears the values
             pn.state.location.sync(self, {"preset": "preset"})
             pn.state.location.sync(self, {"preset_values": "pv", "speed": "speed"})
+            pn.state.location.sync(self, {"lesson": "lesson", "presentation": "present"})
         self.start()
         pn.state.on_session_destroyed(self._on_session_destroyed)
         pn.state.onload(self._start_ticking)
@@ -607,6 +651,7 @@ class EnsembleApp(pn.viewable.Viewer):
                                                "a PNG.", styles={"color": "#6b7280"}),
                               title="Export", **card),
         }
+        self._apply_presentation()  # a link may ask for it before the layout exists
         return [
             pn.Column(self.play_button, pn.Row(self.step_button, self.reset_button,
                                                sizing_mode="stretch_width"),
@@ -616,8 +661,8 @@ class EnsembleApp(pn.viewable.Viewer):
 
     def main(self) -> pn.viewable.Viewable:
         box = dict(sizing_mode="stretch_width", styles=_BOX, margin=(6, 6))
-        self.tracked_box = pn.Column(self.panes["tracked"], **box)
         live = pn.Column(
+            self.banner,
             self.status,
             self.error,
             pn.Row(pn.Column(self.panes["hist"], **box),
@@ -627,7 +672,7 @@ class EnsembleApp(pn.viewable.Viewer):
             pn.Row(pn.Column(self.panes["pop"], **box), pn.Column(self.panes["dev"], **box),
                    sizing_mode="stretch_width"),
             self.classical_box,
-            pn.Row(self.tracked_box, pn.Column(self.explain, **box),
+            pn.Row(self.tracked_box, self.explain_box,
                    sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )

@@ -156,6 +156,10 @@ class View:
     def flush(self) -> None:
         """Send buffered rows (views that update directly have none)."""
 
+    def reset(self, N: int) -> None:
+        """Forget the previous ensemble (a restart with the same P): the figure stays, so
+        the browser keeps its views instead of building new ones."""
+
 
 class SeriesView(View):
     """A view whose source grows by one row per frame (``stream`` with rollover)."""
@@ -181,6 +185,10 @@ class SeriesView(View):
             return
         self._pending = None
         self.source.stream({k: f32(v) for k, v in pending.items()}, rollover=ROLLOVER)
+
+    def reset(self, N: int) -> None:
+        self._pending = None
+        self.source.data = {k: f32([]) for k in self.source.data}
 
 
 class HistogramView(View):
@@ -218,6 +226,10 @@ class HistogramView(View):
         self._rho = None
         self._p = None
         self._empty = None
+
+    def reset(self, N: int) -> None:
+        self._rho = self._p = self._empty = None
+        self.y.end = 1.05
 
     def update(self, frame: Frame) -> None:
         rho = f32(np.asarray(frame.n) / max(frame.N, 1))
@@ -310,6 +322,10 @@ class PhaseView(View):
         ofig.add_layout(ofig.legend[0], "above")
         ofig.legend.orientation = "horizontal"
         ofig.legend.label_text_font_size = "10pt"
+
+    def reset(self, N: int) -> None:
+        self._jitter = None
+        self.points.data = {"x": f32([]), "y": f32([]), "a": f32([]), "size": f32([])}
 
     def update(self, frame: Frame) -> None:
         ex = frame.extra
@@ -419,6 +435,17 @@ class PopulationsView(SeriesView):
                                float(p.max()) * 1.1, 1e-6)
         self._dirty = True
 
+    def reset(self, N: int) -> None:
+        if self.lines:
+            super().reset(N)
+            return
+        self._buf_n[:] = 0.0
+        self._buf_p[:] = 0.0
+        self._t[:] = np.nan
+        self._k = 0
+        self._dirty = False
+        self.mapper_high = self.mapper.high = 1.0 / self.P * 4
+
     def flush(self) -> None:
         if self.lines:
             super().flush()
@@ -440,19 +467,23 @@ class DeviationView(SeriesView):
     def __init__(self, N: int):
         self.source = ColumnDataSource({"t": f32([]), "D": f32([])})
         floor = 1 / math.sqrt(max(N, 1))
+        self.y = Range1d(max(floor / 10, 1e-9), 1.0)
         fig = figure(height=320, sizing_mode="stretch_width", tools=TOOLS, y_axis_type="log",
-                     y_range=Range1d(max(floor / 10, 1e-9), 1.0), x_axis_label="time t",
-                     y_axis_label="D(t)")
-        fig.add_layout(BoxAnnotation(top=3 * floor, fill_color="#60a5fa", fill_alpha=0.15))
-        fig.add_layout(BoxAnnotation(top=floor, fill_color="#2563eb", fill_alpha=0.2))
+                     y_range=self.y, x_axis_label="time t", y_axis_label="D(t)")
+        self.bands = (BoxAnnotation(top=floor, fill_color="#2563eb", fill_alpha=0.2),
+                      BoxAnnotation(top=3 * floor, fill_color="#60a5fa", fill_alpha=0.15))
+        fig.add_layout(self.bands[1])
+        fig.add_layout(self.bands[0])
         fig.line("t", "D", source=self.source, color=ACCENT, line_width=3,
                  legend_label="D(t) = ½ Σ |n_a/N − |ψ_a|²|")
-        fig.add_layout(Label(x=8, y=floor, x_units="screen", text="1/√N",
+        self.labels = (Label(x=8, y=floor, x_units="screen", text="1/√N",
                              text_font_size="12pt", text_color="#1d4ed8",
-                             text_baseline="bottom"))
-        fig.add_layout(Label(x=8, y=3 * floor, x_units="screen", text="3/√N",
+                             text_baseline="bottom"),
+                       Label(x=8, y=3 * floor, x_units="screen", text="3/√N",
                              text_font_size="12pt", text_color="#3b82f6",
                              text_baseline="bottom"))
+        for label in self.labels:
+            fig.add_layout(label)
         self.fig = styled(fig, "Deviation D(t) from |ψ|²")
         style_legend(fig, "top_left")
         for ax in fig.select(type=LogAxis):
@@ -460,6 +491,13 @@ class DeviationView(SeriesView):
 
     def _row(self, frame: Frame) -> dict[str, float]:
         return {"t": float(frame.t), "D": max(float(frame.tv), 1e-9)}  # log axis: no 0
+
+    def reset(self, N: int) -> None:
+        super().reset(N)
+        floor = 1 / math.sqrt(max(N, 1))
+        self.y.start = max(floor / 10, 1e-9)
+        for k, (band, label) in enumerate(zip(self.bands, self.labels, strict=True)):
+            band.top = label.y = (1 + 2 * k) * floor
 
 
 class TrackedView(SeriesView):

@@ -326,3 +326,47 @@ def test_legends_hang_on_static_copies_of_the_live_renderers():
                 data = r.data_source.data
                 assert all(len(col) == 1 for col in data.values())
                 assert np.isnan(data["t"][0])  # draws nothing
+
+
+def test_restart_with_the_same_shape_keeps_the_figures(app):
+    app.runner.process("step", 0.3)
+    app.tick()
+    figs = {k: v.fig for k, v in app.views.items()}
+    assert len(app.views["pop"].source.data["t"]) > 0
+    # a new ensemble of another N, same P: same figures, cleared data, band moved
+    app.runner.process("restart", (build_preset("two_level"), make_params(mode="population",
+                                                                          N=100, seed=4)))
+    app.tick()
+    assert {k: v.fig for k, v in app.views.items()} == figs
+    assert len(app.views["pop"].source.data["t"]) == 1  # the new run's first row only
+    assert app.views["dev"].bands[0].top == pytest.approx(0.1)
+    # another P: new figures
+    app.runner.process("restart", (build_preset("three_level"), make_params(mode="population",
+                                                                            N=100)))
+    app.tick()
+    assert app.views["hist"].fig is not figs["hist"] and app.views["hist"].P == 3
+    assert app.panes["hist"].object is app.views["hist"].fig
+
+
+def test_lesson_from_picker_or_link_and_presentation_mode(app):
+    app.lesson_select.value = "alignment"  # the picker
+    assert app.lesson == "alignment" and app.sim.f == 6.0 and app.sim.mode == "agents"
+    assert app.preset == "three_level" and app.playing
+    assert "lesson-highlight" in app.f_slider.css_classes
+    app.tick()  # the restart, with the lesson's text
+    assert "restart" in [c for c, _ in app.sent] and "Lesson 5:" in app.explain.object
+    app.lesson = "bell_vs_ensemble"  # what a shared link (?lesson=...) sets
+    app.tick()
+    assert app.lesson_select.value == "bell_vs_ensemble" and "Lesson 7:" in app.explain.object
+    app.lesson = "no_such_lesson"
+    assert "Unknown lesson 'no_such_lesson'" in app.error.object and app.lesson == ""
+    assert app.lesson_select.value == ""
+    app.lesson = "alignment"
+    app.sidebar()
+    app.presentation = True  # ?present=true
+    assert app.present_toggle.value and app.banner.objects == [app.explain]
+    assert app.banner.visible and not app.explain_box.visible
+    assert not app._cards["matrix"].visible and not app._cards["advanced"].visible
+    app.present_toggle.value = False
+    assert not app.presentation and app.explain_box.objects == [app.explain]
+    assert app._cards["matrix"].visible
