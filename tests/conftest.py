@@ -25,3 +25,13 @@ def ham2() -> Hamiltonian:
 def min_rho(ham: Hamiltonian, t_end: float) -> float:
     ts = np.linspace(0.0, t_end, 2001)
     return float(ExactEvolution.of(ham).prob(ts).min())
+
+
+@pytest.fixture(scope="module")
+def server():
+    """``panel serve app`` on a free local port for one test module (browser tests)."""
+    from tests._app_fixtures import free_port, panel_argv, serve
+
+    port = free_port()
+    with serve(panel_argv(port), port) as base:
+        yield base

@@ -11,10 +11,7 @@ from tests._app_fixtures import (
     CHROMIUM,
     CHROMIUM_ARGS,
     ROOT,
-    free_port,
     get_json,
-    panel_argv,
-    serve,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
@@ -31,13 +28,6 @@ def browser_type_launch_args():
 @pytest.fixture(scope="session")
 def browser_context_args():
     return {"viewport": {"width": 1600, "height": 1000}}
-
-
-@pytest.fixture(scope="module")
-def server():
-    port = free_port()
-    with serve(panel_argv(port), port) as base:
-        yield base
 
 
 def open_app(page, base):

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from engine import lessons
-from tests._app_fixtures import ROOT, free_port, panel_argv, serve
+from tests._app_fixtures import ROOT
 from tests.test_app_browser import (  # noqa: F401 - pytest-playwright fixtures
     browser_context_args,
     browser_type_launch_args,
@@ -18,13 +18,6 @@ from tests.test_app_browser import (  # noqa: F401 - pytest-playwright fixtures
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
-
-
-@pytest.fixture(scope="module")
-def server():
-    port = free_port()
-    with serve(panel_argv(port), port) as base:
-        yield base
 
 
 def test_every_lesson_opens_renders_and_runs(page, server):
