@@ -32,6 +32,12 @@ PARALLEL_MIN_N = 200_000
 
 
 @jit
+def _block(blk, N):
+    """Systems lo..hi-1 of block blk: NBLOCK fixed blocks, whatever the thread count."""
+    return blk * N // NBLOCK, (blk + 1) * N // NBLOCK
+
+
+@jit
 def _rot(c, s, x):
     """(c + i s) * e^{i x} to float32 accuracy or better, without sincos for |x| < 0.5:
     Taylor series of order 5 for |x| < 0.05 (error < 3e-11), of order 9 for |x| < 0.5
@@ -75,15 +81,12 @@ def _phase_pass_py(A, U, pi, has_pi, E, C, ChalfE, rotE, D, Z, Z2, inv_n_f2, nem
     order for the phase law.
     """
     N = A.shape[0]
-    P = E.shape[0]
     for blk in prange(NBLOCK):
-        lo = blk * N // NBLOCK
-        hi = (blk + 1) * N // NBLOCK
-        for a in range(P):
-            pZ[blk, a] = 0.0
-            pZ2[blk, a] = 0.0
-            pY[blk, a] = 0.0
-            pW[blk, a] = 0.0
+        lo, hi = _block(blk, N)
+        pZ[blk, :] = 0.0
+        pZ2[blk, :] = 0.0
+        pY[blk, :] = 0.0
+        pW[blk, :] = 0.0
         vmin = np.inf
         vmax = -np.inf
         for I in range(lo, hi):
@@ -138,12 +141,10 @@ def _phase_pass_py(A, U, pi, has_pi, E, C, ChalfE, rotE, D, Z, Z2, inv_n_f2, nem
 def _class_sums_py(A, U, pi, has_pi, P, pZ, pZ2, pY):
     N = A.shape[0]
     for blk in prange(NBLOCK):
-        lo = blk * N // NBLOCK
-        hi = (blk + 1) * N // NBLOCK
-        for a in range(P):
-            pZ[blk, a] = 0.0
-            pZ2[blk, a] = 0.0
-            pY[blk, a] = 0.0
+        lo, hi = _block(blk, N)
+        pZ[blk, :] = 0.0
+        pZ2[blk, :] = 0.0
+        pY[blk, :] = 0.0
         for I in range(lo, hi):
             a = A[I]
             e = complex(np.float64(U[I, 0]), np.float64(U[I, 1]))
@@ -160,8 +161,7 @@ def _counting_sort_py(A, P, start, idx):
     N = A.shape[0]
     cnt = np.zeros((NBLOCK, P), dtype=np.int64)
     for blk in prange(NBLOCK):
-        lo = blk * N // NBLOCK
-        hi = (blk + 1) * N // NBLOCK
+        lo, hi = _block(blk, N)
         for I in range(lo, hi):
             cnt[blk, A[I]] += 1
     acc = 0
@@ -173,8 +173,7 @@ def _counting_sort_py(A, P, start, idx):
             acc += k
     start[P] = acc
     for blk in prange(NBLOCK):
-        lo = blk * N // NBLOCK
-        hi = (blk + 1) * N // NBLOCK
+        lo, hi = _block(blk, N)
         for I in range(lo, hi):
             a = A[I]
             idx[cnt[blk, a]] = I
