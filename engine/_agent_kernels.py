@@ -212,6 +212,20 @@ def unit_vectors(phi: np.ndarray, out: np.ndarray, chunk: int = 1 << 22) -> np.n
 
 
 @jit
+def _phase_histogram(A, U, offset, stride, hist):
+    """hist[a, k] += 1 for each sampled system I = offset, offset + stride, ... of class a
+    whose phase atan2(U[I, 1], U[I, 0]) falls in bin k of hist.shape[1] equal bins over
+    [-pi, pi). A strided sample reads memory in order (a random one costs a cache miss
+    per system) and still covers every part of the ensemble."""
+    bins = hist.shape[1]
+    for I in range(offset, A.shape[0], stride):
+        phi = math.atan2(np.float64(U[I, 1]), np.float64(U[I, 0]))
+        k = int((phi + math.pi) / (2.0 * math.pi) * bins)
+        k = min(max(k, 0), bins - 1)
+        hist[A[I], k] += 1.0
+
+
+@jit
 def _choose_distinct(idx, lo, m, k, rng):
     """Partial Fisher-Yates: after the call idx[lo:lo+k] are k distinct uniform picks
     from idx[lo:lo+m]."""

@@ -23,6 +23,7 @@ from ._agent_kernels import (
     _copy_jumps_dynamic,
     _counting_sort,
     _locked_advance,
+    _phase_histogram,
     _phase_pass,
     unit_vectors,
 )
@@ -36,7 +37,8 @@ ALIGN_H = 0.2
 #: Fraction of available memory an ensemble may take.
 MEMORY_FRACTION = 0.8
 HIST_BINS = 36
-SAMPLE_SIZE = 2000
+#: Systems drawn in the phase plots (a fixed random sample; more only slows the browser).
+SAMPLE_SIZE = 1200
 MAX_EVENTS = 100_000
 #: Copy buffers (source and destination indices) per system, at the largest jump_tol.
 COPY_BUFFER_BYTES = 2
@@ -401,19 +403,11 @@ class AgentStepper(Stepper):
             sample_a = self.A[self.sample_idx].astype(np.int64)
             sample_phi = self.phi_a[sample_a]
         else:
-            # histogram of a uniform sample, scaled to the class counts (exact when the
-            # ensemble is smaller than the sample)
-            if total <= HIST_SAMPLE:
-                take = np.arange(total)
-            else:
-                take = self._view_rng.integers(0, total, HIST_SAMPLE)
-            sa = self.A[take].astype(np.int64)
-            u = self.U[take]
-            sp = np.arctan2(u[:, 1], u[:, 0]).astype(float)
-            kk = np.clip(((sp + np.pi) / (2 * np.pi) * HIST_BINS).astype(int), 0,
-                         HIST_BINS - 1)
-            hist += np.bincount(sa * HIST_BINS + kk, minlength=P * HIST_BINS).reshape(
-                P, HIST_BINS)
+            # histogram of every stride-th system from a random offset, scaled to the
+            # class counts (exact when the ensemble is no larger than the sample)
+            stride = max(1, total // HIST_SAMPLE)
+            offset = int(self._view_rng.integers(0, stride))
+            _phase_histogram(self.A, self.U, offset, stride, hist)
             got = hist.sum(1)
             scale = np.divide(n, got, out=np.zeros(P), where=got > 0)
             hist *= scale[:, None]

@@ -15,7 +15,7 @@ import pytest
 
 from engine import Hamiltonian, InputError, make_stepper, simulate
 from engine._agent_kernels import NBLOCK, _apply_copies, _copy_jumps_dynamic, _counting_sort
-from engine.agents import AgentStepper, bytes_per_system
+from engine.agents import SAMPLE_SIZE, AgentStepper, bytes_per_system
 from engine.population import csr_edges
 
 
@@ -235,13 +235,34 @@ def test_observables_shapes_and_sample(ham3):
     fr = st.frame()
     ex = fr.extra
     assert np.isclose(ex["phase_hist"].sum(), 10_000) and ex["phase_hist"].shape[0] == 3
-    assert len(ex["sample_a"]) == 2000 and np.abs(ex["sample_phi"]).max() <= np.pi
+    assert len(ex["sample_a"]) == SAMPLE_SIZE and np.abs(ex["sample_phi"]).max() <= np.pi
     assert (ex["phase_spread"] > 0).all() and (ex["polar"] <= 1).all()
     assert len(ex["tracked_a"]) == 5
     # an aligned ensemble's class phase sits on the exact phase -arg psi_a
     st2 = make_stepper(ham3, mode="agents", N=10_000, seed=0)
     st2.advance(1.0)
     assert np.abs(st2.observables()["phase_mean_rel"]).max() < 0.1
+
+
+def test_phase_histogram_of_a_large_ensemble_matches_the_full_one(ham3):
+    """Above 2 HIST_SAMPLE systems the histogram comes from every stride-th system,
+    scaled to the class counts: it must agree with the histogram of all systems within
+    the sampling noise (variance ~ stride x count per bin)."""
+    from engine.agents import HIST_BINS, HIST_SAMPLE
+
+    N = 4 * HIST_SAMPLE
+    st = make_stepper(ham3, mode="agents", N=N, seed=1, init_phases="noisy")
+    st.advance(0.2)
+    st.sync_phases()
+    h = st.observables()["phase_hist"]
+    phi = np.arctan2(st.U[:, 1], st.U[:, 0]).astype(float)
+    k = np.clip(((phi + np.pi) / (2 * np.pi) * HIST_BINS).astype(int), 0, HIST_BINS - 1)
+    full = np.zeros_like(h)
+    np.add.at(full, (st.A.astype(int), k), 1.0)
+    np.testing.assert_allclose(h.sum(1), full.sum(1))  # scaled to the class counts
+    stride = N // HIST_SAMPLE
+    assert np.all(np.abs(h - full) <= 5 * np.sqrt(stride * np.maximum(full, 1.0)) + stride)
+    assert np.abs(h - full).max() > 0  # a sample, not the full count (the test can fail)
 
 
 def test_lazy_phases_in_short_advances_follow_schrodinger(ham3):
