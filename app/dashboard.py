@@ -34,6 +34,7 @@ from engine.classical import is_lattice
 from engine.params import param_names, params_dict
 from engine.simulate import write_csv
 
+from . import bokeh_fixes
 from .lesson_views import ClassicalView
 from .matrix import MatrixEditor
 from .runner import Published, Runner
@@ -49,8 +50,11 @@ log = logging.getLogger("app.dashboard")
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 LOGO = ASSETS / "logo.svg"
-#: Period of the document's pull of the latest frame (ms): 25 Hz.
-TICK_MS = 40
+#: Period of the document's pull of the latest frame while playing (ms): 40 Hz, so a
+#: frame waits little for its pull (frames come at most as fast as the engine steps).
+TICK_MS = 25
+#: ... and while paused (a step, restart or error still shows within a tenth of a second).
+IDLE_TICK_MS = 100
 #: Seconds between updates of the plots over time (their rows are buffered meanwhile).
 SERIES_PERIOD = 0.2
 #: Largest N per engine mode (issue 4: agents up to 10^7, population up to 10^15).
@@ -128,7 +132,8 @@ class EnsembleApp(pn.viewable.Viewer):
         self._callback = None
         self._last_seq = -1
         self._generation = -1
-        self._last_flush = 0.0
+        self._flushed: dict[str, float] = {}  # view name -> time of its last flush
+        self._flush_turn = 0
         self._error_seq = 0
         self._restart_pending = False
         self._custom: Hamiltonian | None = None  # a matrix edited by hand
@@ -356,6 +361,8 @@ class EnsembleApp(pn.viewable.Viewer):
         self.play_button.label = "Pause" if event.new else "Play"
         self.play_button.color = "warning" if event.new else "success"
         self._send("play" if event.new else "pause")
+        if self._callback is not None:
+            self._callback.period = TICK_MS if event.new else IDLE_TICK_MS
 
     def _on_matrix(self, kind: str, H: np.ndarray, psi: np.ndarray) -> None:
         base = self.hamiltonian()
@@ -536,7 +543,7 @@ class EnsembleApp(pn.viewable.Viewer):
             self.classical_box.visible = False
 
     def tick(self) -> None:
-        """Pull the latest frame and update the plots (periodic callback, ~25 Hz)."""
+        """Pull the latest frame and update the plots (periodic callback, 40 Hz while playing)."""
         if self._restart_pending:
             self._do_restart()
         runner = self.runner
@@ -555,23 +562,38 @@ class EnsembleApp(pn.viewable.Viewer):
                 self._build_views(pub)
             for view in self.views.values():
                 view.update(pub.frame)
-            now = time.monotonic()
-            if not pub.playing or now - self._last_flush >= SERIES_PERIOD:
-                self._last_flush = now
-                for view in self.views.values():
-                    view.flush()
+            self._flush_views(pub.playing)
             self._update_status(pub)
+
+    def _flush_views(self, playing: bool) -> None:
+        """Send the buffered rows: all at once when paused; while playing, one view per
+        frame in turn, each at most every SERIES_PERIOD, so that no frame has to repaint
+        every plot at once (an even load renders more frames than bursts do)."""
+        names = [k for k, v in self.views.items() if v.buffered]
+        if not playing:
+            for k in names:
+                self.views[k].flush()
+            return
+        now = time.monotonic()
+        for i in range(len(names)):
+            k = names[(self._flush_turn + i) % len(names)]
+            if now - self._flushed.get(k, 0.0) >= SERIES_PERIOD:
+                self._flushed[k] = now
+                self._flush_turn = (self._flush_turn + i + 1) % len(names)
+                self.views[k].flush()
+                return
 
     def _update_status(self, pub: Published) -> None:
         f = pub.frame
         D = float(f.tv)
         html = (
-            f'<div class="stat"><span>time</span><b class="t">{f.t:.2f}</b></div>'
+            f'<div class="stat"><span>time</span><b class="t" data-frame="{pub.seq}">'
+            f'{f.t:.2f}</b></div>'
             f'<div class="stat"><span>systems N</span><b>{_fmt_N(f.N)}</b></div>'
             f'<div class="stat"><span>deviation D</span><b class="D">{D:.4f}</b></div>'
             f'<div class="stat"><span>D·√N</span><b>{D * math.sqrt(f.N):.2f}</b></div>'
             f'<div class="stat"><span>engine</span><b>{self.sim.mode}</b></div>'
-            f'<div class="stat"><span>r</span><b class="r">{self.sim.r:+.2f}</b></div>'
+            f'<div class="stat"><span>r</span><b class="r">{pub.r:+.2f}</b></div>'
         )
         if html != self.status.object:
             self.status.object = html
@@ -605,6 +627,7 @@ class EnsembleApp(pn.viewable.Viewer):
         doc = pn.state.curdoc
         if doc is None or doc.session_context is None:
             return  # e.g. the liveness probe builds a document without a session
+        bokeh_fixes.install(doc)
         if pn.state.location is not None:
             pn.state.location.sync(self.sim, {k: k for k in URL_PARAMS})
             # preset before its values: a new preset clears the values
@@ -622,8 +645,8 @@ class EnsembleApp(pn.viewable.Viewer):
         if self.runner is None or self._callback is not None:
             return
         # background=True: the tick must not flip the template's busy indicator.
-        self._callback = PeriodicCallback(callback=self.tick, period=TICK_MS, log=False,
-                                          background=True)
+        self._callback = PeriodicCallback(callback=self.tick, log=False, background=True,
+                                          period=TICK_MS if self.playing else IDLE_TICK_MS)
         self._callback.start()
 
     # -- layout -----------------------------------------------------------------------------

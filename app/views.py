@@ -1,7 +1,7 @@
 """The live plots: Bokeh figures whose ColumnDataSources are updated in place from frames.
 
 Each view is built for one ensemble (P beable values, N systems) and has ``update(frame)``,
-called on the document's event loop at ~25 Hz with the latest :class:`engine.Frame`.
+called on the document's event loop (up to 40 Hz) with the latest :class:`engine.Frame`.
 Arrays go to Bokeh as float32; time series use ``stream(..., rollover)``; bars send only
 the columns that changed. Keys missing from ``frame.extra`` (population and Bell modes have
 no individual phases or tracked systems) fall back to class-level data.
@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 import numpy as np
+from bokeh.events import RangesUpdate, Reset
 from bokeh.models import (
     BoxAnnotation,
     ColorBar,
@@ -149,6 +150,8 @@ class View:
     """
 
     fig: Any
+    #: Whether the view buffers data for :meth:`flush` (the dashboard flushes these in turn).
+    buffered = False
 
     def update(self, frame: Frame) -> None:  # pragma: no cover - interface
         raise NotImplementedError
@@ -162,9 +165,49 @@ class View:
 
 
 class SeriesView(View):
-    """A view whose source grows by one row per frame (``stream`` with rollover)."""
+    """A view whose source grows by one row per frame (``stream`` with rollover).
+
+    Views over time that call :meth:`follow_time` get their time axis from here: on every
+    flush the x range is set to the rows kept, in the same document update as the rows
+    (one repaint; an auto-ranging axis would repaint a second time and send its new
+    bounds back to the server). Panning or zooming a plot stops the following for that
+    plot; its reset tool resumes it.
+    """
 
     source: ColumnDataSource
+    x: Range1d | None = None
+    following: bool = True
+    buffered = True
+
+    def follow_time(self) -> Range1d:
+        """The x range to build the figure with; call :meth:`watch` on the figure after."""
+        self.x = Range1d(0.0, 1.0)
+        self.following = True
+        return self.x
+
+    def watch(self, fig) -> None:
+        fig.on_event(RangesUpdate, self._on_ranges_update)
+        fig.on_event(Reset, self._on_reset)
+
+    def _on_ranges_update(self, event) -> None:
+        self.following = False
+
+    def _on_reset(self, event) -> None:
+        self.following = True  # the reset tool (its RangesUpdate came first)
+        self.follow()
+
+    def follow(self) -> None:
+        """Show the time span of the rows kept (when following)."""
+        if self.x is None or not self.following:
+            return
+        t = self.source.data.get("t", ())
+        if len(t) == 0:
+            return
+        self.set_span(float(t[0]), float(t[-1]))
+
+    def set_span(self, t0: float, t1: float) -> None:
+        end = t1 + 0.02 * (t1 - t0)
+        self.x.update(start=t0, end=max(end, t0 + 0.05))
 
     def _row(self, frame: Frame) -> dict[str, float] | None:  # pragma: no cover
         raise NotImplementedError
@@ -185,10 +228,14 @@ class SeriesView(View):
             return
         self._pending = None
         self.source.stream({k: f32(v) for k, v in pending.items()}, rollover=ROLLOVER)
+        self.follow()
 
     def reset(self, N: int) -> None:
         self._pending = None
         self.source.data = {k: f32([]) for k in self.source.data}
+        self.following = True
+        if self.x is not None:
+            self.x.update(start=0.0, end=1.0)
 
 
 class HistogramView(View):
@@ -199,11 +246,10 @@ class HistogramView(View):
         a = np.arange(P, dtype=np.float32)
         cols = palette(P)
         w = 0.8 if P <= 16 else 0.95
+        # one source for bars, exact marks and empty-class crosses: one change per frame
         self.bars = ColumnDataSource({
             "a": a, "rho": np.zeros(P, np.float32), "color": cols,
             "empty": np.zeros(P, np.float32),
-        })
-        self.exact = ColumnDataSource({
             "x0": a - 0.45, "x1": a + 0.45, "p": np.zeros(P, np.float32),
         })
         self.y = Range1d(0, 1.05)
@@ -212,7 +258,7 @@ class HistogramView(View):
                      x_axis_label="beable value a", y_axis_label="fraction of systems")
         fig.vbar(x="a", top="rho", width=w, source=self.bars, color="color", alpha=0.85,
                  line_color=None, legend_label="ensemble  n_a / N")
-        fig.segment(x0="x0", y0="p", x1="x1", y1="p", source=self.exact, color=EXACT,
+        fig.segment(x0="x0", y0="p", x1="x1", y1="p", source=self.bars, color=EXACT,
                     line_width=4 if P <= 16 else 2, legend_label="exact |ψ_a(t)|²")
         fig.scatter(x="a", y=0, source=self.bars, marker="x", size=16 if P <= 16 else 8,
                     line_width=3, color=EMPTY, line_alpha="empty",
@@ -240,11 +286,10 @@ class HistogramView(View):
             changed["rho"] = self._rho = rho
         if self._empty is None or not np.array_equal(empty, self._empty):
             changed["empty"] = self._empty = empty
+        if self._p is None or not np.array_equal(p, self._p):
+            changed["p"] = self._p = p
         if changed:
             self.bars.data.update(changed)
-        if self._p is None or not np.array_equal(p, self._p):
-            self._p = p
-            self.exact.data.update(p=p)
         top = float(max(rho.max(initial=0.0), p.max(initial=0.0)))
         if top > 0.95 * self.y.end:  # grow only: a steady axis is easier to read
             self.y.end = min(1.05, 1.25 * top)
@@ -263,11 +308,14 @@ class PhaseView(View):
     polar |<e^{i phi}>| and nematic |<e^{2i phi}>| order (1 when phases are aligned).
     """
 
+    buffered = True  # the order bars
+
     def __init__(self, P: int):
         self.P = P
         self.radius = ring_radius(P)
         cols = palette(P)
         self._jitter: np.ndarray | None = None
+        self._order: tuple[np.ndarray, np.ndarray] | None = None
         self.points = ColumnDataSource({"x": f32([]), "y": f32([]), "a": f32([]),
                                         "size": f32([])})
         self.exact = ColumnDataSource({"x": f32(np.zeros(P)), "y": f32(np.zeros(P)),
@@ -325,6 +373,7 @@ class PhaseView(View):
 
     def reset(self, N: int) -> None:
         self._jitter = None
+        self._order = None
         self.points.data = {"x": f32([]), "y": f32([]), "a": f32([]), "size": f32([])}
 
     def update(self, frame: Frame) -> None:
@@ -356,7 +405,14 @@ class PhaseView(View):
         pe = np.asarray(frame.phi_exact, dtype=float)
         self.exact.data.update(x=f32(R * np.cos(pe)), y=f32(R * np.sin(pe)))
         if "polar" in ex and "nematic" in ex:
-            self.order.data.update(polar=f32(ex["polar"]), nematic=f32(ex["nematic"]))
+            self._order = (f32(ex["polar"]), f32(ex["nematic"]))
+
+    def flush(self) -> None:
+        """The order bars move slowly: they follow at the pace of the plots over time."""
+        if self._order is not None:
+            polar, nematic = self._order
+            self._order = None
+            self.order.data.update(polar=polar, nematic=nematic)
 
 
 class PopulationsView(SeriesView):
@@ -372,8 +428,8 @@ class PopulationsView(SeriesView):
             data.update({f"p{a}": f32([]) for a in range(P)})
             self.source = ColumnDataSource(data)
             fig = figure(height=300, sizing_mode="stretch_width", tools=TOOLS,
-                         y_range=Range1d(0, 1.02), x_axis_label="time t",
-                         y_axis_label="probability")
+                         x_range=self.follow_time(), y_range=Range1d(0, 1.02),
+                         x_axis_label="time t", y_axis_label="probability")
             for a in range(P):
                 name = labels[a] if a < len(labels) else str(a)
                 fig.line("t", f"n{a}", source=self.source, color=cols[a], line_width=3,
@@ -394,8 +450,8 @@ class PopulationsView(SeriesView):
                                             "exact": [self._buf_p[:, :1]],
                                             "x": f32([0]), "dw": f32([1e-3])})
             fig = figure(height=300, sizing_mode="stretch_width", tools=TOOLS,
-                         y_range=Range1d(-0.5, 2 * P + 3.5), x_axis_label="time t",
-                         y_axis_label="site a")
+                         x_range=self.follow_time(), y_range=Range1d(-0.5, 2 * P + 3.5),
+                         x_axis_label="time t", y_axis_label="site a")
             fig.image(image="image", x="x", y=-0.5, dw="dw", dh=P, source=self.source,
                       color_mapper=self.mapper)
             fig.image(image="exact", x="x", y=P + 3.5, dw="dw", dh=P, source=self.source,
@@ -407,6 +463,7 @@ class PopulationsView(SeriesView):
             fig.add_layout(ColorBar(color_mapper=self.mapper, width=12,
                                     title="n_a/N, |ψ_a|²"), "right")
             self.fig = styled(fig, "Populations over time (heat strips)")
+        self.watch(fig)
 
     def _row(self, frame: Frame) -> dict[str, float]:
         rho = np.asarray(frame.n) / max(frame.N, 1)
@@ -445,6 +502,8 @@ class PopulationsView(SeriesView):
         self._k = 0
         self._dirty = False
         self.mapper_high = self.mapper.high = 1.0 / self.P * 4
+        self.following = True
+        self.x.update(start=0.0, end=1.0)
 
     def flush(self) -> None:
         if self.lines:
@@ -459,6 +518,8 @@ class PopulationsView(SeriesView):
         self.source.data = {"image": [self._buf_n[:, :k + 1].copy()],
                             "exact": [self._buf_p[:, :k + 1].copy()],
                             "x": f32([t0]), "dw": f32([max(t1 - t0, 1e-3)])}
+        if self.following:
+            self.set_span(t0, t1)
 
 
 class DeviationView(SeriesView):
@@ -469,7 +530,8 @@ class DeviationView(SeriesView):
         floor = 1 / math.sqrt(max(N, 1))
         self.y = Range1d(max(floor / 10, 1e-9), 1.0)
         fig = figure(height=320, sizing_mode="stretch_width", tools=TOOLS, y_axis_type="log",
-                     y_range=self.y, x_axis_label="time t", y_axis_label="D(t)")
+                     x_range=self.follow_time(), y_range=self.y, x_axis_label="time t",
+                     y_axis_label="D(t)")
         self.bands = (BoxAnnotation(top=floor, fill_color="#2563eb", fill_alpha=0.2),
                       BoxAnnotation(top=3 * floor, fill_color="#60a5fa", fill_alpha=0.15))
         fig.add_layout(self.bands[1])
@@ -485,6 +547,7 @@ class DeviationView(SeriesView):
         for label in self.labels:
             fig.add_layout(label)
         self.fig = styled(fig, "Deviation D(t) from |ψ|²")
+        self.watch(fig)
         style_legend(fig, "top_left")
         for ax in fig.select(type=LogAxis):
             ax.major_label_text_font_size = "12pt"
@@ -511,8 +574,8 @@ class TrackedView(SeriesView):
         data.update({f"a{i}": f32([]) for i in range(k)})
         self.source = ColumnDataSource(data)
         fig = figure(height=300, sizing_mode="stretch_width", tools=TOOLS,
-                     y_range=Range1d(-0.5, P - 0.5), x_axis_label="time t",
-                     y_axis_label="beable a")
+                     x_range=self.follow_time(), y_range=Range1d(-0.5, P - 0.5),
+                     x_axis_label="time t", y_axis_label="beable a")
         for i in range(k):
             fig.step("t", f"a{i}", source=self.source, mode="after", line_width=3,
                      color=cols[i % len(cols)], alpha=0.85, legend_label=f"system {i + 1}")
@@ -523,6 +586,7 @@ class TrackedView(SeriesView):
         if P <= 16:
             fig.yaxis.ticker = FixedTicker(ticks=list(range(P)))
         self.fig = styled(fig, "Tracked systems: who copies whom")
+        self.watch(fig)
         style_legend(fig, "top_left")
         fig.legend.orientation = "horizontal"
         fig.legend.label_text_font_size = "10pt"

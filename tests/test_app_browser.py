@@ -63,6 +63,10 @@ def test_loads_renders_plays_and_screenshot(page, server):
     for k in PLOTS:
         page.locator(f".plot-{k} canvas").first.wait_for(timeout=20_000)
     assert shown(page, "t") == 0.0
+    # the BokehJS workaround (app/bokeh_fixes.py) is in place
+    assert page.evaluate("""() => window.Bokeh.__rel_style_patch === true &&
+        window.Bokeh.require("core/dom").InlineStyleSheet.prototype._update
+            .toString().includes("textContent !== css")""")
     play(page)
     wait_until(lambda: shown(page, "t") > 1.0)
     time.sleep(2.5)  # a few Rabi half-periods on screen for the screenshot

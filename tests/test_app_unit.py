@@ -238,10 +238,11 @@ def test_histogram_float32_and_absorbed_marks():
     assert d["rho"].dtype == np.float32
     np.testing.assert_allclose(d["rho"], [0.6, 0.4, 0.0])
     np.testing.assert_array_equal(d["empty"], [0, 0, 1])
-    np.testing.assert_allclose(v.exact.data["p"], [0.5, 0.4, 0.1], rtol=1e-6)
-    before = v.bars.data["empty"]
+    np.testing.assert_allclose(d["p"], [0.5, 0.4, 0.1], rtol=1e-6)
+    before, p_before = v.bars.data["empty"], v.bars.data["p"]
     v.update(frame([50, 50, 0], [0.5, 0.4, 0.1]))
-    assert v.bars.data["empty"] is before  # unchanged column not resent
+    assert v.bars.data["empty"] is before  # unchanged columns not resent
+    assert v.bars.data["p"] is p_before
 
 
 def test_phase_view_population_and_agents():
@@ -258,6 +259,8 @@ def test_phase_view_population_and_agents():
     r = np.hypot(x, y)
     a = extra["sample_a"]
     assert np.all(np.abs(r - v.radius[a]) < 0.2)  # each on its class's ring
+    assert list(v.order.data["polar"]) == [1.0, 1.0]  # order bars wait for the flush
+    v.flush()
     np.testing.assert_allclose(v.order.data["polar"], [0.9, 0.5], rtol=1e-6)
 
 
@@ -269,8 +272,16 @@ def test_populations_lines_stream_and_heat_strip():
     v.flush()
     assert len(v.source.data["t"]) == 3 and v.source.data["n0"].dtype == np.float32
     np.testing.assert_allclose(v.source.data["t"], [0.0, 0.1, 0.2], rtol=1e-6)
+    assert (v.x.start, v.x.end) == pytest.approx((0.0, 0.204))  # the axis follows time
     v.flush()  # nothing new: nothing sent
     assert len(v.source.data["t"]) == 3
+    assert {"rangesupdate", "reset"} <= set(v.fig._event_callbacks)  # wired to the plot
+    v._on_ranges_update(None)  # the user pans or zooms: the axis stays where they left it
+    v.update(frame([60, 40], [0.5, 0.5], t=0.5))
+    v.flush()
+    assert v.x.end == pytest.approx(0.204)
+    v._on_reset(None)  # the reset tool: following again
+    assert v.x.end == pytest.approx(0.51)
     lattice = PopulationsView(64)
     n = np.zeros(64, int)
     n[10:20] = 10
@@ -282,6 +293,7 @@ def test_populations_lines_stream_and_heat_strip():
     img = lattice.source.data["image"][0]
     assert img.shape == (64, 360) and img.dtype == np.float32
     assert lattice.source.data["x"][0] == pytest.approx(0.05 * 40)
+    assert lattice.x.start == pytest.approx(0.05 * 40)
 
 
 def test_deviation_and_tracked():
@@ -296,6 +308,43 @@ def test_deviation_and_tracked():
     tr.update(frame([1, 1, 1], [1 / 3] * 3, tracked_a=np.array([2, 0])))
     tr.flush()
     assert not tr.note.visible and list(tr.source.data["a0"]) == [2.0]
+
+
+def test_plots_over_time_flush_one_per_frame_in_turn_while_playing(app, monkeypatch):
+    import app.dashboard as dashboard
+
+    app.runner.process("step", 0.1)
+    app.tick()  # paused: everything is sent at once
+    flushed = []
+    for name, view in app.views.items():
+        monkeypatch.setattr(view, "flush", lambda k=name: flushed.append(k))
+    clock = iter(np.arange(100.0, 200.0, 0.06))  # one frame every 60 ms
+    monkeypatch.setattr(dashboard.time, "monotonic", lambda: next(clock))
+    per_frame = []
+    for _ in range(8):
+        before = len(flushed)
+        app._flush_views(playing=True)
+        per_frame.append(len(flushed) - before)
+    buffered = [k for k, v in app.views.items() if v.buffered]
+    assert set(buffered) == {"phase", "pop", "dev", "tracked"} and "hist" not in flushed
+    assert per_frame == [1] * 8  # one plot per frame (four frames per SERIES_PERIOD)
+    assert flushed == buffered * 2  # in turn
+    for k in buffered:  # each at most every SERIES_PERIOD
+        assert flushed.count(k) <= 8 * 0.06 / dashboard.SERIES_PERIOD + 1
+    flushed.clear()
+    app._flush_views(playing=False)
+    assert sorted(flushed) == sorted(buffered)
+
+
+def test_bokeh_workaround_is_installed_on_document_ready():
+    from bokeh.document import Document
+
+    from app import bokeh_fixes
+
+    doc = Document()
+    bokeh_fixes.install(doc)
+    (cb,) = doc.callbacks._js_event_callbacks["document_ready"]
+    assert "InlineStyleSheet" in cb.code and "__rel_style_patch" in cb.code
 
 
 def test_tick_builds_views_from_frames_and_exports(app):
