@@ -230,7 +230,8 @@ second here (one phase pass over 10^6 systems per step, 17 ms alone with both co
 publishes a frame per step, so frames come at most that fast; Chromium's renderer takes
 about one core (BokehJS paints: histogram ~5 ms, phase plot ~7 ms, each plot over time
 ~5 ms, plus the canvas raster at commit), the server's event loop ~0.1 s per second.
-What got it from 6.5 to ~20 frames/s (measured the new way: ~17 before these): a BokehJS
+What was done (counted the new way: ~17 frames/s with the first item alone, 19.6 to 22
+in three runs of the benchmark with all of them): a BokehJS
 workaround (`app/bokeh_fixes.py`: BokehJS 3.9 rewrote every renderer's stylesheet and read
 computed CSS on every paint, a forced style recalculation per renderer, bokeh/bokeh#15286);
 one data source for the histogram; the order bars and the plots over time sent 5 times a
