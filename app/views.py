@@ -518,8 +518,13 @@ class PopulationsView(SeriesView):
         self.source.data = {"image": [self._buf_n[:, :k + 1].copy()],
                             "exact": [self._buf_p[:, :k + 1].copy()],
                             "x": f32([t0]), "dw": f32([max(t1 - t0, 1e-3)])}
-        if self.following:
-            self.set_span(t0, t1)
+        self.follow()
+
+    def follow(self) -> None:
+        if self.lines:
+            super().follow()
+        elif self.following and self._k > 0:  # the heat strip's columns carry the times
+            self.set_span(float(self._t[0]), float(self._t[self._k - 1]))
 
 
 class DeviationView(SeriesView):

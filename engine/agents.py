@@ -404,7 +404,7 @@ class AgentStepper(Stepper):
             sample_phi = self.phi_a[sample_a]
         else:
             # histogram of every stride-th system from a random offset, scaled to the
-            # class counts (exact when the ensemble is no larger than the sample)
+            # class counts (every system, i.e. exact, below 2 HIST_SAMPLE systems)
             stride = max(1, total // HIST_SAMPLE)
             offset = int(self._view_rng.integers(0, stride))
             _phase_histogram(self.A, self.U, offset, stride, hist)

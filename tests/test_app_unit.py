@@ -294,6 +294,9 @@ def test_populations_lines_stream_and_heat_strip():
     assert img.shape == (64, 360) and img.dtype == np.float32
     assert lattice.source.data["x"][0] == pytest.approx(0.05 * 40)
     assert lattice.x.start == pytest.approx(0.05 * 40)
+    lattice.x.update(start=0.0, end=1.0)
+    lattice._on_reset(None)  # the reset tool re-spans the heat strip at once
+    assert lattice.x.start == pytest.approx(0.05 * 40)
 
 
 def test_deviation_and_tracked():
