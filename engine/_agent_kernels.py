@@ -37,37 +37,32 @@ def _block(blk, N):
     return blk * N // NBLOCK, (blk + 1) * N // NBLOCK
 
 
-@jit
-def _rot(c, s, x):
-    """(c + i s) * e^{i x} to float32 accuracy or better, without sincos for |x| < 0.5:
-    Taylor series of order 5 for |x| < 0.05 (error < 3e-11), of order 9 for |x| < 0.5
-    (error < 3e-10), exact trigonometry beyond (rare: steps keep h |Omega - E_a| small)."""
-    x2 = x * x
-    if x2 < 0.0025:
-        cx = 1.0 - x2 * (0.5 - x2 * (1.0 / 24.0))
-        sx = x * (1.0 - x2 * (1.0 / 6.0 - x2 * (1.0 / 120.0)))
-    elif x2 < 0.25:
-        cx = 1.0 - x2 * (0.5 - x2 * (1.0 / 24.0 - x2 * (1.0 / 720.0 - x2 / 40320.0)))
-        sx = x * (1.0 - x2 * (1.0 / 6.0 - x2 * (1.0 / 120.0 - x2 * (1.0 / 5040.0
-                                                                 - x2 / 362880.0))))
-    else:
-        cx = math.cos(x)
-        sx = math.sin(x)
-    return c * cx - s * sx, c * sx + s * cx
+#: Rows of the per-class coefficient table K (K[row, a]) read by the phase pass.
+K_C, K_CH, K_ROT, K_D, K_V, K_E = 0, 2, 4, 6, 8, 10
+K_ROWS = 11
+#: Systems per chunk of the phase pass; scratch rows are padded so that they do not sit
+#: a multiple of 4 KiB apart (4K aliasing stalls the stores of the gather).
+CHUNK = 512
+_PAD = CHUNK + 8
+#: Ensembles with at most this many classes gather coefficients and sum classes by masks
+#: (vectorised, P passes over a chunk); larger ones gather and scatter per system.
+MASK_MAX_P = 4
 
 
-@jit
-def _rot_mid(c, s, y):
-    """(c + i s) * e^{i y} to third order in y: enough for a midpoint estimate of Omega,
-    whose error enters the step at fourth order."""
-    y2 = y * y
-    cy = 1.0 - 0.5 * y2
-    sy = y * (1.0 - y2 * (1.0 / 6.0))
-    return c * cy - s * sy, c * sy + s * cy
+def coefficient_table(E, C, ChalfE, rotE, D, Z, Z2, inv_n_f2, nematic):
+    """The phase pass's per-class coefficients as rows of one float64 table K[row, a]:
+    C, ChalfE, rotE, D and V = inv_n_f2 Z2 (nematic) or inv_n_f2 Z (polar) as real and
+    imaginary rows, then E."""
+    V = inv_n_f2 * (Z2 if nematic else Z)
+    K = np.empty((K_ROWS, E.shape[0]))
+    for row, z in ((K_C, C), (K_CH, ChalfE), (K_ROT, rotE), (K_D, D), (K_V, V)):
+        K[row] = z.real
+        K[row + 1] = z.imag
+    K[K_E] = E
+    return K
 
 
-def _phase_pass_py(A, U, pi, has_pi, E, C, ChalfE, rotE, D, Z, Z2, inv_n_f2, nematic, damp,
-                   hk, h, pZ, pZ2, pY, pW, pmin, pmax):
+def _phase_pass_py(A, U, pi, has_pi, K, nematic, damp, hk, h, pZ, pZ2, pY, pW, pmin, pmax):
     """One kick-drift step for every system; accumulate the new class sums.
 
     Phases are stored as unit vectors U[I] = (cos phi_I, sin phi_I) in float32, so the
@@ -79,61 +74,168 @@ def _phase_pass_py(A, U, pi, has_pi, E, C, ChalfE, rotE, D, Z, Z2, inv_n_f2, nem
     step ahead, times e^{i h E_a / 2}). With momenta living at half steps this is the
     Stormer-Verlet leapfrog for the alignment part (symplectic, second order) and second
     order for the phase law.
+
+    K is :func:`coefficient_table`. Each block runs in chunks of CHUNK systems: gather the
+    class coefficients into rows, do the per-system arithmetic in one branch-free loop
+    (SIMD), redo the rare large rotations with exact trigonometry, then add up the
+    class sums.
     """
     N = A.shape[0]
+    P = K.shape[1]
+    nem = 1.0 if nematic else 0.0
+    kick = 1.0 if has_pi else 0.0
+    nrows = K_ROWS if has_pi else K_D  # without momenta D and V are not read
     for blk in prange(NBLOCK):
         lo, hi = _block(blk, N)
-        pZ[blk, :] = 0.0
-        pZ2[blk, :] = 0.0
-        pY[blk, :] = 0.0
-        pW[blk, :] = 0.0
+        G = np.empty((K_ROWS, _PAD))  # coefficients of each system's class
+        if not has_pi:
+            G[K_D:K_E, :] = 0.0  # not gathered; zero so that 0 * G stays 0
+        X = np.empty((7, _PAD))  # c, s, p (in and out), c', s', Omega - E_a, h u
+        acc = np.zeros((P, 8))
         vmin = np.inf
         vmax = -np.inf
-        for I in range(lo, hi):
-            a = A[I]
-            c = np.float64(U[I, 0])
-            s = np.float64(U[I, 1])
-            Ca = C[a]
-            ecr = c * Ca.real - s * Ca.imag
-            eci = c * Ca.imag + s * Ca.real
-            p = 0.0
+        for c0 in range(lo, hi, CHUNK):
+            m = min(c0 + CHUNK, hi) - c0
+            # views of the chunk: indices from 0 let the compiler drop the wraparound
+            # checks that would keep these loops scalar
+            Ac = A[c0:c0 + m]
+            Uc = U[c0:c0 + m]
+            for i in range(m):
+                X[0, i] = np.float64(Uc[i, 0])
+                X[1, i] = np.float64(Uc[i, 1])
             if has_pi:
-                p = pi[I]
-                if nematic:
-                    z = Z2[a]
-                    c2 = c * c - s * s
-                    s2 = 2.0 * s * c
-                    vp = inv_n_f2[a] * (s2 * z.real - c2 * z.imag)
+                pc = pi[c0:c0 + m]
+                for i in range(m):
+                    X[2, i] = pc[i]
+            else:
+                for i in range(m):
+                    X[2, i] = 0.0
+            for j in range(K_ROWS):
+                if j >= nrows and j != K_E:
+                    continue
+                if P <= MASK_MAX_P:
+                    k0 = K[j, 0]
+                    for i in range(m):
+                        G[j, i] = k0
+                    for b in range(1, P):
+                        kb = K[j, b]
+                        for i in range(m):
+                            G[j, i] = kb if Ac[i] == b else G[j, i]
                 else:
-                    z = Z[a]
-                    vp = inv_n_f2[a] * (s * z.real - c * z.imag)
-                Da = D[a]
-                jac = -p * eci + (c * Da.imag - s * Da.real)
-                p = damp * (p + hk * (-vp - jac))
-                pi[I] = p
-            # midpoint phase and midpoint Omega (Omega - E_a: the class part is in ChalfE)
-            ch, sh = _rot_mid(c, s, 0.5 * h * (ecr + p))
-            Ch = ChalfE[a]
-            u = ch * Ch.real - sh * Ch.imag + p
-            cn, sn = _rot(c, s, h * u)
-            rE = rotE[a]
-            cr = cn * rE.real - sn * rE.imag
-            sr = cn * rE.imag + sn * rE.real
-            g = 1.5 - 0.5 * (cr * cr + sr * sr)  # one Newton step back to |U| = 1
-            c32 = np.float32(g * cr)
-            s32 = np.float32(g * sr)
-            U[I, 0] = c32
-            U[I, 1] = s32
-            cn = np.float64(c32)
-            sn = np.float64(s32)
-            v = E[a] + u
-            pZ[blk, a] += complex(cn, sn)
-            pW[blk, a] += v * complex(cn, sn)
-            pZ2[blk, a] += complex(cn * cn - sn * sn, 2.0 * sn * cn)
+                    for i in range(m):
+                        G[j, i] = K[j, Ac[i]]
+            nbig = 0
+            for i in range(m):
+                c = X[0, i]
+                s = X[1, i]
+                ecr = c * G[K_C, i] - s * G[K_C + 1, i]
+                eci = c * G[K_C + 1, i] + s * G[K_C, i]
+                # dV/dphi: nematic uses e^{2 i phi}, polar e^{i phi}
+                cc = c + nem * (c * c - s * s - c)
+                ss = s + nem * (2.0 * s * c - s)
+                vp = ss * G[K_V, i] - cc * G[K_V + 1, i]
+                p = X[2, i]
+                jac = -p * eci + (c * G[K_D + 1, i] - s * G[K_D, i])
+                p = kick * damp * (p + hk * (-vp - jac))
+                # midpoint phase (third order) and midpoint Omega - E_a
+                y = 0.5 * h * (ecr + p)
+                y2 = y * y
+                cy = 1.0 - 0.5 * y2
+                sy = y * (1.0 - y2 * (1.0 / 6.0))
+                ch = c * cy - s * sy
+                sh = c * sy + s * cy
+                u = ch * G[K_CH, i] - sh * G[K_CH + 1, i] + p
+                # e^{i h u} by its Taylor series of order 9 (error < 3e-10 for |h u| < 0.5;
+                # beyond that the fix-up below uses exact trigonometry)
+                x = h * u
+                x2 = x * x
+                nbig += x2 >= 0.25
+                cx = 1.0 - x2 * (0.5 - x2 * (1.0 / 24.0 - x2 * (1.0 / 720.0 - x2 / 40320.0)))
+                sx = x * (1.0 - x2 * (1.0 / 6.0 - x2 * (1.0 / 120.0 - x2 * (1.0 / 5040.0
+                                                                         - x2 / 362880.0))))
+                cn = c * cx - s * sx
+                sn = c * sx + s * cx
+                cr = cn * G[K_ROT, i] - sn * G[K_ROT + 1, i]
+                sr = cn * G[K_ROT + 1, i] + sn * G[K_ROT, i]
+                g = 1.5 - 0.5 * (cr * cr + sr * sr)  # one Newton step back to |U| = 1
+                X[2, i] = p
+                X[3, i] = np.float64(np.float32(g * cr))
+                X[4, i] = np.float64(np.float32(g * sr))
+                X[5, i] = u
+                X[6, i] = x
+            if nbig > 0:  # rare: steps keep h |Omega - E_a| small
+                for i in range(m):
+                    x = X[6, i]
+                    if x * x >= 0.25:
+                        c = X[0, i]
+                        s = X[1, i]
+                        cn = c * math.cos(x) - s * math.sin(x)
+                        sn = c * math.sin(x) + s * math.cos(x)
+                        cr = cn * G[K_ROT, i] - sn * G[K_ROT + 1, i]
+                        sr = cn * G[K_ROT + 1, i] + sn * G[K_ROT, i]
+                        g = 1.5 - 0.5 * (cr * cr + sr * sr)
+                        X[3, i] = np.float64(np.float32(g * cr))
+                        X[4, i] = np.float64(np.float32(g * sr))
+            for i in range(m):
+                Uc[i, 0] = np.float32(X[3, i])
+                Uc[i, 1] = np.float32(X[4, i])
+                v = G[K_E, i] + X[5, i]
+                vmin = min(vmin, v)
+                vmax = max(vmax, v)
             if has_pi:
-                pY[blk, a] += p * complex(cn, sn)
-            vmin = min(vmin, v)
-            vmax = max(vmax, v)
+                pc = pi[c0:c0 + m]
+                for i in range(m):
+                    pc[i] = X[2, i]
+            # class sums Z, W = sum (Omega - E_a) e^{i phi} (E_a Z_a added below), Z2, Y
+            if P <= MASK_MAX_P:
+                for b in range(P):
+                    zr = 0.0
+                    zi = 0.0
+                    wr = 0.0
+                    wi = 0.0
+                    z2r = 0.0
+                    z2i = 0.0
+                    yr = 0.0
+                    yi = 0.0
+                    for i in range(m):
+                        mk = 1.0 if Ac[i] == b else 0.0
+                        cn = X[3, i] * mk
+                        sn = X[4, i] * mk
+                        zr += cn
+                        zi += sn
+                        wr += X[5, i] * cn
+                        wi += X[5, i] * sn
+                        z2r += cn * cn - sn * sn
+                        z2i += 2.0 * sn * cn
+                        yr += X[2, i] * cn
+                        yi += X[2, i] * sn
+                    acc[b, 0] += zr
+                    acc[b, 1] += zi
+                    acc[b, 2] += wr
+                    acc[b, 3] += wi
+                    acc[b, 4] += z2r
+                    acc[b, 5] += z2i
+                    acc[b, 6] += yr
+                    acc[b, 7] += yi
+            else:
+                for i in range(m):
+                    a = Ac[i]
+                    cn = X[3, i]
+                    sn = X[4, i]
+                    acc[a, 0] += cn
+                    acc[a, 1] += sn
+                    acc[a, 2] += X[5, i] * cn
+                    acc[a, 3] += X[5, i] * sn
+                    acc[a, 4] += cn * cn - sn * sn
+                    acc[a, 5] += 2.0 * sn * cn
+                    acc[a, 6] += X[2, i] * cn
+                    acc[a, 7] += X[2, i] * sn
+        for b in range(P):
+            z = complex(acc[b, 0], acc[b, 1])
+            pZ[blk, b] = z
+            pW[blk, b] = complex(acc[b, 2], acc[b, 3]) + K[K_E, b] * z
+            pZ2[blk, b] = complex(acc[b, 4], acc[b, 5])
+            pY[blk, b] = complex(acc[b, 6], acc[b, 7]) if has_pi else 0.0
         pmin[blk] = vmin
         pmax[blk] = vmax
 

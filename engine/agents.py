@@ -25,6 +25,7 @@ from ._agent_kernels import (
     _locked_advance,
     _phase_histogram,
     _phase_pass,
+    coefficient_table,
     unit_vectors,
 )
 from ._kernels import _population_rates
@@ -217,9 +218,10 @@ class AgentStepper(Stepper):
             if has_pi:
                 np.add.at(D, self._ea, w_rev * self._eR[self._rev] * np.exp(
                     1j * self._ed[self._rev]) * Y[self._eb])
-            _phase_pass(self.A, self.U, self.pi, has_pi, self._E, C, ChalfE, rotE, D, Z, Z2,
-                        inv_n_f2, p.potential == "nematic", damp, hk, h, self.pZ, self.pZ2,
-                        self.pY, self.pW, self.pmin, self.pmax)
+            nematic = p.potential == "nematic"
+            K = coefficient_table(self._E, C, ChalfE, rotE, D, Z, Z2, inv_n_f2, nematic)
+            _phase_pass(self.A, self.U, self.pi, has_pi, K, nematic, damp, hk, h, self.pZ,
+                        self.pZ2, self.pY, self.pW, self.pmin, self.pmax)
         self._spread = float(self.pmax.max() - self.pmin.min())
 
     def _weights_rev(self, w: np.ndarray) -> np.ndarray:
