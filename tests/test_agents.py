@@ -336,14 +336,14 @@ def test_phase_pass_matches_the_written_out_phase_law(P, nematic, momenta):
         return rng.normal(size=P) + 1j * rng.normal(size=P)
 
     E, C, ChalfE, D, Z, Z2 = rng.normal(size=P), cplx(), cplx(), cplx(), cplx(), cplx()
-    ChalfE[1] *= 40.0
+    ChalfE[1] *= 60.0 / abs(ChalfE[1])
     C[1] *= 0.2  # keeps the midpoint rotation y = h (Re(e C) + p) / 2 of class 1 below 0.01
     rotE, g = np.exp(1j * h * E), rng.uniform(0.5, 2.0, P)
     e = U[:, 0] + 1j * U[:, 1].astype(float)
     ref = _phase_pass_reference(A, e, pi, E, C, ChalfE, rotE, D, Z, Z2, g, nematic, 0.97,
                                 0.015, h)
     v = np.real(e * ChalfE[A])  # about Omega - E_a
-    assert (h * np.abs(v[A == 1]) > 0.6).mean() > 0.5  # the fix-up path is taken
+    assert (h * np.abs(v[A == 1]) > 0.6).mean() > 0.4  # the fix-up path is taken
     K = coefficient_table(E, C, ChalfE, rotE, D, Z, Z2, g, nematic)
     for kernel in (_phase_pass_serial, _phase_pass_parallel):
         U1, pi1 = U.copy(), pi.copy()
