@@ -49,9 +49,14 @@ def main() -> None:
         "Locked mode touches only the systems that jump (found by rejection sampling: about "
         "one cache line per trial), so it is far from the bandwidth limit. Dynamic mode is "
         "bound by arithmetic, not by memory: it moves 23 bytes per system-step (39 with "
-        "momenta) at a few per cent of the copy bandwidth. Its pass does no trigonometry "
+        "momenta) at a fraction of the copy bandwidth. Its phase pass does no trigonometry "
         "(phases are stored as float32 unit vectors and rotated by short series; the class "
-        "part e^{i h E_a} is computed once per class), and the class sort runs in parallel.")
+        "part e^{i h E_a} is computed once per class) and runs in chunks of 512 systems: "
+        "class coefficients gathered into rows, then one branch-free loop the compiler "
+        "turns into SIMD, then the class sums (by masks for P <= 4). With the earlier scalar "
+        "pass this benchmark gave 55 M system-steps/s at f = 2 for both P. "
+        "What remains per step besides it: the class sort (~1.8 ms at N = 10^6) and the "
+        "copy draws (~1.4 ms).")
     print(body)
     write_section("Agent engine", body)
 

@@ -225,13 +225,20 @@ The latency is from the key press on the r slider to the status bar showing the 
 frame that the engine published after applying the change.
 
 Where the time goes (2026-11-24, Chrome DevTools CPU profile and trace, py-spy on the
-server, while playing this case): both cores are saturated. The engine steps ~25 times a
-second here (one phase pass over 10^6 systems per step, 17 ms alone with both cores) and
-publishes a frame per step, so frames come at most that fast; Chromium's renderer takes
-about one core (BokehJS paints: histogram ~5 ms, phase plot ~7 ms, each plot over time
-~5 ms, plus the canvas raster at commit), the server's event loop ~0.1 s per second.
-What was done (counted the new way: ~17 frames/s with the first item alone, 19.6 to 22
-in three runs of the benchmark with all of them): a BokehJS
+server, while playing this case): Chromium's renderer is the limit. It shows about 22
+frames/s whatever the server sends (at N = 10^5, where the server sends ~35 a second, it
+still shows ~22). Per frame it spends: BokehJS paints (histogram ~5 ms, phase plot ~7 ms,
+each plot over time ~5 ms on its turn), forced style and layout (CSS reads and legend
+bounding boxes during the paints) and the commit of ~15 canvas layers (~3 ms). The engine
+makes a step in ~9 ms at N = 10^6 (phase pass 4.2 ms, class sort and copies 3.6 ms) and the
+server sends ~24 frames/s. Tried without a measurable effect (run-to-run noise is about
+±2 frames/s): caching the plot's base font size (the forced style read moves to the next
+reader), skipping the legends' bounding-box reads, the server at lower priority (nice 10)
+or on one numba thread, hiding axes and grids. Halving the phase-plot sample to 600
+systems gave +1 to +2 frames/s in two runs; it stays at 1200 for the picture.
+What was done: the agent engine's phase pass vectorised (12.8 → 4.2 ms per pass at
+N = 10^6; 19.6 → 23.4 and 24.0 frames/s in two runs of this benchmark); before that
+(counted the new way: ~17 frames/s with the first item alone, 19.6 to 22 with all): a BokehJS
 workaround (`app/bokeh_fixes.py`: BokehJS 3.9 rewrote every renderer's stylesheet and read
 computed CSS on every paint, a forced style recalculation per renderer, bokeh/bokeh#15286);
 one data source for the histogram; the order bars and the plots over time sent 5 times a
