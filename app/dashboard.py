@@ -583,6 +583,18 @@ class EnsembleApp(pn.viewable.Viewer):
                 self.views[k].flush()
                 return
 
+    def _speed_stat(self, pub: Published) -> str:
+        """The simulated time per second actually achieved while playing; flagged when the
+        engine cannot keep up with the speed asked (large N, dynamic phases)."""
+        if not pub.playing or pub.rate <= 0.0:
+            return ""
+        slow = pub.rate < 0.9 * self.speed
+        title = (f' title="The engine cannot keep up: {pub.rate:.2g} time units per second '
+                 f'of the {self.speed:.2g} asked. A smaller N runs faster."') if slow else ""
+        return (f'<div class="stat{" slow" if slow else ""}"{title}><span>time units / s'
+                f'</span><b class="v">{pub.rate:.2g}</b>'
+                + (f'<small> of {self.speed:.2g}</small>' if slow else "") + "</div>")
+
     def _update_status(self, pub: Published) -> None:
         f = pub.frame
         D = float(f.tv)
@@ -594,6 +606,7 @@ class EnsembleApp(pn.viewable.Viewer):
             f'<div class="stat"><span>D·√N</span><b>{D * math.sqrt(f.N):.2f}</b></div>'
             f'<div class="stat"><span>engine</span><b>{self.sim.mode}</b></div>'
             f'<div class="stat"><span>r</span><b class="r">{pub.r:+.2f}</b></div>'
+            + self._speed_stat(pub)
         )
         if html != self.status.object:
             self.status.object = html
@@ -784,6 +797,8 @@ _STATUS_CSS = """
 .stat span {display: block; font-size: 14px; color: #6b7280; text-transform: uppercase;
             letter-spacing: .05em;}
 .stat b {font-size: 30px; color: #1e1b4b; font-variant-numeric: tabular-nums;}
+.stat.slow b, .stat.slow small {color: #b45309;}
+.stat small {font-size: 15px;}
 """
 _EXPLAIN_CSS = ":host {font-size: 17px;}"
 _EXPLAIN_BIG = ":host {font-size: 24px; line-height: 1.45;}"

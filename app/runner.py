@@ -32,6 +32,8 @@ log = logging.getLogger("app.runner")
 FRAME_PERIOD = 0.025
 #: Largest wall-clock time one advance may take before a frame is published.
 WALL_BUDGET = 0.03
+#: Time constant (wall seconds) of the achieved-speed average shown to the user.
+RATE_TAU = 1.0
 #: The recorded history is thinned (every other row dropped) beyond this many cells.
 MAX_HISTORY_CELLS = 4_000_000
 
@@ -55,6 +57,7 @@ class Published:
     frame: Frame
     playing: bool
     r: float  # the exponent the frame was (and the next steps are) computed with
+    rate: float = 0.0  # simulated time per wall second actually achieved while playing
 
 
 class History:
@@ -117,6 +120,7 @@ class Runner:
         self._commands: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self.speed = float(speed)
         self.playing = False
+        self.rate = 0.0  # achieved simulated time per wall second (running average)
         self.error: str | None = None  # the latest error sentence, for the document
         self.error_seq = 0
         self._seq = 0
@@ -172,7 +176,7 @@ class Runner:
             self._next_out = k * self.history.dt
         self._seq += 1
         self._latest = Published(self._seq, self.generation, f, self.playing,
-                                 float(self.params.r))
+                                 float(self.params.r), self.rate if self.playing else 0.0)
 
     def _fail(self, msg: str) -> None:
         self.error = msg
@@ -180,7 +184,7 @@ class Runner:
         self._seq += 1
         if self._latest is not None:
             self._latest = Published(self._seq, self.generation, self._latest.frame,
-                                     self.playing, self._latest.r)
+                                     self.playing, self._latest.r, self._latest.rate)
 
     def process(self, cmd: str, value: Any = None) -> bool:
         """Apply one command in the thread; return False when the runner must stop."""
@@ -234,9 +238,20 @@ class Runner:
         if st.t < self._next_out - 1e-12:
             self._record_and_publish()
 
+    def _measure_rate(self, dt_sim: float, wall: float) -> None:
+        """Fold dt_sim simulated in ``wall`` seconds (one loop turn: steps, frame and
+        waiting) into the achieved speed, an exponential average over RATE_TAU seconds,
+        capped at the asked speed (a turn that kept up may run a little over)."""
+        if wall <= 0.0:
+            return
+        x = min(dt_sim / wall, self.speed)
+        k = min(1.0, wall / RATE_TAU)
+        self.rate = x if self.rate == 0.0 else self.rate + k * (x - self.rate)
+
     def _loop(self) -> None:
         log.info("runner started (%s)", self._thread.name)
         last = time.perf_counter()
+        mark: tuple[float, float] | None = None  # (wall, simulated time) last turn
         try:
             while True:
                 # Paused: block until a command arrives (no CPU). Playing: pace the frames.
@@ -246,6 +261,7 @@ class Runner:
                     cmd, value = self._commands.get(timeout=timeout)
                     if not self.process(cmd, value):
                         break
+                    mark = None  # a command may move t (reset, restart, step)
                     continue  # drain every queued command before stepping again
                 except queue.Empty:
                     pass
@@ -253,6 +269,9 @@ class Runner:
                 if not self.playing:
                     last = now
                     continue
+                if mark is not None:
+                    self._measure_rate(self.stepper.t - mark[1], now - mark[0])
+                mark = (now, self.stepper.t)
                 # Never try to catch up more than a few frames after a slow step.
                 dt_wall = min(now - last, 4 * FRAME_PERIOD)
                 last = now

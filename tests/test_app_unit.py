@@ -12,7 +12,7 @@ import pytest
 
 from app.dashboard import EnsembleApp, available_modes, n_options
 from app.matrix import MatrixEditor, parse_complex, parse_table, table_from
-from app.runner import Runner, live_runners
+from app.runner import Published, Runner, live_runners
 from app.views import (
     DeviationView,
     HistogramView,
@@ -81,6 +81,40 @@ def test_runner_live_update_and_bad_input_keeps_running(runner):
     runner.send("play")
     t0 = runner.latest().frame.t
     wait_for(lambda: runner.latest().frame.t > t0)  # still running after bad input
+
+
+def test_runner_reports_the_speed_it_achieves(runner):
+    """The achieved simulated time per second: the asked speed when the engine keeps up
+    (population mode, N = 10^4), far below it when every advance is slow."""
+    runner.send("speed", 2.0)
+    runner.send("play")
+    wait_for(lambda: runner.latest().rate > 0)
+    time.sleep(1.5)
+    assert runner.latest().rate == pytest.approx(2.0, rel=0.15)
+    st = runner.stepper
+    advance = st.advance
+
+    def slow(t_target, wall_budget=None):  # 50 ms for at most 0.01 time units
+        time.sleep(0.05)
+        return advance(min(t_target, st.t + 0.01))
+
+    st.advance = slow
+    time.sleep(4.0)  # four time constants of the average
+    assert 0.05 < runner.latest().rate < 0.4  # about 0.01 / 0.055 s = 0.18
+    runner.send("pause")
+    wait_for(lambda: not runner.latest().playing)
+    assert runner.latest().rate == 0.0
+
+
+def test_speed_stat_flags_an_engine_that_cannot_keep_up(app):
+    app.speed = 1.0
+    pub = Published(1, 1, None, True, -0.5, 0.31)
+    html = app._speed_stat(pub)
+    assert 'class="stat slow"' in html and ">0.31<" in html and "of 1" in html
+    assert "cannot keep up" in html
+    ok = app._speed_stat(Published(1, 1, None, True, -0.5, 0.97))
+    assert "slow" not in ok and ">0.97<" in ok
+    assert app._speed_stat(Published(1, 1, None, False, -0.5, 0.0)) == ""
 
 
 def test_runner_restart_new_generation(runner):
