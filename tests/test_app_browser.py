@@ -66,14 +66,39 @@ def test_loads_renders_plays_and_screenshot(page, server):
     # the BokehJS workaround (app/bokeh_fixes.py) is in place
     assert page.evaluate("""() => window.Bokeh.__rel_style_patch === true &&
         window.Bokeh.require("core/dom").InlineStyleSheet.prototype._update
-            .toString().includes("textContent !== css")""")
+            .toString().includes("textContent !== css") &&
+        window.Bokeh.require("models/renderers/glyph_renderer").GlyphRendererView
+            .prototype.update_position.toString().includes("__rel_placed")""")
     play(page)
     wait_until(lambda: shown(page, "t") > 1.0)
     time.sleep(2.5)  # a few Rabi half-periods on screen for the screenshot
     page.set_viewport_size({"width": 1600, "height": 1420})  # every plot in one picture
     time.sleep(1.0)
     page.screenshot(path=str(ROOT / "assets" / "screenshot.png"))
+    # the workaround places glyph renderers' elements at most once a second, with a trailing
+    # update: once paused, every one sits where stock BokehJS would place it
+    page.get_by_role("button", name="Pause", exact=True).click()
+    time.sleep(1.5)
+    n, stale = page.evaluate(JS_STALE_PLACES)
+    assert n > 20 and stale == 0
     assert errors == []
+
+
+JS_STALE_PLACES = """() => {
+  const GRV = Bokeh.require("models/renderers/glyph_renderer").GlyphRendererView;
+  let n = 0, stale = 0;
+  const visit = (v) => {
+    if (v instanceof GRV && v.position.el != null) {
+      const before = v.position.el.textContent;
+      Bokeh.__rel_place.call(v);  // BokehJS's own placement
+      n += 1;
+      if (v.position.el.textContent !== before) stale += 1;
+    }
+    for (const c of (v.children_views ? v.children_views() : [])) visit(c);
+  };
+  for (const root of Object.values(Bokeh.index)) visit(root);
+  return [n, stale];
+}"""
 
 
 def test_r_away_from_minus_half_grows_deviation(page, server):

@@ -382,6 +382,7 @@ def test_bokeh_workaround_is_installed_on_document_ready():
     bokeh_fixes.install(doc)
     (cb,) = doc.callbacks._js_event_callbacks["document_ready"]
     assert "InlineStyleSheet" in cb.code and "__rel_style_patch" in cb.code
+    assert "GlyphRendererView" in cb.code and "setTimeout" in cb.code
 
 
 def test_tick_builds_views_from_frames_and_exports(app):
