@@ -226,11 +226,12 @@ class Runner:
         """Advance by ``dt_sim`` (at most ``wall_budget`` seconds), stopping on output times."""
         st = self.stepper
         target = st.t + dt_sim
+        t_begin = st.t
         start = time.perf_counter()
         while st.t < target - 1e-12:
             left = wall_budget - (time.perf_counter() - start)
-            if left <= 0:
-                break
+            if left <= 0 or (st.t > t_begin and left < st.chunk_wall):
+                break  # spent, or the next chunk would likely overrun it
             t_next = min(target, self._next_out)
             st.advance(t_next, wall_budget=left)
             if st.t >= self._next_out - 1e-12:

@@ -303,7 +303,8 @@ class AgentStepper(Stepper):
             self._pending = 0.0
 
     def advance(self, t_target: float, wall_budget: float | None = None) -> float:
-        """Advance to ``t_target`` (or until ``wall_budget`` seconds pass); return the time.
+        """Advance to ``t_target`` (or until the ``wall_budget`` is spent, see
+        :meth:`Stepper.advance`); return the time.
 
         With ``lazy_phases = True`` (the dashboard, which draws a frame after every short
         advance) the phases may stay up to half a step (~0.01) behind ``t`` in between:

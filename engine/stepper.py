@@ -90,6 +90,7 @@ class Stepper:
         self.rng = np.random.default_rng(self.seed)
         self.t = 0.0
         self.steps = 0
+        self.chunk_wall = 0.0  # wall seconds of the last chunk of steps (advance)
         self._init_state()
 
     # -- to implement --------------------------------------------------------------
@@ -112,14 +113,21 @@ class Stepper:
 
     # -- shared ------------------------------------------------------------------------
     def advance(self, t_target: float, wall_budget: float | None = None) -> float:
-        """Advance to ``t_target`` (or until ``wall_budget`` seconds pass); return the time."""
+        """Advance to ``t_target``; return the time.
+
+        With a ``wall_budget`` (seconds) it also stops when the next chunk of steps would
+        likely overrun the budget (the last chunk's duration is the estimate, kept in
+        ``chunk_wall``), after at least one chunk."""
         if not np.isfinite(t_target):
             raise InputError(f"The target time must be finite, not {t_target!r}.")
         start = time.perf_counter()
         chunk = self.chunk_steps(wall_budget)
         while self.t < t_target:
+            t0 = time.perf_counter()
             self.steps += self._advance_kernel(float(t_target), chunk)
-            if wall_budget is not None and time.perf_counter() - start > wall_budget:
+            now = time.perf_counter()
+            self.chunk_wall = now - t0
+            if wall_budget is not None and now - start + self.chunk_wall > wall_budget:
                 break
         return self.t
 

@@ -7,10 +7,12 @@ a bound a correct engine meets and a wrong sign, factor or exponent misses by fa
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
-from engine import ExactEvolution, build_preset, simulate
+from engine import ExactEvolution, build_preset, make_stepper, simulate
 from engine.stepper import total_variation
 
 from .conftest import min_rho
@@ -180,3 +182,22 @@ def test_admixture_is_shared_with_exact_reference():
     res = simulate(ham, N=10**5, seed=0, admixture=0.1, t_end=1.0, dt_out=0.1)
     assert res.n[0, 1] > 0 and res.p[0, 1] > 0
     assert (res.tv * np.sqrt(res.N)).max() < 5.0
+
+
+def test_wall_budget_stops_before_the_next_chunk_would_overrun_it(ham3, monkeypatch):
+    """advance(..., wall_budget) takes the last chunk's duration as the estimate of the
+    next: with 20 ms chunks and a 75 ms budget it stops after three (60 ms), not four
+    (a chunk may run 5 ms late before the test changes its outcome)."""
+    st = make_stepper(ham3, mode="population", N=1000, seed=0)
+    st.advance(0.01)  # compiled
+    kernel, steps = st._advance_kernel, st.steps
+
+    def slow(t_stop, max_steps):
+        time.sleep(0.02)
+        return kernel(t_stop, 1)
+
+    monkeypatch.setattr(st, "_advance_kernel", slow)
+    st.advance(1e6, wall_budget=0.075)
+    assert st.steps - steps == 3 and 0.019 < st.chunk_wall < 0.05
+    st.advance(1e6, wall_budget=0.001)  # always at least one chunk
+    assert st.steps - steps == 4
