@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import panel as pn
 import param
-from bokeh.models import Div
 from panel.theme.fast import Fast
 
 from engine import (
@@ -242,12 +241,8 @@ class EnsembleApp(pn.viewable.Viewer):
                                              label="Download Parquet", color="primary",
                                              variant="outline",
                                              sizing_mode="stretch_width")
-        # A Bokeh Div set directly: its text changes with every frame, and a Panel pane's
-        # update walks the document's models and sends its own message (~4 ms a frame on
-        # the event loop); a model property goes out with the frame's other changes.
-        self.status_div = Div(text="", css_classes=["status"], sizing_mode="stretch_width")
-        self.status = pn.pane.Bokeh(self.status_div, sizing_mode="stretch_width",
-                                    stylesheets=[_STATUS_CSS, _STATUS_BIG])
+        self.status = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["status"],
+                                   stylesheets=[_STATUS_CSS, _STATUS_BIG])
         self.error = pn.pane.Alert("", alert_type="danger", visible=False,
                                    sizing_mode="stretch_width", css_classes=["run-error"])
         self.explain = pn.pane.Markdown("", sizing_mode="stretch_width",
@@ -489,7 +484,7 @@ class EnsembleApp(pn.viewable.Viewer):
             self._cards["alignment"].visible = not on or self.sim.mode == "agents"
         self.tracked_box.visible = not on or self.sim.mode == "agents"
         self.explain.stylesheets = [_EXPLAIN_BIG if on else _EXPLAIN_CSS]
-        self.status_div.css_classes = ["status", "big"] if on else ["status"]
+        self.status.css_classes = ["status", "big"] if on else ["status"]
         if self.present_toggle.value != on:
             self.present_toggle.value = on
 
@@ -613,8 +608,8 @@ class EnsembleApp(pn.viewable.Viewer):
             f'<div class="stat"><span>r</span><b class="r">{pub.r:+.2f}</b></div>'
             + self._speed_stat(pub)
         )
-        if html != self.status_div.text:
-            self.status_div.text = html
+        if html != self.status.object:
+            self.status.object = html
 
     # -- session lifecycle -------------------------------------------------------------------
     def start(self, thread: bool = True) -> Runner:

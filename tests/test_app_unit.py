@@ -390,7 +390,7 @@ def test_tick_builds_views_from_frames_and_exports(app):
     app.tick()
     assert set(app.views) == {"hist", "phase", "pop", "dev", "tracked"}
     assert app.panes["hist"].object is app.views["hist"].fig
-    assert "0.30" in app.status_div.text
+    assert "0.30" in app.status.object
     csv = app._export_csv().getvalue()
     assert csv.splitlines()[0] == "t,n_0,n_1,p_0,p_1,tv" and len(csv.splitlines()) == 5
     table = pd.read_parquet(io.BytesIO(app._export_parquet().getvalue()))
@@ -452,10 +452,10 @@ def test_lesson_from_picker_or_link_and_presentation_mode(app):
     app.sidebar()
     app.presentation = True  # ?present=true
     assert app.present_toggle.value and app.banner.objects == [app.explain]
-    assert app.status_div.css_classes == ["status", "big"]  # large figures in the status
+    assert app.status.css_classes == ["status", "big"]  # large figures in the status bar
     assert app.banner.visible and not app.explain_box.visible
     assert not app._cards["matrix"].visible and not app._cards["advanced"].visible
     app.present_toggle.value = False
     assert not app.presentation and app.explain_box.objects == [app.explain]
-    assert app.status_div.css_classes == ["status"]
+    assert app.status.css_classes == ["status"]
     assert app._cards["matrix"].visible
