@@ -224,20 +224,30 @@ per frame, so that count missed about half the frames and reported 4 to 6.5 fram
 The latency is from the key press on the r slider to the status bar showing the r of a
 frame that the engine published after applying the change.
 
-Where the time goes (2026-11-24, Chrome DevTools CPU profile and trace, py-spy on the
-server, while playing this case): Chromium's renderer is the limit. It shows about 22
-frames/s whatever the server sends (at N = 10^5, where the server sends ~35 a second, it
-still shows ~22). Per frame it spends: BokehJS paints (histogram ~5 ms, phase plot ~7 ms,
-each plot over time ~5 ms on its turn), forced style and layout (CSS reads and legend
-bounding boxes during the paints) and the commit of ~15 canvas layers (~3 ms). The engine
-makes a step in ~9 ms at N = 10^6 (phase pass 4.2 ms, class sort and copies 3.6 ms) and the
-server sends ~24 frames/s. Tried without a measurable effect (run-to-run noise is about
-±2 frames/s): caching the plot's base font size (the forced style read moves to the next
-reader), skipping the legends' bounding-box reads, the server at lower priority (nice 10)
-or on one numba thread, hiding axes and grids. Halving the phase-plot sample to 600
-systems gave +1 to +2 frames/s in two runs; it stays at 1200 for the picture.
+Where the time goes (2026-11-24, Chrome DevTools CPU profile and trace with invalidation
+tracking, py-spy and cProfile on the server, while playing this case): Chromium's renderer
+is the limit. It draws about 23-26 frames/s; the server sends ~26 (a frame per 40 ms
+advance: 4 engine steps of ~9 ms at N = 10^6, phase pass 4.2 ms of each). Per frame the
+renderer spends: BokehJS paints (histogram ~3 ms, phase plot ~4.5 ms, each plot over time
+~4 ms on its turn), the status bar's new HTML, message handling (~2 ms) and native work
+(style, layout, raster and commit of ~15 canvas layers; ~40 % of its time). The slider
+latency is mostly waiting: for the busy renderer to handle the key press (~50-200 ms in
+instrumented runs), then ~65 ms until the server's handler runs, ≤ 40 ms until the runner
+takes the command between advances, ≤ 25 ms until the next pull. It varies a lot with the
+machine's load: 255 to 395 ms medians in runs of this benchmark on 2026-11-24 with much
+the same code. Tried without a gain: caching the plot's base font size, skipping the legends'
+bounding-box reads, the server at lower priority (nice 10) or on one numba thread, hiding
+axes and grids, a CSS-contained status bar, flow control (the page acknowledging each
+drawn frame through a hidden widget: 12 frames/s, the acknowledgements cost more than they
+saved), a Bokeh Div as the status bar (BokehJS re-lays out the page on every text change:
+12-18 frames/s), advances of 30 ms (~32 frames sent, 24-26 drawn, latency ~330 ms).
+Halving the phase-plot sample to 600 systems gave +1 to +2 frames/s in two runs; it stays
+at 1200 for the picture.
 What was done: the agent engine's phase pass vectorised (12.8 → 4.2 ms per pass at
-N = 10^6; 19.6 → 23.4 and 24.0 frames/s in two runs of this benchmark); before that
+N = 10^6; 19.6 → 23.4 and 24.0 frames/s in two runs of this benchmark); the BokehJS
+workaround also throttles a glyph renderer's (empty) element to its glyph's moving bounds
+(a style and layout invalidation on every paint: paints 5-7 → 3-5 ms); advances keep their
+wall budget instead of overrunning it by a step; before that
 (counted the new way: ~17 frames/s with the first item alone, 19.6 to 22 with all): a BokehJS
 workaround (`app/bokeh_fixes.py`: BokehJS 3.9 rewrote every renderer's stylesheet and read
 computed CSS on every paint, a forced style recalculation per renderer, bokeh/bokeh#15286);
