@@ -32,8 +32,8 @@ log = logging.getLogger("app.runner")
 FRAME_PERIOD = 0.025
 #: Largest wall-clock time one advance may take before a frame is published. When the
 #: engine is behind (large N), this sets the frame rate: ~26 frames/s at N = 10^6 agents.
-#: Shorter advances send more frames than a browser on a shared 2-core machine draws
-#: while staying responsive (at 0.03: ~32 sent, 24-26 drawn, slider latency ~330 ms).
+#: Shorter advances send more frames than a browser sharing a 2-core machine draws (at
+#: 0.03: ~32 sent, 24-26 drawn) and leave it less idle time for the user's input.
 WALL_BUDGET = 0.04
 #: Time constant (wall seconds) of the achieved-speed average shown to the user.
 RATE_TAU = 1.0
