@@ -106,6 +106,12 @@ def test_runner_reports_the_speed_it_achieves(runner):
     assert runner.latest().rate == 0.0
 
 
+def test_sliders_are_handled_without_panels_debounce(app):
+    """Panel waits 50 ms before handling a change from the page unless told otherwise."""
+    for w in (app.r_slider, app.f_slider, app.speed_slider):
+        assert w._debounce == 0
+
+
 def test_speed_stat_flags_an_engine_that_cannot_keep_up(app):
     app.speed = 1.0
     pub = Published(1, 1, None, True, -0.5, 0.31)
