@@ -232,7 +232,8 @@ renderer spends: BokehJS paints (histogram ~3 ms, phase plot ~4.5 ms, each plot 
 ~4 ms on its turn), the status bar's new HTML, message handling (~2 ms) and native work
 (style, layout, raster and commit of ~15 canvas layers; ~40 % of its time). The slider
 latency is mostly waiting: for the busy renderer to handle the key press (~50-200 ms in
-instrumented runs), then ~65 ms until the server's handler runs, ≤ 40 ms until the runner
+instrumented runs), then 5-20 ms until the app's handler runs (~65 ms while Panel still
+debounced slider changes by 50 ms), ≤ 40 ms until the runner
 takes the command between advances, ≤ 25 ms until the next pull. It varies a lot with the
 machine's load: 255 to 395 ms medians in runs of this benchmark on 2026-11-24 with much
 the same code. Tried without a gain: caching the plot's base font size, skipping the legends'
@@ -247,7 +248,8 @@ What was done: the agent engine's phase pass vectorised (12.8 → 4.2 ms per pas
 N = 10^6; 19.6 → 23.4 and 24.0 frames/s in two runs of this benchmark); the BokehJS
 workaround also throttles a glyph renderer's (empty) element to its glyph's moving bounds
 (a style and layout invalidation on every paint: paints 5-7 → 3-5 ms); advances keep their
-wall budget instead of overrunning it by a step; before that
+wall budget instead of overrunning it by a step; the simulation's sliders skip Panel's
+50 ms server-side debounce; before that
 (counted the new way: ~17 frames/s with the first item alone, 19.6 to 22 with all): a BokehJS
 workaround (`app/bokeh_fixes.py`: BokehJS 3.9 rewrote every renderer's stylesheet and read
 computed CSS on every paint, a forced style recalculation per renderer, bokeh/bokeh#15286);
