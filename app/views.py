@@ -2,9 +2,10 @@
 
 Each view is built for one ensemble (P beable values, N systems) and has ``update(frame)``,
 called on the document's event loop (up to 40 Hz) with the latest :class:`engine.Frame`.
-Arrays go to Bokeh as float32; time series use ``stream(..., rollover)``; bars send only
-the columns that changed. Keys missing from ``frame.extra`` (population and Bell modes have
-no individual phases or tracked systems) fall back to class-level data.
+Long arrays go to Bokeh as float32 bytes, short ones inline (:func:`wire`); time series
+use ``stream(..., rollover)``; bars send only the columns that changed. Keys missing from
+``frame.extra`` (population and Bell modes have no individual phases or tracked systems)
+fall back to class-level data.
 """
 
 from __future__ import annotations
@@ -140,6 +141,21 @@ def f32(x: Any) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
 
 
+#: Arrays up to this length travel inside a message's JSON; longer ones as float32 bytes.
+#: Bokeh sends every binary buffer as two more WebSocket messages (its header and its
+#: bytes), and each is a task for the page: a frame of a few short arrays came as 23
+#: messages, which cost the browser about as much as drawing it.
+INLINE_MAX = 256
+
+
+def wire(x: Any) -> np.ndarray | list[float]:
+    """A column for a data source: a list when short (inline), float32 when long."""
+    a = np.asarray(x)
+    if a.ndim == 1 and a.size <= INLINE_MAX:
+        return a.astype(float).tolist()
+    return a.astype(np.float32)
+
+
 class View:
     """A Bokeh figure fed by frames.
 
@@ -227,7 +243,7 @@ class SeriesView(View):
         if not pending:
             return
         self._pending = None
-        self.source.stream({k: f32(v) for k, v in pending.items()}, rollover=ROLLOVER)
+        self.source.stream({k: wire(v) for k, v in pending.items()}, rollover=ROLLOVER)
         self.follow()
 
     def reset(self, N: int) -> None:
@@ -289,7 +305,7 @@ class HistogramView(View):
         if self._p is None or not np.array_equal(p, self._p):
             changed["p"] = self._p = p
         if changed:
-            self.bars.data.update(changed)
+            self.bars.data.update({k: wire(v) for k, v in changed.items()})
         top = float(max(rho.max(initial=0.0), p.max(initial=0.0)))
         if top > 0.95 * self.y.end:  # grow only: a steady axis is easier to read
             self.y.end = min(1.05, 1.25 * top)
@@ -399,11 +415,13 @@ class PhaseView(View):
         old = self.points.data
         if len(old["a"]) == len(a) and np.array_equal(old["a"], a) and \
                 np.array_equal(old["size"], size):
-            self.points.data.update(x=x, y=y)  # the same systems: only their phases moved
+            # the same systems: only their phases moved
+            self.points.data.update(x=wire(x), y=wire(y))
         else:
-            self.points.data = {"x": x, "y": y, "a": a, "size": size}
+            self.points.data = {"x": wire(x), "y": wire(y), "a": wire(a),
+                                "size": wire(size)}
         pe = np.asarray(frame.phi_exact, dtype=float)
-        self.exact.data.update(x=f32(R * np.cos(pe)), y=f32(R * np.sin(pe)))
+        self.exact.data.update(x=wire(R * np.cos(pe)), y=wire(R * np.sin(pe)))
         if "polar" in ex and "nematic" in ex:
             self._order = (f32(ex["polar"]), f32(ex["nematic"]))
 
@@ -412,7 +430,7 @@ class PhaseView(View):
         if self._order is not None:
             polar, nematic = self._order
             self._order = None
-            self.order.data.update(polar=polar, nematic=nematic)
+            self.order.data.update(polar=wire(polar), nematic=wire(nematic))
 
 
 class PopulationsView(SeriesView):
@@ -517,7 +535,7 @@ class PopulationsView(SeriesView):
         self.mapper.high = self.mapper_high
         self.source.data = {"image": [self._buf_n[:, :k + 1].copy()],
                             "exact": [self._buf_p[:, :k + 1].copy()],
-                            "x": f32([t0]), "dw": f32([max(t1 - t0, 1e-3)])}
+                            "x": [t0], "dw": [max(t1 - t0, 1e-3)]}
         self.follow()
 
     def follow(self) -> None:

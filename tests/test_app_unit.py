@@ -271,11 +271,11 @@ def _imports(name):
 
 # --- frames -> data sources ----------------------------------------------------------------
 
-def test_histogram_float32_and_absorbed_marks():
+def test_histogram_inline_columns_and_absorbed_marks():
     v = HistogramView(3, ("0", "1", "2"))
     v.update(frame([60, 40, 0], [0.5, 0.4, 0.1]))
     d = v.bars.data
-    assert d["rho"].dtype == np.float32
+    assert isinstance(d["rho"], list)  # short: inside the message, not a binary buffer
     np.testing.assert_allclose(d["rho"], [0.6, 0.4, 0.0])
     np.testing.assert_array_equal(d["empty"], [0, 0, 1])
     np.testing.assert_allclose(d["p"], [0.5, 0.4, 0.1], rtol=1e-6)
@@ -310,7 +310,7 @@ def test_populations_lines_stream_and_heat_strip():
         v.update(frame([60, 40], [0.5, 0.5], t=0.1 * i))
     assert len(v.source.data["t"]) == 0  # rows wait for the next flush, none is lost
     v.flush()
-    assert len(v.source.data["t"]) == 3 and v.source.data["n0"].dtype == np.float32
+    assert len(v.source.data["t"]) == 3
     np.testing.assert_allclose(v.source.data["t"], [0.0, 0.1, 0.2], rtol=1e-6)
     assert (v.x.start, v.x.end) == pytest.approx((0.0, 0.204))  # the axis follows time
     v.flush()  # nothing new: nothing sent
@@ -337,6 +337,42 @@ def test_populations_lines_stream_and_heat_strip():
     lattice.x.update(start=0.0, end=1.0)
     lattice._on_reset(None)  # the reset tool re-spans the heat strip at once
     assert lattice.x.start == pytest.approx(0.05 * 40)
+
+
+def test_a_frame_travels_in_few_websocket_messages():
+    """Bokeh sends each binary buffer as two more WebSocket messages, each a task for the
+    page: only the phase plot's sample (long) goes as bytes; short columns go inline."""
+    from bokeh.document import Document
+    from bokeh.protocol import Protocol
+
+    from app.views import INLINE_MAX
+
+    views = [HistogramView(2), PhaseView(2), PopulationsView(2), DeviationView(1000),
+             TrackedView(2, k=3)]
+    doc = Document()
+    for fig in (*(v.fig for v in views), views[1].order_fig):
+        doc.add_root(fig)
+    events = []
+    doc.on_change(events.append)
+    k = INLINE_MAX + 1000
+    rng = np.random.default_rng(1)
+    extra = dict(sample_a=rng.integers(0, 2, k), sample_phi=rng.uniform(-np.pi, np.pi, k),
+                 polar=np.array([0.9, 0.5]), nematic=np.array([0.9, 0.6]),
+                 tracked_a=np.array([0, 1, 1]))
+    buffers = []
+    for t in (1, 2):
+        events.clear()
+        for v in views:
+            v.update(frame([600, 400 + t], [0.55, 0.45], t=t, **extra))
+            v.flush()
+        buffers.append(len(Protocol().create("PATCH-DOC", events).buffers))
+        changed = {getattr(ev, "model", None) for ev in events}
+        assert {views[0].bars, views[1].points, views[1].exact, views[1].order,
+                *(v.source for v in views[2:])} <= changed  # every view sent its data
+    # a new sample: its a, size, x and y; then the same systems again: their x and y only
+    assert buffers == [4, 2]
+    x = views[1].points.data["x"]
+    assert x.dtype == np.float32 and len(x) == k
 
 
 def test_deviation_and_tracked():
