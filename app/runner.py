@@ -31,9 +31,10 @@ log = logging.getLogger("app.runner")
 #: Least time between published frames while playing (the page pulls at 40 Hz).
 FRAME_PERIOD = 0.025
 #: Largest wall-clock time one advance may take before a frame is published. When the
-#: engine is behind (large N), this sets the frame rate: ~26 frames/s at N = 10^6 agents.
-#: Shorter advances send more frames than a browser sharing a 2-core machine draws (at
-#: 0.03: ~32 sent, 24-26 drawn) and leave it less idle time for the user's input.
+#: engine is behind (large N), this sets the frame rate: ~30 frames/s sent at N = 10^6
+#: agents, ~28 drawn by a browser sharing this 2-core machine (2026-11-25). Shorter
+#: advances sent more frames than it drew (2026-11-24, at 0.03: ~32 sent, 24-26 drawn)
+#: and left it less idle time for the user's input.
 WALL_BUDGET = 0.04
 #: Time constant (wall seconds) of the achieved-speed average shown to the user.
 RATE_TAU = 1.0

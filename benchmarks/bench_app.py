@@ -5,7 +5,7 @@ Measures, on this machine:
    dynamics on (population mode when the agent engine is missing);
 2. latency from a slider change (r) to the first frame showing it;
 3. server CPU while paused (share of one core);
-4. server memory after 20 sessions opened, played and closed.
+4. server memory after 20 and 40 sessions opened, played and closed.
 
 Writes its section (``## Dashboard``) into benchmarks/RESULTS.md, leaving the rest alone.
 Run: ``.venv/bin/python benchmarks/bench_app.py`` (about four minutes).
@@ -13,7 +13,6 @@ Run: ``.venv/bin/python benchmarks/bench_app.py`` (about four minutes).
 
 from __future__ import annotations
 
-import gc
 import platform
 import re
 import signal
@@ -80,8 +79,9 @@ async (seconds) => {
 """
 # The latency runs from the key press as the page receives it (the event's time stamp: when
 # the browser took the key, so the renderer's queue is included) to the first animation
-# frame that shows an r published after the change. Timing from before Playwright's press
-# would add its round trips to a busy page (locating, focusing), which a user does not wait for.
+# frame that shows an r published after the change. It is also reported from before
+# Playwright's press (how it was timed until 2026-11-25), which adds Playwright's round trips
+# to a busy page (locating the handle, focusing, waiting for the key's acknowledgement).
 JS_WAIT_R = """
 (old) => { window.__seen = new Promise((done) => {
   let t_key = null;
@@ -91,7 +91,7 @@ JS_WAIT_R = """
     const el = window.__status('b.r');
     if (el && el.textContent !== old && t_key != null) {
       document.removeEventListener('keydown', on_key, {capture: true});
-      done(performance.now() - t_key);
+      done([performance.now() - t_key, performance.now()]);
     } else requestAnimationFrame(tick);
   };
   requestAnimationFrame(tick);
@@ -139,7 +139,7 @@ def main() -> None:
         proc = server_proc(port)
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         # the machine is noisy: RUNS fresh sessions, each measured for fps and latency
-        fps_runs, lat_all = [], []
+        fps_runs, lat_all, lat_press_all = [], [], []
         ctx = None
         for run in range(RUNS):
             if ctx is not None:
@@ -152,21 +152,28 @@ def main() -> None:
             fps_runs.append(statistics.median(rates))
             print(f"run {run + 1}: fps {fps_runs[-1]:.1f} (windows "
                   f"{', '.join(f'{x:.1f}' for x in rates)})", flush=True)
-            lat = []
+            lat, lat_press = [], []
             handle = page.locator(".r-slider .noUi-handle")
             for _ in range(10):
                 old = page.evaluate("window.__status('b.r').textContent")
                 handle.focus()
                 page.evaluate(JS_WAIT_R, old)
+                t0 = page.evaluate("performance.now()")
                 handle.press("PageUp")
-                lat.append(page.evaluate("window.__seen"))
+                from_key, seen = page.evaluate("window.__seen")
+                lat.append(from_key)
+                lat_press.append(seen - t0)
                 time.sleep(0.3)
             lat_all.extend(lat)
-            print(f"run {run + 1}: latency median {statistics.median(lat):.0f} ms", flush=True)
+            lat_press_all.extend(lat_press)
+            print(f"run {run + 1}: latency median {statistics.median(lat):.0f} ms "
+                  f"(from before the press {statistics.median(lat_press):.0f} ms)", flush=True)
         out["fps"] = (f"{statistics.median(fps_runs):.1f} (median of {RUNS} sessions, each the "
                       f"median of three 5 s windows: {', '.join(f'{x:.1f}' for x in fps_runs)})")
         out["latency"] = (f"{statistics.median(lat_all):.0f} ms (median of {len(lat_all)} "
-                          f"changes in {RUNS} sessions, max {max(lat_all):.0f} ms)")
+                          f"changes in {RUNS} sessions, max {max(lat_all):.0f} ms); from "
+                          f"before Playwright's press: {statistics.median(lat_press_all):.0f} "
+                          f"ms (max {max(lat_press_all):.0f} ms)")
         print("fps", out["fps"], "\nlatency", out["latency"], flush=True)
 
         page.get_by_role("button", name="Pause", exact=True).click()
@@ -177,22 +184,24 @@ def main() -> None:
         print("cpu paused", out["cpu_paused"], flush=True)
         ctx.close()
 
-        # memory: one warm-up session, then 20 sessions opened, played 1 s and closed
+        # memory: one warm-up session, then twice 20 sessions opened, played 1 s and closed
+        # (growth in the second 20 would be a leak; growth in the first can be caches)
         ctx, page = open_page(browser, f"{base}/app")
         ctx.close()
         wait_runners(base, 0)
-        gc.collect()
-        rss0 = rss_mb(proc)
-        for _ in range(20):
-            ctx, page = open_page(browser, f"{base}/app")
-            page.get_by_role("button", name="Play", exact=True).click()
-            time.sleep(1.0)
-            ctx.close()
-        wait_runners(base, 0)
-        time.sleep(2.0)
-        rss1 = rss_mb(proc)
-        out["memory"] = (f"{rss0:.0f} MiB after one session, {rss1:.0f} MiB after 20 more "
-                         f"({rss1 - rss0:+.0f} MiB); runner threads left: "
+        rss = [rss_mb(proc)]
+        for _ in range(2):
+            for _ in range(20):
+                ctx, page = open_page(browser, f"{base}/app")
+                page.get_by_role("button", name="Play", exact=True).click()
+                time.sleep(1.0)
+                ctx.close()
+            wait_runners(base, 0)
+            time.sleep(2.0)
+            rss.append(rss_mb(proc))
+        out["memory"] = (f"{rss[0]:.0f} MiB after one session, {rss[1]:.0f} MiB after 20 more "
+                         f"({rss[1] - rss[0]:+.0f} MiB), {rss[2]:.0f} MiB after another 20 "
+                         f"({rss[2] - rss[1]:+.0f} MiB); runner threads left: "
                          f"{get_json(base + '/runners')['runners']}")
         browser.close()
     out["mode"] = f"{mode} ({shown_mode.strip()} shown), N = 10^6" + (
@@ -223,54 +232,62 @@ machine ({cpu}), browser and server sharing the cores. Measured {time.strftime('
 | Frames rendered per second ({out['mode']}) | ≥ 20 | {out['fps']} |
 | Slider (r) change → first frame showing it, while playing | ≤ 300 ms | {out['latency']} |
 | Server CPU while paused | ≤ 3 % of a core | {out['cpu_paused']} |
-| Server memory after 20 sessions opened and closed | no growth beyond noise | {out['memory']} |
+| Server memory as sessions are opened and closed | no growth beyond noise | {out['memory']} |
 
 A frame counts as rendered when an animation frame (requestAnimationFrame) shows a newer
 published frame than the one before: the status bar carries the frame's number and changes
 in the same document update as the plots. (Until 2026-11-24 this counted changes of the
 displayed time, which has two decimals; at N = 10^6 the simulation advances less than 0.01
 per frame, so that count missed about half the frames and reported 4 to 6.5 frames/s.)
-The latency is from the key press on the r slider to the status bar showing the r of a
-frame that the engine published after applying the change.
+The latency runs from the key press on the r slider, as the page receives it (the keydown
+event's time stamp), to the first animation frame whose status bar shows the r of a frame
+the engine published after applying the change. Until 2026-11-25 it ran from before
+Playwright's press, which adds Playwright's own round trips to a busy page (locating the
+handle, focusing it, the key's acknowledgement); that figure is given too. The measuring
+script finds the status bar once (it used to walk every shadow root on every animation
+frame: about 4 % of the renderer's time).
 
-Where the time goes (2026-11-24, Chrome DevTools CPU profile and trace with invalidation
-tracking, py-spy and cProfile on the server, while playing this case): Chromium's renderer
-is the limit. It draws about 23-26 frames/s; the server sends ~26 (a frame per 40 ms
-advance: 4 engine steps of ~9 ms at N = 10^6, phase pass 4.2 ms of each). Per frame the
-renderer spends: BokehJS paints (histogram ~3 ms, phase plot ~4.5 ms, each plot over time
-~4 ms on its turn), the status bar's new HTML, message handling (~2 ms) and native work
-(style, layout, raster and commit of ~15 canvas layers; ~40 % of its time). The slider
-latency is mostly waiting: for the busy renderer to handle the key press (~50-200 ms in
-instrumented runs), then 5-20 ms until the app's handler runs (~65 ms while Panel still
-debounced slider changes by 50 ms), ≤ 40 ms until the runner
-takes the command between advances, ≤ 25 ms until the next pull. It varies a lot with the
-machine's load: 255 to 395 ms medians in runs of this benchmark on 2026-11-24 with much
-the same code. Tried without a gain: caching the plot's base font size, skipping the legends'
+Where the time goes (Chrome DevTools CPU profile and trace, py-spy on the server, while
+playing this case): Chromium's renderer main thread is busy nearly all the time; the
+server sends a frame per advance of at most 40 ms (~30 frames/s; 4 engine steps of ~9 ms
+at N = 10^6) and the page draws most of them. Per second the renderer spends about
+370 ms in JavaScript (BokehJS paints: histogram ~3.5 ms, phase plot ~5 ms, each plot over
+time ~4-5 ms on its turn; message handling), ~170 ms blocked in compositor commits and
+~50 ms in style and layout (trace figures, inflated by tracing).
+What was done, with this benchmark's figures:
+- 2026-11-25: short columns (bars, exact marks, order bars, streamed rows) travel inside
+  the JSON message instead of as binary buffers. Bokeh sends every buffer as two more
+  WebSocket messages, each a task for the page (~0.5 ms); a frame came as 23 messages
+  (656 per second), now 7 (292 per second). Runs of this benchmark with the measuring
+  fix above, before → after: 21.8 → 28.2 and 27.8 frames/s, 182 → 114 and 124 ms (shorter
+  runs of the code before measured 23.6-25.4 frames/s and ~143 ms).
+- 2026-11-24: the agent engine's phase pass vectorised (12.8 → 4.2 ms per pass at
+  N = 10^6; 19.6 → 23-24 frames/s); a glyph renderer's (empty) element follows its glyph's
+  moving bounds at most once a second (a style and layout invalidation on every paint:
+  paints 5-7 → 3-5 ms); advances keep their wall budget instead of overrunning it by a
+  step; the simulation's sliders skip Panel's 50 ms server-side debounce (~60 → 5-20 ms
+  from Panel receiving a change to the app's handler).
+- Before (~17 frames/s with the first item alone, 19.6 to 22 with all): a BokehJS
+  workaround (`app/bokeh_fixes.py`: BokehJS 3.9 rewrote every renderer's stylesheet and
+  read computed CSS on every paint, a forced style recalculation per renderer,
+  bokeh/bokeh#15286); one data source for the histogram; the order bars and the plots over
+  time sent 5 times a second, one plot per frame in turn, with their time axis set by the
+  server in the same update (an auto-ranging axis repainted a second time and sent its
+  bounds back); the phase histogram of the agent engine in a numba kernel over a strided
+  sample (3.4 → 1.0 ms per frame, out of the GIL); 1200 systems in the phase plot; the
+  page pulling at 40 Hz while playing and 10 Hz while paused; legend entries pointing at
+  static copies of their renderers (BokehJS rebuilt every legend on every data change);
+  the phase plot sending only the phases of a fixed sample; the agent engine leaving its
+  last phase half-step pending between the dashboard's short advances.
+Tried without a gain: caching the plot's base font size, skipping the legends'
 bounding-box reads, the server at lower priority (nice 10) or on one numba thread, hiding
 axes and grids, a CSS-contained status bar, flow control (the page acknowledging each
 drawn frame through a hidden widget: 12 frames/s, the acknowledgements cost more than they
 saved), a Bokeh Div as the status bar (BokehJS re-lays out the page on every text change:
-12-18 frames/s), advances of 30 ms (~32 frames sent, 24-26 drawn, latency ~330 ms).
-Halving the phase-plot sample to 600 systems gave +1 to +2 frames/s in two runs; it stays
-at 1200 for the picture.
-What was done: the agent engine's phase pass vectorised (12.8 → 4.2 ms per pass at
-N = 10^6; 19.6 → 23.4 and 24.0 frames/s in two runs of this benchmark); the BokehJS
-workaround also throttles a glyph renderer's (empty) element to its glyph's moving bounds
-(a style and layout invalidation on every paint: paints 5-7 → 3-5 ms); advances keep their
-wall budget instead of overrunning it by a step; the simulation's sliders skip Panel's
-50 ms server-side debounce; before that
-(counted the new way: ~17 frames/s with the first item alone, 19.6 to 22 with all): a BokehJS
-workaround (`app/bokeh_fixes.py`: BokehJS 3.9 rewrote every renderer's stylesheet and read
-computed CSS on every paint, a forced style recalculation per renderer, bokeh/bokeh#15286);
-one data source for the histogram; the order bars and the plots over time sent 5 times a
-second, one plot per frame in turn, with their time axis set by the server in the same
-update (an auto-ranging axis repainted a second time and sent its bounds back); the phase
-histogram of the agent engine in a numba kernel over a strided sample (3.4 → 1.0 ms per
-frame, out of the GIL); 1200 systems in the phase plot; the page pulling at 40 Hz while
-playing and 10 Hz while paused. Earlier: legend entries point at static copies of their
-renderers (BokehJS rebuilt every legend on every data change), the phase plot sends only
-the phases of a fixed sample, and the agent engine leaves its last phase half-step
-pending between the dashboard's short advances.
+12-18 frames/s), the engine idle 10 ms after each 30 ms advance to leave the browser a
+core (24 frames/s, the simulation 3 times slower). Halving the phase-plot sample to 600
+systems gave +1 to +2 frames/s in two runs on 2026-11-24; it stays at 1200 for the picture.
+The machine is shared and noisy: the same code has measured 3 frames/s and 60 ms apart.
 """
     text = path.read_text() if path.exists() else "# Benchmark results\n"
     pattern = re.compile(r"^## Dashboard\n.*?(?=^## |\Z)", re.S | re.M)
