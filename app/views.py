@@ -445,18 +445,22 @@ class PopulationsView(SeriesView):
             data.update({f"n{a}": f32([]) for a in range(P)})
             data.update({f"p{a}": f32([]) for a in range(P)})
             self.source = ColumnDataSource(data)
-            fig = figure(height=300, sizing_mode="stretch_width", tools=TOOLS,
+            fig = figure(height=340, sizing_mode="stretch_width", tools=TOOLS,
                          x_range=self.follow_time(), y_range=Range1d(0, 1.02),
                          x_axis_label="time t", y_axis_label="probability")
-            for a in range(P):
-                name = labels[a] if a < len(labels) else str(a)
+            names = [labels[a] if a < len(labels) else str(a) for a in range(P)]
+            for a in range(P):  # the ensemble's lines first: the legend's first row(s)
                 fig.line("t", f"n{a}", source=self.source, color=cols[a], line_width=3,
-                         legend_label=f"n_{name}/N")
+                         legend_label=f"n_{names[a]}/N")
+            for a in range(P):
                 fig.line("t", f"p{a}", source=self.source, color=cols[a], line_width=2,
-                         line_dash="dashed", alpha=0.9, legend_label=f"|ψ_{name}|²")
+                         line_dash="dashed", alpha=0.9, legend_label=f"|ψ_{names[a]}|²")
             self.fig = styled(fig, "Populations over time")
-            style_legend(fig, "top_left")
+            style_legend(fig)
+            # above the plot, not over the lines: ensemble and exact in rows of their own
+            fig.add_layout(fig.legend[0], "above")
             fig.legend.orientation = "horizontal"
+            fig.legend.ncols = min(P, 4)
             fig.legend.label_text_font_size = "10pt"
         else:
             self._buf_n = np.zeros((P, STRIP_COLUMNS), np.float32)
@@ -467,7 +471,7 @@ class PopulationsView(SeriesView):
             self.source = ColumnDataSource({"image": [self._buf_n[:, :1]],
                                             "exact": [self._buf_p[:, :1]],
                                             "x": f32([0]), "dw": f32([1e-3])})
-            fig = figure(height=300, sizing_mode="stretch_width", tools=TOOLS,
+            fig = figure(height=340, sizing_mode="stretch_width", tools=TOOLS,
                          x_range=self.follow_time(), y_range=Range1d(-0.5, 2 * P + 3.5),
                          x_axis_label="time t", y_axis_label="site a")
             fig.image(image="image", x="x", y=-0.5, dw="dw", dh=P, source=self.source,
@@ -552,7 +556,7 @@ class DeviationView(SeriesView):
         self.source = ColumnDataSource({"t": f32([]), "D": f32([])})
         floor = 1 / math.sqrt(max(N, 1))
         self.y = Range1d(max(floor / 10, 1e-9), 1.0)
-        fig = figure(height=320, sizing_mode="stretch_width", tools=TOOLS, y_axis_type="log",
+        fig = figure(height=340, sizing_mode="stretch_width", tools=TOOLS, y_axis_type="log",
                      x_range=self.follow_time(), y_range=self.y, x_axis_label="time t",
                      y_axis_label="D(t)")
         self.bands = (BoxAnnotation(top=floor, fill_color="#2563eb", fill_alpha=0.2),
@@ -596,7 +600,7 @@ class TrackedView(SeriesView):
         data = {"t": f32([])}
         data.update({f"a{i}": f32([]) for i in range(k)})
         self.source = ColumnDataSource(data)
-        fig = figure(height=300, sizing_mode="stretch_width", tools=TOOLS,
+        fig = figure(height=340, sizing_mode="stretch_width", tools=TOOLS,
                      x_range=self.follow_time(), y_range=Range1d(-0.5, P - 0.5),
                      x_axis_label="time t", y_axis_label="beable a")
         for i in range(k):
@@ -610,7 +614,8 @@ class TrackedView(SeriesView):
             fig.yaxis.ticker = FixedTicker(ticks=list(range(P)))
         self.fig = styled(fig, "Tracked systems: who copies whom")
         self.watch(fig)
-        style_legend(fig, "top_left")
+        style_legend(fig)
+        fig.add_layout(fig.legend[0], "above")  # not over the steps
         fig.legend.orientation = "horizontal"
         fig.legend.label_text_font_size = "10pt"
         self._seen = False
