@@ -259,8 +259,8 @@ What was done, with this benchmark's figures:
   the JSON message instead of as binary buffers. Bokeh sends every buffer as two more
   WebSocket messages, each a task for the page (~0.5 ms); a frame came as 23 messages
   (656 per second), now 7 (292 per second). Runs of this benchmark with the measuring
-  fix above, before → after: 21.8 → 28.2 and 27.8 frames/s, 182 → 114 and 124 ms (shorter
-  runs of the code before measured 23.6-25.4 frames/s and ~143 ms).
+  fix above, before → after: 21.8 → 28.2, 27.8, 23.0 and 27.2 frames/s; 182 → 114, 124,
+  166 and 132 ms (shorter runs of the code before measured 23.6-25.4 frames/s, ~143 ms).
 - 2026-11-24: the agent engine's phase pass vectorised (12.8 → 4.2 ms per pass at
   N = 10^6; 19.6 → 23-24 frames/s); a glyph renderer's (empty) element follows its glyph's
   moving bounds at most once a second (a style and layout invalidation on every paint:
