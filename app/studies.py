@@ -11,6 +11,7 @@ docs (docs/studies.md) render the very same figures.
 from __future__ import annotations
 
 import atexit
+import math
 import threading
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,7 @@ def _label(row: pd.Series | dict, cols: list[str]) -> str:
                      for c in cols)
 
 
-def drift_plot(series: pd.DataFrame, width: int = 620, height: int = 360) -> hv.Overlay:
+def drift_plot(series: pd.DataFrame, width: int = 760, height: int = 380) -> hv.Overlay:
     """Mean over seeds of tv·√N against t, one curve per parameter combination."""
     by = varying(series)
     curves = error_curves(series, by)
@@ -73,8 +74,11 @@ def drift_plot(series: pd.DataFrame, width: int = 620, height: int = 360) -> hv.
         color = palette[(Ns.index(vals["N"]) if Ns else i) % len(palette)]
         hv_curves.append(hv.Curve(g, "t", ("mean", "tv·√N"), label=lab)
                          .opts(line_dash=dash, color=color))
+    # the legend below the plot, four entries a row: the curves keep the plot's width
     return hv.Overlay(hv_curves).opts(
-        width=width, height=height, legend_position="right", title="error·√N against t",
+        width=width, height=height + 30 * math.ceil(len(hv_curves) / 4),
+        legend_position="bottom", legend_cols=min(4, len(hv_curves)),
+        title="error·√N against t",
         show_grid=True, tools=["hover"], xlabel="t", ylabel="mean tv·√N")
 
 

@@ -43,7 +43,7 @@ def shoot(obj, name: str) -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=[
                 "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-            page = browser.new_page(viewport={"width": 1000, "height": 520})
+            page = browser.new_page(viewport={"width": 1000, "height": 700})
             page.goto(html.as_uri())
             page.wait_for_selector("canvas", timeout=20_000)
             page.wait_for_timeout(800)
@@ -70,7 +70,7 @@ def main() -> int:
     rstudy = ROOT / "results" / "r_breaks_qm"
     S, ser = load_summary(drift), load_series(drift, ["key", "t", "tv_sqrtN", "mode", "N",
                                                        "seed"])
-    shoot(drift_plot(ser, width=900, height=440), "studies_drift")  # legend beside the plot
+    shoot(drift_plot(ser, width=900, height=440), "studies_drift")
     shoot(absorption_plot(S, width=640, height=320), "studies_absorption")
     fit = drift_fit(ser, by=["mode", "N"], t_min=2.0)
     fit["alpha ± err"] = [f"{a:.2f} ± {e:.2f}" for a, e in zip(fit["alpha"], fit["alpha_err"],
