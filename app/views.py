@@ -460,7 +460,8 @@ class PopulationsView(SeriesView):
             # above the plot, not over the lines: ensemble and exact in rows of their own
             fig.add_layout(fig.legend[0], "above")
             fig.legend.orientation = "horizontal"
-            fig.legend.ncols = min(P, 4)
+            fig.legend.ncols = P if P <= 6 else math.ceil(P / 2)
+            fig.height = 296 + 22 * math.ceil(2 * P / fig.legend.ncols)  # the plot keeps ~200 px
             fig.legend.label_text_font_size = "10pt"
         else:
             self._buf_n = np.zeros((P, STRIP_COLUMNS), np.float32)
