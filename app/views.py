@@ -445,7 +445,11 @@ class PopulationsView(SeriesView):
             data.update({f"n{a}": f32([]) for a in range(P)})
             data.update({f"p{a}": f32([]) for a in range(P)})
             self.source = ColumnDataSource(data)
-            fig = figure(height=340, sizing_mode="stretch_width", tools=TOOLS,
+            # the legend sits above the plot: ensemble and exact in rows of their own, of
+            # up to six entries; the figure grows by the legend's rows
+            ncols = P if P <= 6 else math.ceil(P / 2)
+            fig = figure(height=296 + 22 * math.ceil(2 * P / ncols),
+                         sizing_mode="stretch_width", tools=TOOLS,
                          x_range=self.follow_time(), y_range=Range1d(0, 1.02),
                          x_axis_label="time t", y_axis_label="probability")
             names = [labels[a] if a < len(labels) else str(a) for a in range(P)]
@@ -457,11 +461,9 @@ class PopulationsView(SeriesView):
                          line_dash="dashed", alpha=0.9, legend_label=f"|ψ_{names[a]}|²")
             self.fig = styled(fig, "Populations over time")
             style_legend(fig)
-            # above the plot, not over the lines: ensemble and exact in rows of their own
-            fig.add_layout(fig.legend[0], "above")
+            fig.add_layout(fig.legend[0], "above")  # not over the lines
             fig.legend.orientation = "horizontal"
-            fig.legend.ncols = P if P <= 6 else math.ceil(P / 2)
-            fig.height = 296 + 22 * math.ceil(2 * P / fig.legend.ncols)  # the plot keeps ~200 px
+            fig.legend.ncols = ncols
             fig.legend.label_text_font_size = "10pt"
         else:
             self._buf_n = np.zeros((P, STRIP_COLUMNS), np.float32)
