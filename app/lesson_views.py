@@ -18,7 +18,7 @@ class ClassicalView(SeriesView):
     ``t_end``) with the ensemble's mean position sum_a x_a n_a / N streamed live."""
 
     def __init__(self, ham: Hamiltonian, t_end: float):
-        self.x = np.asarray(ham.x, float)
+        self.positions = np.asarray(ham.x, float)  # x_a (SeriesView.x is a time axis)
         t = np.linspace(0.0, max(float(t_end), 10.0), 400)
         ov = overlay(ham, t)
         self.lines = ColumnDataSource({"t": t, "newton": ov.newton, "liouville": ov.liouville,
@@ -42,4 +42,4 @@ class ClassicalView(SeriesView):
         total = n.sum()
         if total <= 0:
             return None
-        return {"t": float(frame.t), "x": float(n @ self.x / total)}
+        return {"t": float(frame.t), "x": float(n @ self.positions / total)}

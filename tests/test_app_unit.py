@@ -227,6 +227,31 @@ def test_preset_and_its_values_restart(app):
     assert ham.H[1, 1].real == pytest.approx(2.0)
 
 
+def test_lattices_tick_with_their_classical_view(monkeypatch):
+    """A lattice (here the ring) adds the mean-position view; every flush of it must run,
+    paused (all views at once) and playing (one per frame), or the status bar stalls."""
+    import app.dashboard as dashboard
+
+    a = EnsembleApp(preset="ring", mode="population")
+    a.start(thread=False)
+    try:
+        a.runner.process("step", 0.2)
+        a.tick()  # paused: every view flushed
+        assert "classical" in a.views and a.classical_box.visible
+        assert "0.20" in a.status.object
+        assert len(a.views["classical"].source.data["t"]) == 1
+        clock = iter(np.arange(100.0, 200.0, 0.06))  # a frame every 60 ms
+        monkeypatch.setattr(dashboard.time, "monotonic", lambda: next(clock))
+        a.runner.process("play")
+        for _ in range(12):  # playing: the views flush in turn, the classical one too
+            a.runner.process("step", 0.05)
+            a.tick()
+        assert len(a.views["classical"].source.data["t"]) > 1
+        assert f"{a.runner.latest().frame.t:.2f}" in a.status.object
+    finally:
+        a.runner.stop()
+
+
 def test_play_speed_and_matrix_edits(app):
     app.playing = True
     app.speed = 2.5
