@@ -200,7 +200,7 @@ class AgentStepper(Stepper):
         w = self._weights(self.n_all)
         w_rev = self._weights_rev(w)
         f2 = p.f**2
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):  # empty classes: 0 (f = 0: 0/0)
             inv_n_f2 = np.where(n > 0, f2 / n, 0.0) if p.normalisation == "mean-field" \
                 else np.full(P, f2)
         nsub = max(1, math.ceil(tau * self._omega_align() / ALIGN_H))

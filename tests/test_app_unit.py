@@ -21,6 +21,7 @@ from app.views import (
     TrackedView,
 )
 from engine import InputError, build_preset, make_params, simulate
+from engine.presets import preset_names
 from engine.stepper import Frame
 
 
@@ -247,6 +248,30 @@ def test_lattices_tick_with_their_classical_view(monkeypatch):
             a.runner.process("step", 0.05)
             a.tick()
         assert len(a.views["classical"].source.data["t"]) > 1
+        assert f"{a.runner.latest().frame.t:.2f}" in a.status.object
+    finally:
+        a.runner.stop()
+
+
+@pytest.mark.parametrize("mode", available_modes())
+@pytest.mark.parametrize("preset", preset_names())
+def test_every_preset_ticks_in_every_mode(preset, mode, monkeypatch):
+    """Paused and playing, every view of every preset in every engine mode takes frames
+    without an error or a warning (warnings are errors here), and the status follows."""
+    import app.dashboard as dashboard
+
+    clock = iter(np.arange(100.0, 200.0, 0.06))
+    monkeypatch.setattr(dashboard.time, "monotonic", lambda: next(clock))
+    a = EnsembleApp(preset=preset, mode=mode, N=1000)
+    a.start(thread=False)
+    try:
+        a.runner.process("step", 0.1)
+        a.tick()
+        a.runner.process("play")
+        for _ in range(6):
+            a.runner.process("step", 0.05)
+            a.tick()
+        assert a.runner.error is None
         assert f"{a.runner.latest().frame.t:.2f}" in a.status.object
     finally:
         a.runner.stop()
