@@ -228,37 +228,14 @@ def test_preset_and_its_values_restart(app):
     assert ham.H[1, 1].real == pytest.approx(2.0)
 
 
-def test_lattices_tick_with_their_classical_view(monkeypatch):
-    """A lattice (here the ring) adds the mean-position view; every flush of it must run,
-    paused (all views at once) and playing (one per frame), or the status bar stalls."""
-    import app.dashboard as dashboard
-
-    a = EnsembleApp(preset="ring", mode="population")
-    a.start(thread=False)
-    try:
-        a.runner.process("step", 0.2)
-        a.tick()  # paused: every view flushed
-        assert "classical" in a.views and a.classical_box.visible
-        assert "0.20" in a.status.object
-        assert len(a.views["classical"].source.data["t"]) == 1
-        clock = iter(np.arange(100.0, 200.0, 0.06))  # a frame every 60 ms
-        monkeypatch.setattr(dashboard.time, "monotonic", lambda: next(clock))
-        a.runner.process("play")
-        for _ in range(12):  # playing: the views flush in turn, the classical one too
-            a.runner.process("step", 0.05)
-            a.tick()
-        assert len(a.views["classical"].source.data["t"]) > 1
-        assert f"{a.runner.latest().frame.t:.2f}" in a.status.object
-    finally:
-        a.runner.stop()
-
-
 @pytest.mark.parametrize("mode", available_modes())
 @pytest.mark.parametrize("preset", preset_names())
 def test_every_preset_ticks_in_every_mode(preset, mode, monkeypatch):
     """Paused and playing, every view of every preset in every engine mode takes frames
-    without an error or a warning (warnings are errors here), and the status follows."""
+    without an error or a warning (warnings are errors here), and the status follows.
+    Lattices (ring, double well) add the mean-position view, which flushes in turn too."""
     import app.dashboard as dashboard
+    from engine.classical import is_lattice
 
     clock = iter(np.arange(100.0, 200.0, 0.06))
     monkeypatch.setattr(dashboard.time, "monotonic", lambda: next(clock))
@@ -266,13 +243,18 @@ def test_every_preset_ticks_in_every_mode(preset, mode, monkeypatch):
     a.start(thread=False)
     try:
         a.runner.process("step", 0.1)
-        a.tick()
+        a.tick()  # paused: every view flushed at once
+        assert "0.10" in a.status.object
+        lattice = is_lattice(a.runner.ham)
+        assert ("classical" in a.views) == lattice == a.classical_box.visible
         a.runner.process("play")
-        for _ in range(6):
+        for _ in range(12):  # playing: one view flushed per frame, in turn
             a.runner.process("step", 0.05)
             a.tick()
         assert a.runner.error is None
         assert f"{a.runner.latest().frame.t:.2f}" in a.status.object
+        if lattice:
+            assert len(a.views["classical"].source.data["t"]) > 1
     finally:
         a.runner.stop()
 
