@@ -91,7 +91,8 @@ JS_WAIT_R = """
     const el = window.__status('b.r');
     if (el && el.textContent !== old && t_key != null) {
       document.removeEventListener('keydown', on_key, {capture: true});
-      done([performance.now() - t_key, performance.now()]);
+      const now = performance.now();
+      done([now - t_key, now]);
     } else requestAnimationFrame(tick);
   };
   requestAnimationFrame(tick);
