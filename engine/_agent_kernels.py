@@ -23,6 +23,7 @@ import math
 import numpy as np
 from numba import prange
 
+from ._binomial import _binomial
 from ._jit import jit, jit_pair
 from ._kernels import _midpoint_rates, _midpoint_scratch
 
@@ -357,7 +358,7 @@ def _copy_jumps_dynamic(A, U, pi, has_pi, idx, start, m, n, ea, eb, eR, ed, esta
             Lam += lam[e]
         if Lam <= 0.0:
             continue
-        k = rng.binomial(m[b], min(1.0, w[b] * Lam * dt))
+        k = _binomial(rng, m[b], min(1.0, w[b] * Lam * dt))
         if k == 0:
             continue
         _choose_distinct(idx, start[b], m[b], k, rng)
@@ -449,21 +450,27 @@ def _locked_advance(A, Ncop, mark, m, s, phi, E, ea, eb, eR, ed, start, r, t, t_
     """
     P = m.shape[0]
     n, nmid, phimid, phidot, out, w, T = _midpoint_scratch(P, ea.shape[0])
+    m0 = np.empty(P, dtype=np.int64)
     cap = buf_I.shape[0]
     steps = 0
     while t < t_stop and steps < max_steps:
         dt = _midpoint_rates(m, s, phi, E, ea, eb, eR, ed, start, r, t, t_stop, phase_tol,
                              jump_tol, dt_min, n, nmid, phimid, T, phidot, out, w)
+        # Every class's jumps are drawn from the counts at the start of the step: m changes
+        # below as jumpers arrive, and drawing from it would favour classes handled later.
+        # The beables A are rewritten only after all draws, so the unmarked members of b
+        # are exactly its m0[b] - (chosen so far) pre-step members.
+        m0[:] = m
         nj = 0
         for b in range(P):
-            if m[b] == 0 or out[b] <= 0.0:
+            if m0[b] == 0 or out[b] <= 0.0:
                 continue
-            k = rng.binomial(m[b], min(1.0, w[b] * out[b] * dt))
+            k = _binomial(rng, m0[b], min(1.0, w[b] * out[b] * dt))
             k = min(k, cap - nj)  # cap >> expected jumps; never reached in practice
             if k == 0:
                 continue
             first = nj
-            if k * (Ncop / m[b]) < 0.25 * Ncop:
+            if k * (Ncop / m0[b]) < 0.25 * Ncop:
                 got = 0
                 while got < k:
                     I = int(rng.random() * Ncop)
@@ -474,7 +481,7 @@ def _locked_advance(A, Ncop, mark, m, s, phi, E, ea, eb, eR, ed, start, r, t, t_
                         got += 1
             else:  # selection sampling (Knuth's algorithm S) over the copiers of b
                 need = k
-                left = m[b]
+                left = m0[b]
                 I = 0
                 while need > 0 and I < Ncop:
                     if A[I] == b:

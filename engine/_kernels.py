@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from ._binomial import _binomial
 from ._jit import jit
 
 
@@ -74,7 +75,7 @@ def _jumps(m, w, T, out, start, ea, dt, rng, dm):
         if m[b] == 0 or out[b] <= 0.0:
             continue
         # Mean jump count = midpoint flux * dt: second order in dt.
-        k = rng.binomial(m[b], min(1.0, w[b] * out[b] * dt))
+        k = _binomial(rng, m[b], min(1.0, w[b] * out[b] * dt))
         if k == 0:
             continue
         dm[b] -= k
@@ -85,10 +86,44 @@ def _jumps(m, w, T, out, start, ea, dt, rng, dm):
             if e == start[b + 1] - 1 or rest <= T[e]:
                 x = k
             else:
-                x = rng.binomial(k, min(1.0, T[e] / rest))
+                x = _binomial(rng, k, min(1.0, T[e] / rest))
             rest -= T[e]
             dm[ea[e]] += x
             k -= x
+
+
+@jit
+def _relative_inflow(m, n, T, ea, eb, inflow):
+    """Largest relative growth rate max_a inflow_a / max(n_a, 1), inflow_a = sum_b m_b T_{b->a}.
+
+    Bounding inflow * dt by jump_tol * n_a keeps a class that is leaving a node from growing
+    several-fold in one step (PHYSICS.md §3, "Step control"); the floor of one system lets an
+    empty class be entered (Bell) without a zero step. Returns 0 when nothing flows."""
+    for a in range(inflow.shape[0]):
+        inflow[a] = 0.0
+    for e in range(ea.shape[0]):
+        inflow[ea[e]] += m[eb[e]] * T[e]
+    g = 0.0
+    for a in range(inflow.shape[0]):
+        g = max(g, inflow[a] / max(n[a], 1.0))
+    return g if g > 0.0 else 1e-300
+
+
+@jit
+def _mean_jumps(m, w, T, out, start, ea, dt, dm):
+    """The mean of :func:`_jumps` (the N -> infinity limit), for fractional counts m.
+
+    A shrinking class left with less than half a system is emptied, as the stochastic
+    process would absorb it: the limit then keeps the step control's view of nodes."""
+    P = m.shape[0]
+    for a in range(P):
+        dm[a] = -w[a] * m[a] * out[a] * dt
+    for b in range(P):
+        for e in range(start[b], start[b + 1]):
+            dm[ea[e]] += w[b] * m[b] * T[e] * dt
+    for a in range(P):
+        if dm[a] < 0.0 and m[a] + dm[a] < 0.5:
+            dm[a] = -m[a]
 
 
 @jit
@@ -96,8 +131,8 @@ def _midpoint_rates(m, s, phi, E, ea, eb, eR, ed, start, r, t, t_stop, phase_tol
                     dt_min, n, nmid, phimid, T, phidot, out, w):
     """Choose the step and leave the midpoint rates in T, out, phidot and weights in w.
 
-    The step bounds the change of any relative phase by ``phase_tol`` and the expected
-    fraction of any class that jumps by ``jump_tol``. Rates are then taken at the midpoint
+    The step bounds the change of any relative phase by ``phase_tol``, and both the expected
+    fraction of any class that leaves and the relative growth of any class by ``jump_tol``. Rates are then taken at the midpoint
     of a deterministic half step, and w_b = m_b(mid) / m_b scales the jump probability so
     that the mean flux is the midpoint flux (second order in dt). Returns dt.
     """
@@ -120,6 +155,7 @@ def _midpoint_rates(m, s, phi, E, ea, eb, eR, ed, start, r, t, t_stop, phase_tol
         dt = min(dt, phase_tol / (hi - lo))
     if fmax > 0.0:
         dt = min(dt, jump_tol / fmax)
+    dt = min(dt, jump_tol / _relative_inflow(m, n, T, ea, eb, nmid))
     dt = min(max(dt, dt_min), t_stop - t)
     for a in range(P):
         nmid[a] = n[a] - 0.5 * dt * m[a] * out[a]
@@ -145,16 +181,20 @@ def _population_advance(m, s, phi, E, ea, eb, eR, ed, start, r, t, t_stop, phase
                         jump_tol, dt_min, max_steps, rng):
     """Midpoint tau-leaping of the copy process with aligned phases (PHYSICS.md §2-§3).
 
-    Returns (t, steps).
+    With ``rng=None`` and float counts it integrates the mean jumps instead (the N -> infinity
+    limit of the same scheme, used to estimate the time-stepping error). Returns (t, steps).
     """
     P = m.shape[0]
     n, nmid, phimid, phidot, out, w, T = _midpoint_scratch(P, ea.shape[0])
-    dm = np.empty(P, dtype=np.int64)
+    dm = np.zeros_like(m)
     steps = 0
     while t < t_stop and steps < max_steps:
         dt = _midpoint_rates(m, s, phi, E, ea, eb, eR, ed, start, r, t, t_stop, phase_tol,
                              jump_tol, dt_min, n, nmid, phimid, T, phidot, out, w)
-        _jumps(m, w, T, out, start, ea, dt, rng, dm)
+        if rng is None:
+            _mean_jumps(m, w, T, out, start, ea, dt, dm)
+        else:
+            _jumps(m, w, T, out, start, ea, dt, rng, dm)
         for a in range(P):
             phi[a] += dt * phidot[a]
             m[a] += dm[a]
@@ -166,12 +206,14 @@ def _population_advance(m, s, phi, E, ea, eb, eR, ed, start, r, t, t_stop, phase
 @jit
 def _bell_advance(m, lam, V, c, H, ea, eb, start, t, t_stop, phase_tol, jump_tol, dt_min,
                   max_steps, rng):
-    """Bell/Vink baseline: independent systems jumping with rates from the exact psi(t)."""
+    """Bell/Vink baseline: independent systems jumping with rates from the exact psi(t).
+
+    ``rng=None`` with float counts: the mean jumps, as in :func:`_population_advance`."""
     P = m.shape[0]
     ne = ea.shape[0]
     T = np.empty(ne)
     out = np.empty(P)
-    dm = np.empty(P, dtype=np.int64)
+    dm = np.zeros_like(m)
     psi = np.empty(P, dtype=np.complex128)
     w = np.empty(P)
     spread = lam.max() - lam.min()
@@ -189,6 +231,7 @@ def _bell_advance(m, lam, V, c, H, ea, eb, start, t, t_stop, phase_tol, jump_tol
                 fmax = max(fmax, out[b])
         if fmax > 0.0:
             dt = min(dt, jump_tol / fmax)
+        dt = min(dt, jump_tol / _relative_inflow(m, m.astype(np.float64), T, ea, eb, w))
         dt = min(max(dt, dt_min), t_stop - t)
         # midpoint counts from a deterministic half step, as in the population engine
         for b in range(P):
@@ -199,7 +242,10 @@ def _bell_advance(m, lam, V, c, H, ea, eb, start, t, t_stop, phase_tol, jump_tol
         _psi_at(lam, V, c, t + 0.5 * dt, psi)
         _bell_rates(psi, H, ea, eb, T)
         _out_rates(T, start, out)
-        _jumps(m, w, T, out, start, ea, dt, rng, dm)
+        if rng is None:
+            _mean_jumps(m, w, T, out, start, ea, dt, dm)
+        else:
+            _jumps(m, w, T, out, start, ea, dt, rng, dm)
         for a in range(P):
             m[a] += dm[a]
         t += dt

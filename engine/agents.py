@@ -232,7 +232,7 @@ class AgentStepper(Stepper):
                                  dtype=np.int64)
         return w[self._rev]
 
-    def _choose_dt(self, t_stop: float, t: float) -> tuple[float, np.ndarray]:
+    def _choose_dt(self, t_stop: float, t: float) -> float:
         """Step from the phase-velocity spread of the last pass and the proposal rates."""
         p, P = self.params, self.ham.P
         n = self.n_all.astype(float)
@@ -243,27 +243,51 @@ class AgentStepper(Stepper):
         np.add.at(Lam, self._eb, lam)
         dt = t_stop - t
         if self._ea.size == 0:  # no couplings, no copies: the phase sub-steps do all
-            return dt, lam
+            return dt
         spread = self._spread if self._spread is not None else self._class_spread()
         if spread > 0:
             dt = min(dt, p.phase_tol / spread)
         lmax = Lam[self.m > 0].max() if (self.m > 0).any() else 0.0
         if lmax > 0:
             dt = min(dt, p.jump_tol / lmax)
-        return min(max(dt, DT_MIN), t_stop - t), lam
+        # relative growth of a receiving class (PHYSICS.md §3, "Step control")
+        inflow = np.zeros(P)
+        np.add.at(inflow, self._ea, self.m[self._eb] * lam)
+        gmax = (inflow / np.maximum(n, 1.0)).max()
+        if gmax > 0:
+            dt = min(dt, p.jump_tol / gmax)
+        return min(max(dt, DT_MIN), t_stop - t)
 
-    def _jumps_dynamic(self, dt: float, lam: np.ndarray, t_mid: float) -> None:
-        """Copy jumps at the middle of a step (phases are at t_mid)."""
-        P = self.ham.P
-        # midpoint correction of the jump probability from the aligned estimate of the flux
-        Phi = np.angle(self.pZ.sum(0))  # circular mean phase of each class
-        flux = self.m[self._eb] * lam * np.maximum(
-            np.sin(Phi[self._ea] - Phi[self._eb] + self._ed), 0.0)
-        drift = np.zeros(P)
-        np.add.at(drift, self._ea, flux)
-        np.add.at(drift, self._eb, -flux)
+    def _midpoint_counts(self, dt: float) -> np.ndarray:
+        """Class sizes half a step ahead, n_a + (dt/2) dn_a/dt, from the class sums at t_mid.
+
+        The flux b -> a of (C) summed over all pairs is
+        (m_b/n_b) 2 R_ab sum_{I in b, J in a} sin+(phi_J - phi_I + delta_ab) / sqrt(n_a n_b);
+        the pair sum is estimated as [Im(Z_a conj(Z_b) e^{i delta_ab})]+, which is exact for
+        aligned classes and makes the net flux exact for any phases when s = 0."""
+        n = self.n_all.astype(float)
+        Z = self.pZ.sum(0)
+        ea, eb = self._ea, self._eb
         with np.errstate(divide="ignore", invalid="ignore"):
-            wmid = np.where(self.m > 0, (self.m + 0.5 * dt * drift) / self.m, 0.0)
+            flux = np.where((n[ea] > 0) & (n[eb] > 0), self.m[eb] / n[eb] * 2 * self._eR
+                            * np.maximum((Z[ea] * np.conj(Z[eb]) * np.exp(1j * self._ed)).imag,
+                                         0.0) / np.sqrt(n[ea] * n[eb]), 0.0)
+        drift = np.zeros(self.ham.P)
+        np.add.at(drift, ea, flux)
+        np.add.at(drift, eb, -flux)
+        return np.maximum(n + 0.5 * dt * drift, float(self.s))
+
+    def _jumps_dynamic(self, dt: float, t_mid: float) -> None:
+        """Copy jumps at the middle of a step (phases are at t_mid).
+
+        Proposal rates lam_e = 2 R_ab sqrt(n_a/n_b) and the number of copiers are both taken
+        at the midpoint class sizes, so the mean flux is the midpoint flux (second order)."""
+        nmid = self._midpoint_counts(dt)
+        ea, eb = self._ea, self._eb
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lam = np.where((self.n_all[ea] > 0) & (nmid[eb] > 0),
+                           2 * self._eR * np.sqrt(nmid[ea] / nmid[eb]), 0.0)
+            wmid = np.where(self.m > 0, (nmid - self.s) / self.m, 0.0)
         src, dst = self._bufs()
         ncopy = _copy_jumps_dynamic(self.A, self.U, self.pi, self.pi.size > 0, self.idx,
                                     self.start, self.m, self.n_all, self._ea, self._eb,
@@ -280,19 +304,19 @@ class AgentStepper(Stepper):
         The last half-step is left pending (the phases lag by ``_pending``) and fused with
         the next call's first one, so stepping in many short calls costs no extra passes;
         ``advance`` closes it unless ``lazy_phases`` is set."""
-        dt, lam = self._choose_dt(t_stop, self.t)
+        dt = self._choose_dt(t_stop, self.t)
         self._phase_half(self._pending + 0.5 * dt)
         self._pending = 0.0
         steps = 0
         while True:
-            self._jumps_dynamic(dt, lam, self.t + 0.5 * dt)
+            self._jumps_dynamic(dt, self.t + 0.5 * dt)
             steps += 1
             t_next = self.t + dt
             if t_next >= t_stop or steps >= max_steps:
                 self._pending = 0.5 * dt
                 self.t = t_next
                 return steps
-            dt2, lam = self._choose_dt(t_stop, t_next)
+            dt2 = self._choose_dt(t_stop, t_next)
             self._phase_half(0.5 * dt + 0.5 * dt2)
             self.t, dt = t_next, dt2
 
@@ -319,6 +343,18 @@ class AgentStepper(Stepper):
     def update(self, **live: Any) -> None:
         self.sync_phases()  # the pending half-step belongs to the old parameters
         super().update(**live)
+
+    def polar_order(self) -> np.ndarray:
+        """|<e^{i phi}>_a| = |Z_a| / n_a over every member (spectators included)."""
+        if self.locked:
+            return super().polar_order()
+        n = self.n_all.astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(n > 0, np.minimum(np.abs(self.pZ.sum(0)) / n, 1.0), np.nan)
+
+    def reanchor(self) -> np.ndarray:
+        self.sync_phases()  # the class means at t itself
+        return super().reanchor()
 
     def _bufs(self):
         need = int(self.A.shape[0] * self.params.jump_tol * 4) + 1024

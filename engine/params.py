@@ -19,6 +19,7 @@ POTENTIALS = ("nematic", "polar")
 NORMALISATIONS = ("mean-field", "paper")
 INIT_PHASES = ("aligned", "random", "noisy")
 PHASE_MODES = ("dynamic", "locked")
+REFERENCES = ("initial", "own")
 
 
 class SimParams(param.Parameterized):
@@ -104,12 +105,30 @@ class SimParams(param.Parameterized):
     phase_noise = param.Number(
         default=0.3, bounds=(0.0, 10.0), doc="Width sigma of the Gaussian noise for 'noisy' phases."
     )
+    reference = param.Selector(
+        default="initial",
+        objects=list(REFERENCES),
+        doc="Exact reference: 'initial' evolves psi0; 'own' re-anchors once to the ensemble's "
+        "own state psi_a = sqrt(n_a/N) e^{-i phibar_a} (phibar_a the circular mean phase of "
+        "class a) when every occupied class's polar order reaches align_threshold at or after "
+        "reanchor_at, and evolves that exactly (PHYSICS.md §4).",
+    )
+    align_threshold = param.Number(
+        default=0.95, bounds=(0.0, 1.0),
+        doc="Polar order |<e^{i phi}>_a| every occupied class must reach before the reference "
+        "re-anchors (reference 'own'; 0 re-anchors at reanchor_at whatever the order).",
+    )
+    reanchor_at = param.Number(
+        default=0.0, bounds=(0.0, 1e6),
+        doc="Earliest time at which the reference may re-anchor (reference 'own').",
+    )
     tracked = param.Integer(
         default=5, bounds=(0, 64), doc="Number of tagged systems whose history is recorded."
     )
 
     # Parameters that may change while a simulation runs (the rest need a new ensemble).
-    LIVE = ("r", "f", "gamma", "potential", "normalisation", "phase_tol", "jump_tol")
+    LIVE = ("r", "f", "gamma", "potential", "normalisation", "phase_tol", "jump_tol",
+            "reference", "align_threshold", "reanchor_at")
 
 
 def param_names() -> list[str]:
@@ -159,7 +178,18 @@ def make_params(**values: Any) -> SimParams:
             if (lo is not None and v < lo) or (hi is not None and v > hi):
                 raise InputError(f"Parameter {k} = {v} is outside its bounds [{lo}, {hi}].")
         clean[k] = v
+    _check_combination({**{k: SimParams.param[k].default for k in names}, **clean})
     return SimParams(**clean)
+
+
+def _check_combination(v: dict[str, Any]) -> None:
+    """Parameters that are valid alone but mean nothing together: one sentence each."""
+    if v["mode"] == "bell" and v["spectators"] > 0:
+        raise InputError("The Bell baseline takes no spectators: its systems never copy, so no "
+                         "class can empty; set spectators to 0 or choose another mode.")
+    if v["mode"] == "bell" and v["reference"] == "own":
+        raise InputError("The Bell baseline is guided by psi(t) from psi0 and has no phases of "
+                         "its own to re-anchor to; use reference 'initial'.")
 
 
 def params_dict(p: SimParams) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._kernels import _bell_advance, _population_advance
+from .errors import InputError
 from .stepper import DT_MIN, Stepper, apportion
 
 
@@ -91,3 +92,7 @@ class BellStepper(Stepper):
     @property
     def phi(self) -> np.ndarray:
         return -np.angle(self.exact_psi())
+
+    def reanchor(self) -> np.ndarray:
+        raise InputError("The Bell baseline is guided by psi(t) from psi0 and has no phases of "
+                         "its own to re-anchor to.")

@@ -26,6 +26,13 @@ except Exception:  # pragma: no cover - not installed
     __version__ = "0+unknown"
 
 
+#: What ``step_error`` in the metadata means, for the reader of a sidecar file.
+STEP_ERROR_METHOD = (
+    "largest total-variation error of the time stepping alone: the run's integrator without "
+    "noise (N -> infinity) at the run's tolerances against a quarter of them, times 16/15 "
+    "(second order); compare with statistical_floor = 1/sqrt(N)")
+
+
 def output_times(t_end: float, dt_out: float) -> np.ndarray:
     """t = 0, dt_out, ..., up to t_end (t_end included when it is a multiple of dt_out)."""
     K = int(math.floor(t_end / dt_out + 1e-9))
@@ -67,6 +74,9 @@ class Result:
     steps: int
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     version: str = __version__
+    step_error: float = 0.0  # estimated time-stepping error of tv (engine/step_error.py)
+    reanchor_t: float | None = None  # when the reference re-anchored (reference 'own')
+    reanchor_psi: np.ndarray | None = None  # the state it re-anchored to
 
     @property
     def N(self) -> int:
@@ -98,6 +108,13 @@ class Result:
             "version": self.version,
             "wall_time_s": self.wall_time,
             "steps": self.steps,
+            "step_error": self.step_error,
+            "step_error_method": STEP_ERROR_METHOD,
+            "statistical_floor": 1.0 / math.sqrt(self.N),
+            "reference": self.params.get("reference", "initial"),
+            "reanchor_t": self.reanchor_t,
+            "reanchor_psi": None if self.reanchor_psi is None
+            else [[float(z.real), float(z.imag)] for z in self.reanchor_psi],
             "absorption_time": self.absorption_time(),
         }
 
@@ -187,16 +204,19 @@ def simulate(ham: Hamiltonian, params: SimParams | None = None, **kw: Any) -> Re
     T, P = len(times), st.ham.P
     n = np.empty((T, P), dtype=np.int64)
     phi = np.empty((T, P))
+    p = np.empty((T, P))
     extra: dict[str, list] = {}
     for k, tk in enumerate(times):
         st.advance(float(tk))
         n[k] = st.n
         phi[k] = st.phi
+        p[k] = np.abs(st.exact_psi()) ** 2  # the reference in force at t (it may re-anchor)
+        step_error = st.step_error()  # its running maximum over the output times
         for key, val in st.record().items():
             extra.setdefault(key, []).append(val)
     wall = time.perf_counter() - start
-    p = st.exact.prob(times) if hasattr(st.exact, "prob") else np.abs(st.exact.psi(times)) ** 2
     return Result(t=times, n=n, p=p, phi=phi, tv=total_variation(n, st.N, p),
                   params=params_dict(params), hamiltonian=st.ham, seed=st.seed,
                   wall_time=wall, steps=st.steps,
-                  extra={k: np.asarray(v) for k, v in extra.items()})
+                  extra={k: np.asarray(v) for k, v in extra.items()}, step_error=step_error,
+                  reanchor_t=st.reanchor_t, reanchor_psi=st.reanchor_psi)

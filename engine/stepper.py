@@ -16,6 +16,7 @@ from .errors import InputError
 from .exact import ExactEvolution
 from .hamiltonian import Hamiltonian
 from .params import SimParams, make_params, params_dict
+from .step_error import StepErrorEstimate
 
 #: Steps handed to a kernel per call; bounds the time between checks of a wall budget.
 CHUNK_STEPS = 4096
@@ -54,6 +55,8 @@ class Frame:
     tv: float
     steps: int
     extra: dict[str, Any] = field(default_factory=dict)
+    step_error: float = 0.0  # estimated time-stepping error of D so far (step_error.py)
+    reanchor_t: float | None = None  # when the reference re-anchored (None: it has not)
 
 
 class Stepper:
@@ -91,7 +94,10 @@ class Stepper:
         self.t = 0.0
         self.steps = 0
         self.chunk_wall = 0.0  # wall seconds of the last chunk of steps (advance)
+        self.reanchor_t: float | None = None  # time of the re-anchoring (reanchor)
+        self.reanchor_psi: np.ndarray | None = None  # the state the reference restarted from
         self._init_state()
+        self.step_errors = StepErrorEstimate(self)
 
     # -- to implement --------------------------------------------------------------
     def _init_state(self) -> None:
@@ -123,13 +129,59 @@ class Stepper:
         start = time.perf_counter()
         chunk = self.chunk_steps(wall_budget)
         while self.t < t_target:
+            stop = t_target
+            if self._awaits_anchor() and self.t < self.params.reanchor_at < t_target:
+                stop = self.params.reanchor_at  # land on the chosen time exactly
             t0 = time.perf_counter()
-            self.steps += self._advance_kernel(float(t_target), chunk)
+            self.steps += self._advance_kernel(float(stop), chunk)
             now = time.perf_counter()
             self.chunk_wall = now - t0
+            self._maybe_reanchor()
             if wall_budget is not None and now - start + self.chunk_wall > wall_budget:
                 break
         return self.t
+
+    # -- the reference after phases align (PHYSICS.md §4) ----------------------------------
+    def polar_order(self) -> np.ndarray:
+        """|<e^{i phi}>_a| per class (NaN for an empty class); 1 where phases are locked."""
+        return np.where(self.n + self._spectators() > 0, 1.0, np.nan)
+
+    def _spectators(self) -> int:
+        return int(self.params.spectators)
+
+    def _awaits_anchor(self) -> bool:
+        return self.params.reference == "own" and self.reanchor_t is None
+
+    def _maybe_reanchor(self) -> None:
+        """Re-anchor once every occupied class is ordered (reference 'own')."""
+        if not self._awaits_anchor() or self.t < self.params.reanchor_at:
+            return
+        order = self.polar_order()
+        occupied = ~np.isnan(order)
+        if (order[occupied] >= self.params.align_threshold).all():
+            self.reanchor()
+
+    def own_state(self) -> np.ndarray:
+        """The state the ensemble stands for: psi_a = sqrt(n_a/N) e^{-i phibar_a}, phibar_a
+        the class's circular mean phase (spectators included); 0 for an empty class."""
+        n = self.n.astype(float)
+        psi = np.sqrt(n / n.sum()) * np.exp(-1j * np.asarray(self.phi, dtype=float))
+        psi[n == 0] = 0.0
+        return psi
+
+    def reanchor(self) -> np.ndarray:
+        """From now on compare with the exact evolution of the ensemble's own state.
+
+        Phases that start misaligned align to values of their own, so |e^{-iHt} psi0|^2 is
+        then the wrong comparison (PHYSICS.md §4). Returns the new initial state."""
+        psi = self.own_state()
+        self.exact = _Shifted(ExactEvolution(self.ham.H, psi), self.t)
+        self.reanchor_t, self.reanchor_psi = self.t, psi
+        return psi
+
+    def step_error(self) -> float:
+        """Estimated time-stepping error of D(t) so far (see engine/step_error.py)."""
+        return self.step_errors.advance(self.t)
 
     def chunk_steps(self, wall_budget: float | None) -> int:
         """Steps per kernel call between checks of the wall budget."""
@@ -141,6 +193,7 @@ class Stepper:
         bad = [k for k in live if k not in SimParams.LIVE]
         if bad:
             raise InputError(f"Parameter {bad[0]} cannot change during a run; restart instead.")
+        self.step_errors.advance(self.t)  # up to now under the old settings
         if live:
             self.params = make_params(**{**params_dict(self.params), **live})
         if H is not None:
@@ -152,6 +205,8 @@ class Stepper:
             self.ham = ham
             self.exact = _Shifted(ExactEvolution(ham.H, psi_now), self.t)
         self._on_update()
+        # the noise-free companions continue under the new settings from the ensemble now
+        self.step_errors.restart(self.t, self.n, self.phi)
 
     def _on_update(self) -> None:
         pass
@@ -166,7 +221,8 @@ class Stepper:
         n = self.n.copy()
         return Frame(t=self.t, N=self.N, n=n, p=p, phi=self.phi.copy(),
                      phi_exact=-np.angle(psi), tv=float(total_variation(n, self.N, p)),
-                     steps=self.steps, extra=self._extra())
+                     steps=self.steps, extra=self._extra(), step_error=self.step_error(),
+                     reanchor_t=self.reanchor_t)
 
     def _extra(self) -> dict[str, Any]:
         return {}
