@@ -132,9 +132,10 @@ def _midpoint_rates(m, s, phi, E, ea, eb, eR, ed, start, r, t, t_stop, phase_tol
     """Choose the step and leave the midpoint rates in T, out, phidot and weights in w.
 
     The step bounds the change of any relative phase by ``phase_tol``, and both the expected
-    fraction of any class that leaves and the relative growth of any class by ``jump_tol``. Rates are then taken at the midpoint
-    of a deterministic half step, and w_b = m_b(mid) / m_b scales the jump probability so
-    that the mean flux is the midpoint flux (second order in dt). Returns dt.
+    fraction of any class that leaves and the relative growth of any class by ``jump_tol``.
+    Rates are then taken at the midpoint of a deterministic half step, and
+    w_b = m_b(mid) / m_b scales the jump probability so that the mean flux is the midpoint
+    flux (second order in dt). Returns dt.
     """
     P = m.shape[0]
     for a in range(P):

@@ -127,12 +127,34 @@ def test_admixture_adds_the_ground_state():
 
 
 def test_engine_never_imports_ui():
-    code = ("import sys, engine, engine.cli, engine.simulate; engine.cli._register_optional();"
-            "bad = [m for m in ('panel', 'holoviews', 'bokeh') if m in sys.modules];"
+    """Every engine module, the optional command-line parts included, loads without panel,
+    holoviews or bokeh (STYLE.md: one-way imports), and without matplotlib until a handout
+    is drawn."""
+    code = ("import sys, pkgutil, importlib, engine, engine.cli; engine.cli._register_optional();"
+            "[importlib.import_module('engine.' + m.name) for m in pkgutil.iter_modules("
+            "engine.__path__) if m.name != '__main__'];"
+            "bad = [m for m in ('panel', 'holoviews', 'bokeh', 'matplotlib') if m in sys.modules];"
             "print(bad); sys.exit(1 if bad else 0)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-def test_preset_defaults_are_the_data():
+def test_preset_defaults_come_from_the_data_file(tmp_path, monkeypatch):
+    """preset_defaults reads assets/presets.yaml: a default changed in the file is what a
+    build uses (the old test compared the data with itself)."""
+    import yaml
+
+    from engine import presets
+
+    data = yaml.safe_load((presets.ASSETS / "presets.yaml").read_text())
+    data["presets"]["two_level"]["params"]["coupling"]["default"] = 2.5
+    (tmp_path / "presets.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.setattr(presets, "ASSETS", tmp_path)
+    presets._load.cache_clear()
+    try:
+        assert preset_defaults("two_level")["coupling"] == 2.5
+        assert abs(build_preset("two_level").H[0, 1]) == pytest.approx(2.5)
+    finally:
+        monkeypatch.undo()
+        presets._load.cache_clear()
     assert preset_defaults("two_level")["coupling"] == 1.0

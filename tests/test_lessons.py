@@ -238,11 +238,3 @@ def test_cli_list_and_bad_name():
     assert r.returncode == 2
     err = r.stderr.strip()
     assert err.startswith("error: Unknown lesson 'nope'") and err.count("\n") == 0
-
-
-def test_lesson_modules_import_no_ui():
-    code = ("import sys, engine.lessons, engine.classical; "
-            "bad = [m for m in ('panel', 'holoviews', 'bokeh', 'matplotlib') if m in sys.modules];"
-            "print(bad); sys.exit(1 if bad else 0)")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stdout + r.stderr

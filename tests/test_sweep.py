@@ -265,11 +265,3 @@ def test_terminated_sweep_resumes_without_recomputing(tmp_path):
     third = subprocess.run(_sweep_cmd(cfg, out), cwd=ROOT, capture_output=True, text=True,
                            timeout=60)
     assert json.loads(third.stdout)["computed"] == 0 and third.returncode == 0
-
-
-def test_no_ui_imports():
-    code = ("import json, sys, engine.sweep, engine.analysis; "
-            "print(json.dumps([m for m in ('panel', 'holoviews', 'bokeh') if m in sys.modules]))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=ROOT, timeout=60)
-    assert json.loads(proc.stdout) == [], proc.stdout
