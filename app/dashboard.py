@@ -64,7 +64,15 @@ AGENT_ONLY = ("phases", "f", "gamma", "potential", "normalisation", "init_phases
               "phase_noise", "tracked")
 #: Simulation parameters carried by the URL (the rest keep their defaults).
 URL_PARAMS = ("mode", "N", "r", "f", "gamma", "potential", "normalisation", "init_phases",
-              "phases", "spectators", "admixture", "seed")
+              "phases", "spectators", "admixture", "seed", "reference", "align_threshold")
+REFERENCE_LABELS = {
+    "exact from ψ₀": "initial",
+    "the ensemble's own state once aligned": "own",
+}
+REANCHOR_TIP = ("Compare from now on with the exact evolution of the state the ensemble "
+                "stands for, ψ_a = √(n_a/N) e^{−iφ̄_a}; use it once the phases have aligned.")
+STEP_ERROR_TIP = ("The time stepping, not the finite ensemble, dominates D·√N here: "
+                  "lower the tolerances.")
 MODE_LABELS = {
     "agents": "Agents: every system has its own phase",
     "population": "Population: counts and class phases",
@@ -213,6 +221,16 @@ class EnsembleApp(pn.viewable.Viewer):
         self.phases = self._w("phases", W.RadioButtonGroup, label="Phases",
                               color="primary", variant="outline")
         self.init_phases = self._w("init_phases", W.Select, label="Initial phases")
+        self.reference = self._w("reference", W.Select, label="Compare with",
+                                 options=REFERENCE_LABELS, css_classes=["reference"])
+        self.align_threshold = self._w("align_threshold", W.FloatSlider, start=0.0, end=1.0,
+                                       step=0.001, format="0.000",
+                                       label="Re-anchor when every class's order reaches")
+        self.reanchor_button = W.Button(label="Re-anchor to the ensemble", color="primary",
+                                        variant="outline", description=REANCHOR_TIP,
+                                        sizing_mode="stretch_width",
+                                        css_classes=["reanchor"])
+        self.reanchor_button.on_click(lambda e: self._send("reanchor"))
         self.spectators = self._w("spectators", W.IntInput, label="Spectators per beable",
                                   start=0, end=10**6)
         self.admixture = self._w("admixture", W.FloatSlider, step=0.01,
@@ -415,7 +433,8 @@ class EnsembleApp(pn.viewable.Viewer):
         out = {"mode": self.mode_select, "N": self.N_slider, "r": self.r_slider,
                "f": self.f_slider, "gamma": self.gamma_slider, "potential": self.potential,
                "normalisation": self.normalisation, "phases": self.phases,
-               "init_phases": self.init_phases, "spectators": self.spectators,
+               "init_phases": self.init_phases, "reference": self.reference,
+               "align_threshold": self.align_threshold, "spectators": self.spectators,
                "admixture": self.admixture, "seed": self.seed,
                "phase_noise": self.advanced[0], "tracked": self.advanced[1],
                "dt_out": self.advanced[2], "phase_tol": self.advanced[3],
@@ -608,6 +627,7 @@ class EnsembleApp(pn.viewable.Viewer):
             f'<div class="stat"><span>engine</span><b>{self.sim.mode}</b></div>'
             f'<div class="stat"><span>r</span><b class="r">{pub.r:+.2f}</b></div>'
             + self._speed_stat(pub)
+            + _steps_stat(f)
         )
         if html != self.status.object:
             self.status.object = html
@@ -679,6 +699,7 @@ class EnsembleApp(pn.viewable.Viewer):
                                                   styles={"color": "#6b7280"}),
                                  self.phases, self.f_slider, self.gamma_slider,
                                  self.potential, self.normalisation, self.init_phases,
+                                 self.reference, self.align_threshold, self.reanchor_button,
                                  title="Phase alignment", **card),
             "matrix": pn.Card(self.matrix, title="Matrix editor (H and ψ₀)", collapsed=False,
                               **card),
@@ -788,6 +809,18 @@ def undebounced(widget: pn.widgets.Widget) -> pn.widgets.Widget:
     return widget
 
 
+def _steps_stat(f) -> str:
+    """Steps taken and the estimated time-stepping error of D (engine/step_error.py), flagged
+    when it exceeds the finite ensemble's own scale 1/√N."""
+    err = float(f.step_error)
+    warn = err * math.sqrt(f.N) > 1.0
+    head = (f'<div class="stat aux warn" title="{STEP_ERROR_TIP}">' if warn
+            else '<div class="stat aux">')
+    steps = f"{f.steps:,}".replace(",", " ")
+    return (f'{head}<span>steps · <em>Δt</em> error</span><b class="steps">{steps} · '
+            f'{f"≈ {err:.1e}" if err > 0.0 else "0"}</b></div>')
+
+
 def _fmt_N(N: int) -> str:
     if N < 10**5:
         return f"{N:,}".replace(",", " ")
@@ -807,12 +840,15 @@ _STATUS_CSS = """
 .stat span {display: block; font-size: 14px; color: #6b7280; text-transform: uppercase;
             letter-spacing: .05em;}
 .stat b {font-size: 30px; color: #1e1b4b; font-variant-numeric: tabular-nums;}
-.stat.slow b, .stat.slow small {color: #b45309;}
+.stat.slow b, .stat.slow small, .stat.warn b {color: #b45309;}
 .stat small {font-size: 15px;}
+.stat.aux b {font-size: 20px; line-height: 36px;}
+.stat span em {font-style: normal; text-transform: none;}
 """
 _EXPLAIN_CSS = ":host {font-size: 17px;}"
 _EXPLAIN_BIG = ":host {font-size: 24px; line-height: 1.45;}"
-_STATUS_BIG = ":host(.big) .stat b {font-size: 42px;} :host(.big) .stat span {font-size: 18px;}"
+_STATUS_BIG = (":host(.big) .stat b {font-size: 42px;} :host(.big) .stat span {font-size: 18px;}"
+               " :host(.big) .stat.aux b {font-size: 26px; line-height: 50px;}")
 _HIGHLIGHT_CSS = """
 :host(.lesson-highlight) {outline: 3px solid #f59e0b; outline-offset: 3px;
                           border-radius: 8px; background: #fff7ed;}

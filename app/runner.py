@@ -140,7 +140,8 @@ class Runner:
 
     # -- the document's side ------------------------------------------------------------
     def send(self, cmd: str, value: Any = None) -> None:
-        """Queue a command: play, pause, step, reset, speed, update, restart or stop."""
+        """Queue a command: play, pause, step, reset, speed, update, reanchor, restart or
+        stop."""
         if cmd not in _COMMANDS:
             raise ValueError(f"Unknown runner command {cmd!r}.")
         self._commands.put((cmd, value))
@@ -209,6 +210,9 @@ class Runner:
                 self.params = self.stepper.params
                 if "H" in value:
                     self.ham = self.ham.with_matrix(value["H"])
+            elif cmd == "reanchor":
+                # from now on compare with the exact evolution of the ensemble's own state
+                self.stepper.reanchor()
             elif cmd == "restart":
                 ham, params = value
                 self._build(ham, params)
@@ -292,4 +296,5 @@ class Runner:
             log.info("runner stopped (%s)", self._thread.name)
 
 
-_COMMANDS = ("play", "pause", "step", "reset", "speed", "update", "restart", "stop")
+_COMMANDS = ("play", "pause", "step", "reset", "speed", "update", "reanchor", "restart",
+             "stop")

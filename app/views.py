@@ -27,6 +27,7 @@ from bokeh.models import (
     LinearColorMapper,
     LogAxis,
     Range1d,
+    Span,
 )
 from bokeh.palettes import Category10_10, Viridis256
 from bokeh.plotting import figure
@@ -45,6 +46,7 @@ INK = "#1f2a44"
 ACCENT = "#c2410c"
 EXACT = "#111827"
 EMPTY = "#dc2626"
+REANCHOR = "#7c3aed"
 TOOLS = "pan,wheel_zoom,box_zoom,reset,save"
 
 
@@ -194,6 +196,33 @@ class SeriesView(View):
     x: Range1d | None = None
     following: bool = True
     buffered = True
+    #: The dashed line (and its label) at the time the reference re-anchored, if drawn.
+    anchor_line: Span | None = None
+    anchor_label: Label | None = None
+    anchor_t: float | None = None
+
+    def mark_reanchor(self, fig) -> None:
+        """Add the mark of the re-anchoring (``frame.reanchor_t``): a dashed vertical line,
+        labelled "re-anchored" at the foot of the plot (clear of the legends, whatever the
+        y axis or its zoom), hidden until it happens."""
+        self.anchor_line = Span(location=0.0, dimension="height", line_color=REANCHOR,
+                                line_dash="dashed", line_width=2, visible=False)
+        self.anchor_label = Label(x=0.0, y=4, y_units="screen", text="re-anchored",
+                                  text_align="right", text_baseline="bottom", x_offset=-5,
+                                  text_font_size="11pt", text_color=REANCHOR,
+                                  background_fill_color="white", background_fill_alpha=0.7,
+                                  visible=False)
+        fig.add_layout(self.anchor_line)
+        fig.add_layout(self.anchor_label)
+
+    def show_reanchor(self, t: float | None) -> None:
+        """Move the mark to ``t`` (hide it for None); nothing is sent when it stays."""
+        if self.anchor_line is None or t == self.anchor_t:
+            return
+        self.anchor_t = t
+        if t is not None:
+            self.anchor_line.location = self.anchor_label.x = float(t)
+        self.anchor_line.visible = self.anchor_label.visible = t is not None
 
     def follow_time(self) -> Range1d:
         """The x range to build the figure with; call :meth:`watch` on the figure after."""
@@ -229,6 +258,7 @@ class SeriesView(View):
         raise NotImplementedError
 
     def update(self, frame: Frame) -> None:
+        self.show_reanchor(frame.reanchor_t)
         row = self._row(frame)
         if row is None:
             return
@@ -250,6 +280,7 @@ class SeriesView(View):
         self._pending = None
         self.source.data = {k: f32([]) for k in self.source.data}
         self.following = True
+        self.show_reanchor(None)
         if self.x is not None:
             self.x.update(start=0.0, end=1.0)
 
@@ -465,6 +496,7 @@ class PopulationsView(SeriesView):
             fig.legend.orientation = "horizontal"
             fig.legend.ncols = ncols
             fig.legend.label_text_font_size = "10pt"
+            self.mark_reanchor(fig)
         else:
             self._buf_n = np.zeros((P, STRIP_COLUMNS), np.float32)
             self._buf_p = np.zeros((P, STRIP_COLUMNS), np.float32)
@@ -488,6 +520,7 @@ class PopulationsView(SeriesView):
             fig.add_layout(ColorBar(color_mapper=self.mapper, width=12,
                                     title="n_a/N, |ψ_a|²"), "right")
             self.fig = styled(fig, "Populations over time (heat strips)")
+            self.mark_reanchor(fig)
         self.watch(fig)
 
     def _row(self, frame: Frame) -> dict[str, float]:
@@ -501,6 +534,7 @@ class PopulationsView(SeriesView):
         if self.lines:
             super().update(frame)
             return
+        self.show_reanchor(frame.reanchor_t)
         rho = f32(np.asarray(frame.n) / max(frame.N, 1))
         p = f32(frame.p)
         k = self._k
@@ -526,6 +560,7 @@ class PopulationsView(SeriesView):
         self._t[:] = np.nan
         self._k = 0
         self._dirty = False
+        self.show_reanchor(None)
         self.mapper_high = self.mapper.high = 1.0 / self.P * 4
         self.following = True
         self.x.update(start=0.0, end=1.0)
@@ -577,6 +612,7 @@ class DeviationView(SeriesView):
         for label in self.labels:
             fig.add_layout(label)
         self.fig = styled(fig, "Deviation D(t) from |ψ|²")
+        self.mark_reanchor(fig)
         self.watch(fig)
         style_legend(fig, "top_left")
         for ax in fig.select(type=LogAxis):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -533,3 +534,122 @@ def test_lesson_from_picker_or_link_and_presentation_mode(app):
     assert not app.presentation and app.explain_box.objects == [app.explain]
     assert app.status.css_classes == ["status"]
     assert app._cards["matrix"].visible
+
+
+# --- re-anchoring the reference and the time-stepping estimate ------------------------------
+
+def test_reanchor_command_reaches_the_stepper_and_the_next_frame():
+    """The button's command is applied in the runner's thread: the next frame carries the
+    time of the re-anchoring and compares with the exact evolution of the ensemble's own
+    state psi_a = sqrt(n_a/N) e^{-i phibar_a} (at that instant: |psi_a|^2 = n_a/N)."""
+    from engine import ExactEvolution
+
+    r = Runner(build_preset("three_level"),
+               make_params(mode="agents", N=3000, init_phases="random", f=6.0, gamma=1.0,
+                           seed=5), start=False)
+    for _ in range(3):
+        r.process("step", 0.5)
+    p_initial = r.latest().frame.p
+    assert r.latest().frame.reanchor_t is None
+    r.send("reanchor")  # a known command (queued; this runner has no thread to take it)
+    r.process("reanchor")  # what the thread does with it, between steps
+    f = r.latest().frame
+    st = r.stepper
+    assert r.error is None
+    assert f.reanchor_t == st.reanchor_t == pytest.approx(f.t)
+    np.testing.assert_allclose(f.p, f.n / f.N, atol=1e-12)  # |psi_own|^2 = n_a/N
+    psi = st.reanchor_psi
+    np.testing.assert_allclose(np.abs(psi) ** 2, f.n / f.N, atol=1e-12)
+    assert np.abs(f.p - p_initial).sum() > 1e-3  # no longer |e^{-iHt} psi0|^2
+    r.process("step", 0.4)
+    g = r.latest().frame
+    assert g.reanchor_t == f.reanchor_t and g.t == pytest.approx(f.t + 0.4)
+    own = ExactEvolution(st.ham.H, psi).psi(g.t - f.reanchor_t)
+    np.testing.assert_allclose(g.p, np.abs(own) ** 2, atol=1e-9)
+    r.stop()
+
+
+def test_reanchor_button_and_reference_widgets_send_commands(app):
+    app.sidebar()
+    alignment = app._cards["alignment"].objects
+    assert {id(app.reference), id(app.align_threshold), id(app.reanchor_button)} <= \
+        {id(w) for w in alignment}
+    assert "ψ_a = √(n_a/N) e^{−iφ̄_a}" in app.reanchor_button.description
+    app.reanchor_button.clicks += 1
+    assert app.sent == [("reanchor", None)]
+    app.sent.clear()
+    assert app.reference.options == {"exact from ψ₀": "initial",
+                                     "the ensemble's own state once aligned": "own"}
+    app.reference.value = "own"
+    app.align_threshold.value = 0.9
+    assert app.sent == [("update", {"reference": "own"}),
+                        ("update", {"align_threshold": 0.9})]
+    assert app.sim.reference == "own" and app.sim.align_threshold == 0.9
+    from app.dashboard import URL_PARAMS
+
+    assert {"reference", "align_threshold"} <= set(URL_PARAMS)
+
+
+def test_plots_over_time_mark_the_reanchoring(app):
+    """A dashed line labelled 're-anchored' at frame.reanchor_t on the populations and
+    deviation plots: hidden before, moved to the frame's time, hidden again on restart."""
+    app.runner.process("step", 0.3)
+    app.tick()
+    marked = [app.views["pop"], app.views["dev"]]
+    for v in marked:
+        assert v.anchor_line in v.fig.center and not v.anchor_line.visible
+        assert v.anchor_line.line_dash == [6]  # bokeh's "dashed"
+        assert v.anchor_label.text == "re-anchored" and not v.anchor_label.visible
+    app.runner.process("reanchor")
+    app.runner.process("step", 0.2)
+    app.tick()
+    t_a = app.runner.stepper.reanchor_t
+    assert t_a == pytest.approx(0.3)
+    for v in marked:
+        assert v.anchor_line.visible and v.anchor_label.visible
+        assert v.anchor_line.location == v.anchor_label.x == t_a
+    app.runner.process("reset")  # a new ensemble: not re-anchored yet
+    app.tick()
+    for v in marked:
+        assert not v.anchor_line.visible and not v.anchor_label.visible
+    strip = PopulationsView(64)  # heat strips (P > 8) carry the mark too
+    n = np.full(64, 10)
+    strip.update(replace(frame(n, n / n.sum(), t=1.0), reanchor_t=0.75))
+    assert strip.anchor_line.visible and strip.anchor_line.location == 0.75
+    strip.reset(640)
+    assert not strip.anchor_line.visible
+
+
+def test_status_shows_steps_and_flags_the_time_stepping_error(app):
+    """Steps and the estimated time-stepping error of D; amber, with the reason, once it
+    exceeds the ensemble's own scale 1/sqrt(N)."""
+    f = replace(frame([5000, 5000], [0.5, 0.5]), steps=14616, step_error=2.2e-5)
+    app._update_status(Published(1, 1, f, False, -0.5))
+    html = app.status.object
+    assert "14 616" in html and "2.2e-05" in html
+    assert "warn" not in html and "lower the tolerances" not in html  # 2.2e-5 * 100 < 1
+    app._update_status(Published(2, 1, replace(f, step_error=0.02), False, -0.5))
+    html = app.status.object
+    assert 'class="stat aux warn"' in html and "2.0e-02" in html
+    assert 'title="The time stepping, not the finite ensemble, dominates D·√N here: lower ' \
+           'the tolerances."' in html
+
+
+def test_bell_refuses_to_reanchor_with_a_sentence_and_keeps_running():
+    a = EnsembleApp(mode="bell", N=1000)
+    a.start(thread=False)
+    try:
+        a.runner.process("play")
+        a.runner.process("step", 0.1)
+        a.tick()
+        a.runner.send = a.runner.process  # no thread here: commands apply at once
+        a.reanchor_button.clicks += 1
+        a.tick()
+        assert a.error.visible and "Bell baseline" in a.error.object
+        assert "re-anchor" in a.error.object and a.error.object.count(".") == 1
+        assert a.runner.latest().playing and a.runner.stepper.reanchor_t is None
+        a.runner.process("step", 0.1)
+        a.tick()
+        assert "0.20" in a.status.object  # still running
+    finally:
+        a.runner.stop()
