@@ -74,9 +74,19 @@ class Result:
     steps: int
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     version: str = __version__
-    step_error: float = 0.0  # estimated time-stepping error of tv (engine/step_error.py)
     reanchor_t: float | None = None  # when the reference re-anchored (reference 'own')
     reanchor_psi: np.ndarray | None = None  # the state it re-anchored to
+    _step_error: float | None = field(default=None, repr=False)
+
+    @property
+    def step_error(self) -> float:
+        """Estimated time-stepping error of ``tv``: its largest value over the output times
+        (engine/step_error.py). Computed when first asked, by replaying the run's noise-free
+        companions from the state at t = 0 (O(P) per step), so runs that never ask, such as
+        sweeps, do not pay for it."""
+        if self._step_error is None:
+            self._step_error = replay_step_error(self)
+        return self._step_error
 
     @property
     def N(self) -> int:
@@ -151,6 +161,23 @@ class Result:
         return path
 
 
+def replay_step_error(res: Result) -> float:
+    """The step-error estimate of a finished run, from its t = 0 state and parameters."""
+    from types import SimpleNamespace
+
+    from .exact import ExactEvolution
+    from .params import make_params
+    from .step_error import StepErrorEstimate
+
+    ham = res.hamiltonian
+    run = SimpleNamespace(params=make_params(**res.params), ham=ham, mode=res.params["mode"],
+                          exact=ExactEvolution.of(ham), t=0.0, n=res.n[0], phi=res.phi[0])
+    est = StepErrorEstimate(run)
+    for t in res.t:
+        est.advance(float(t))
+    return est.value
+
+
 def write_csv(cols: dict[str, np.ndarray], fh) -> None:
     """Write columns as CSV (integers stay integers; floats at full precision)."""
     names = list(cols)
@@ -204,19 +231,22 @@ def simulate(ham: Hamiltonian, params: SimParams | None = None, **kw: Any) -> Re
     T, P = len(times), st.ham.P
     n = np.empty((T, P), dtype=np.int64)
     phi = np.empty((T, P))
-    p = np.empty((T, P))
+    exact0 = st.exact
     extra: dict[str, list] = {}
     for k, tk in enumerate(times):
         st.advance(float(tk))
         n[k] = st.n
         phi[k] = st.phi
-        p[k] = np.abs(st.exact_psi()) ** 2  # the reference in force at t (it may re-anchor)
-        step_error = st.step_error()  # its running maximum over the output times
         for key, val in st.record().items():
             extra.setdefault(key, []).append(val)
+    # the reference in force at each output time (reference 'own' re-anchors it once)
+    p = np.abs(exact0.psi(times)) ** 2
+    if st.reanchor_t is not None:
+        after = times >= st.reanchor_t
+        p[after] = np.abs(st.exact.psi(times[after])) ** 2
     wall = time.perf_counter() - start
     return Result(t=times, n=n, p=p, phi=phi, tv=total_variation(n, st.N, p),
                   params=params_dict(params), hamiltonian=st.ham, seed=st.seed,
                   wall_time=wall, steps=st.steps,
-                  extra={k: np.asarray(v) for k, v in extra.items()}, step_error=step_error,
+                  extra={k: np.asarray(v) for k, v in extra.items()},
                   reanchor_t=st.reanchor_t, reanchor_psi=st.reanchor_psi)
