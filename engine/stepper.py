@@ -144,10 +144,7 @@ class Stepper:
     # -- the reference after phases align (PHYSICS.md §4) ----------------------------------
     def polar_order(self) -> np.ndarray:
         """|<e^{i phi}>_a| per class (NaN for an empty class); 1 where phases are locked."""
-        return np.where(self.n + self._spectators() > 0, 1.0, np.nan)
-
-    def _spectators(self) -> int:
-        return int(self.params.spectators)
+        return np.where(self.n + int(self.params.spectators) > 0, 1.0, np.nan)
 
     def _awaits_anchor(self) -> bool:
         return self.params.reference == "own" and self.reanchor_t is None
