@@ -1,4 +1,4 @@
-"""Command line: ``python -m engine presets | run | bench | sweep | lesson``.
+"""Command line: ``python -m engine presets | run | bench | sweep | lesson | chsh | signalling``.
 
 Options of ``run`` are generated from the parameter spec (engine/params.py), so the
 command line, the dashboard and the sweeps cannot disagree about a parameter.
@@ -130,14 +130,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-#: Other modules add sub-commands here (bench, sweep, lesson).
+#: Other modules add sub-commands here (bench, sweep, lesson, chsh, signalling).
 _EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 
 def _register_optional() -> None:
     import importlib
 
-    for mod in ("engine.bench", "engine.sweep", "engine.lessons"):
+    for mod in ("engine.bench", "engine.sweep", "engine.lessons", "engine.chsh",
+                "engine.signalling"):
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as err:

@@ -168,10 +168,90 @@ def _random(P, matrix_seed, scale):
     return H, psi0, {}
 
 
+# --- composite systems: qubits A, B (, C); beable index a = 2 a_A + a_B (Kronecker order) ---
+
+PART_NAMES = "ABC"
+_SX = np.array([[0, 1], [1, 0]], dtype=complex)
+_SY = np.array([[0, -1j], [1j, 0]])
+_SZ = np.diag([1.0, -1.0]).astype(complex)
+#: Interactions between two qubits; exchange = (XX + YY)/2 swaps |01> and |10>.
+_INTERACTIONS = {"ZZ": np.kron(_SZ, _SZ), "exchange": (np.kron(_SX, _SX) + np.kron(_SY, _SY)) / 2}
+
+
+def qubit_hamiltonian(detuning: float, coupling: float, delta: float) -> np.ndarray:
+    """One qubit's local H: detuning/2 sigma_z with <0|H|1> = coupling e^{i delta}."""
+    return _two_level(detuning, coupling, delta, 0.0, 0.0)[0]
+
+
+def embed(op: np.ndarray, k: int, K: int) -> np.ndarray:
+    """``op`` acting on qubit ``k`` of ``K`` (qubit 0 = A is the most significant bit)."""
+    out = np.eye(1, dtype=complex)
+    for j in range(K):
+        out = np.kron(out, op if j == k else np.eye(2))
+    return out
+
+
+def _pair_operator(V: np.ndarray, j: int, k: int, K: int) -> np.ndarray:
+    """Two-qubit operator ``V`` (4 x 4, order j then k) acting on qubits j < k of K."""
+    out = np.zeros((2**K, 2**K), dtype=complex)
+    for x in range(2):
+        for y in range(2):
+            for u in range(2):
+                for v in range(2):
+                    ket, bra = np.zeros((2, 2)), np.zeros((2, 2))
+                    ket[x, u], bra[y, v] = 1, 1
+                    c = V[2 * x + y, 2 * u + v]
+                    if c:
+                        out += c * embed(ket, j, K) @ embed(bra, k, K)
+    return out
+
+
+def _entangled_state(state: str, K: int, angle: float) -> np.ndarray:
+    psi = np.zeros(2**K, dtype=complex)
+    ones = 2**K - 1
+    if state == "product":
+        psi[0] = 1
+    elif state == "GHZ":
+        psi[[0, ones]] = 1
+    elif state == "W":
+        psi[[1 << k for k in range(K)]] = 1
+    elif state == "partial":
+        psi[0], psi[ones] = np.cos(angle), np.sin(angle)
+    else:  # Bell states: phi = |00> +- |11>, psi = |01> +- |10>
+        sign = 1 if state.endswith("+") else -1
+        pair = (0, 3) if state.startswith("phi") else (1, 2)
+        psi[pair[0]], psi[pair[1]] = 1, sign
+    return psi / np.linalg.norm(psi)
+
+
+def local_rotation(theta: float, chi: float) -> np.ndarray:
+    """diag(1, e^{i chi}) R_y(theta): |0> -> cos(theta/2)|0> + e^{i chi} sin(theta/2)|1>."""
+    c, s = np.cos(theta / 2), np.sin(theta / 2)
+    return np.diag([1, np.exp(1j * chi)]) @ np.array([[c, -s], [s, c]])
+
+
+def _qubits(interaction="none", J=0.0, state="product", angle=0.0, **local):
+    K = 3 if "detuning_C" in local else 2
+    names = PART_NAMES[:K]
+    H = sum(embed(qubit_hamiltonian(local[f"detuning_{x}"], local[f"coupling_{x}"],
+                                    local[f"delta_{x}"]), k, K) for k, x in enumerate(names))
+    if interaction != "none":
+        for j in range(K):
+            for k in range(j + 1, K):
+                H = H + J * _pair_operator(_INTERACTIONS[interaction], j, k, K)
+    U = np.eye(1, dtype=complex)
+    for x in names:
+        U = np.kron(U, local_rotation(local[f"theta_{x}"], local[f"chi_{x}"]))
+    psi0 = U @ _entangled_state(state, K, angle)
+    labels = [f"|{a:0{K}b}⟩" for a in range(2**K)]
+    return H, psi0, {"labels": labels, "parts": [2] * K}
+
+
 _BUILDERS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray, dict]]] = {
     "two_level": _two_level,
     "three_level": _three_level,
     "ring": _ring,
     "double_well": _double_well,
     "random": _random,
+    "qubits": _qubits,
 }

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .composite import marginal_columns, parts_of
 from .errors import InputError
 from .hamiltonian import Hamiltonian
 from .params import SimParams, make_params, params_dict
@@ -97,13 +98,20 @@ class Result:
         return self.n.shape[1]
 
     def columns(self) -> dict[str, np.ndarray]:
-        """Output table: t, n_0..n_{P-1}, p_0..p_{P-1}, tv (the command line's columns)."""
+        """Output table: t, n_0..n_{P-1}, p_0..p_{P-1}, tv (the command line's columns).
+
+        A composite system (engine/composite.py) adds each part's marginal counts and
+        probabilities after them: nA_0, nA_1, ..., pA_0, ..., then B, C, ...
+        """
         cols: dict[str, np.ndarray] = {"t": self.t}
         for a in range(self.P):
             cols[f"n_{a}"] = self.n[:, a]
         for a in range(self.P):
             cols[f"p_{a}"] = self.p[:, a]
         cols["tv"] = self.tv
+        parts = parts_of(self.hamiltonian)
+        if parts:
+            cols.update(marginal_columns(self.n, self.p, parts))
         return cols
 
     def meta(self) -> dict[str, Any]:

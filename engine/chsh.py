@@ -1,0 +1,161 @@
+"""CHSH from the command line: ``python -m engine chsh --preset two_qubits ...``.
+
+A measurement along the axis at angle theta in the x-z plane (sigma_theta = cos(theta)
+sigma_z + sin(theta) sigma_x) is a pulse that turns that axis onto z, then a reading of the
+beables: H_pulse = -(theta / 2T) sigma_y on each qubit for a time T, so that
+exp(-i H_pulse T) = R_y(-theta). Turning the axis onto -z instead (theta + pi) measures the
+same observable with the outcome flipped; of the nine equivalent pulses of each pair of
+angles (theta - pi, theta, theta + pi per qubit) the one whose exact path stays farthest from
+an empty class is used, because empty classes are absorbing (PHYSICS.md §3).
+E(a, b) = (n_00 + n_11 - n_01 - n_10) / N and S = E(a, b) - E(a, b') + E(a', b) + E(a', b').
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+from .exact import ExactEvolution
+from .hamiltonian import Hamiltonian
+from .params import SimParams, make_params, params_dict
+
+#: a, a', b, b': optimal for phi+ (E = cos(a - b)), S = 2 sqrt 2.
+OPTIMAL_ANGLES = (0.0, math.pi / 2, math.pi / 4, 3 * math.pi / 4)
+#: The four pairs (Alice's angle index, Bob's angle index) and their sign in S.
+PAIRS = (((0, 2), 1), ((0, 3), -1), ((1, 2), 1), ((1, 3), 1))
+#: The parity (+1 for 00 and 11, -1 for 01 and 10) of each joint beable value.
+PARITY = np.array([1.0, -1.0, -1.0, 1.0])
+_SY = np.array([[0, -1j], [1j, 0]])
+
+
+@dataclass
+class ChshResult:
+    """S with its standard error over seeds, the exact S, and one row per pair of angles."""
+
+    S: float
+    S_err: float
+    S_qm: float
+    rows: list[dict[str, float]]
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def pulse_hamiltonian(theta_A: float, theta_B: float, T: float) -> np.ndarray:
+    """H_A x 1 + 1 x H_B with H = -(theta / 2T) sigma_y: turns each axis theta onto z in T."""
+    one = np.eye(2)
+    return -(np.kron(theta_A * _SY, one) + np.kron(one, theta_B * _SY)) / (2 * T)
+
+
+def _best_pulse(psi0: np.ndarray, ta: float, tb: float, T: float) -> tuple[np.ndarray, int, float]:
+    """Of the nine pulses measuring (ta, tb), the one whose exact path keeps every class
+    fullest: its Hamiltonian, the outcome sign and the smallest |psi_a|^2 on the way."""
+    s = np.linspace(0.0, T, 201)
+    best = None
+    for ka in (0, -1, 1):
+        for kb in (0, -1, 1):
+            H = pulse_hamiltonian(ta + ka * math.pi, tb + kb * math.pi, T)
+            low = float(ExactEvolution(H, psi0).prob(s).min())
+            if best is None or low > best[2] + 1e-12:
+                best = (H, (-1) ** (ka + kb), low)
+    return best
+
+
+def chsh(ham: Hamiltonian, params: SimParams, angles=OPTIMAL_ANGLES, pulse: float = 1.0,
+         seeds: int = 10) -> ChshResult:
+    """CHSH S of the ensemble for two qubits, measured by pulses from ``ham``'s initial state.
+
+    Parameters
+    ----------
+    ham : Hamiltonian
+        A two-qubit Hamiltonian (``extra["parts"] == [2, 2]``); only its initial state is
+        used, with ``params.admixture`` of its ground state mixed in.
+    params : SimParams
+        Ensemble parameters; seeds ``params.seed``, ``params.seed + 1``, ... are used.
+    angles : (a, a', b, b')
+        Measurement angles in the x-z plane.
+    pulse : float
+        Duration T of the measurement pulse.
+    seeds : int
+        Independent runs (at least 2) for the standard error of S.
+
+    Returns
+    -------
+    ChshResult
+    """
+    from .simulate import make_stepper
+
+    if list(ham.extra.get("parts") or []) != [2, 2]:
+        raise InputError("CHSH needs two qubits; use the two_qubits preset.")
+    if seeds < 2:
+        raise InputError("--seeds must be at least 2 to estimate the error of S.")
+    if not (pulse > 0 and math.isfinite(pulse)):
+        raise InputError(f"The pulse duration must be a positive number, not {pulse}.")
+    angles = [float(x) for x in angles]
+    if len(angles) != 4 or not all(math.isfinite(x) for x in angles):
+        raise InputError("--angles needs four finite numbers: a a' b b'.")
+    psi0 = ham.with_admixture(params.admixture).psi0
+    base = {**params_dict(params), "admixture": 0.0}
+    E = np.empty((len(PAIRS), seeds))
+    rows = []
+    S_qm = 0.0
+    for j, ((ia, ib), sign_S) in enumerate(PAIRS):
+        H, sign, low = _best_pulse(psi0, angles[ia], angles[ib], pulse)
+        E_qm = sign * float(PARITY @ ExactEvolution(H, psi0).prob(pulse))
+        pulsed = Hamiltonian.from_matrix(H, psi0, labels=ham.labels, name="chsh-pulse",
+                                         extra={"parts": [2, 2]})
+        for i in range(seeds):
+            st = make_stepper(pulsed, make_params(**{**base, "seed": params.seed + i}))
+            st.advance(pulse)
+            E[j, i] = sign * float(PARITY @ st.n) / st.N
+        S_qm += sign_S * E_qm
+        rows.append({"a": angles[ia], "b": angles[ib], "E": float(E[j].mean()),
+                     "E_err": float(E[j].std(ddof=1) / math.sqrt(seeds)), "E_qm": E_qm,
+                     "min_p": low})
+    S = np.array([s for _, s in PAIRS]) @ E
+    return ChshResult(S=float(S.mean()), S_err=float(S.std(ddof=1) / math.sqrt(seeds)),
+                      S_qm=S_qm, rows=rows, params=base)
+
+
+def register(sub: Any) -> None:
+    """Add the ``chsh`` sub-command to ``python -m engine``."""
+    from .cli import add_param_options
+
+    sp = sub.add_parser("chsh", help="CHSH S of a two-qubit ensemble, measured by pulses",
+                        description=__doc__.split("\n\n")[1].replace("\n", " "))
+    sp.add_argument("--preset", default="two_qubits", help="two-qubit preset (default: "
+                    "two_qubits)")
+    sp.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
+                    help="preset parameter (repeatable)")
+    sp.add_argument("--angles", nargs=4, type=float, metavar=("A", "A2", "B", "B2"),
+                    default=list(OPTIMAL_ANGLES), help="measurement angles a a' b b' "
+                    "(default: 0 pi/2 pi/4 3pi/4, optimal for phi+)")
+    sp.add_argument("--pulse", type=float, default=1.0, help="pulse duration T (default 1)")
+    sp.add_argument("--seeds", type=int, default=10, help="independent runs (default 10)")
+    sp.add_argument("--json", action="store_true", help='print {"S", "S_err", "S_qm"}')
+    add_param_options(sp, ["mode", "N", "r", "spectators", "admixture", "seed", "phase_tol",
+                           "jump_tol"])
+    sp.set_defaults(func=_cmd)
+
+
+def _cmd(ns) -> int:
+    from .cli import collect_params, load_hamiltonian
+
+    ham = load_hamiltonian(ns.preset, ns.set, None)
+    res = chsh(ham, make_params(**collect_params(ns)), ns.angles, ns.pulse, ns.seeds)
+    if ns.json:
+        print(json.dumps({"S": res.S, "S_err": res.S_err, "S_qm": res.S_qm}))
+        return 0
+    print(f"{'a':>8} {'b':>8} {'E':>10} {'+-':>8} {'E_qm':>10} {'min p':>8}")
+    for r in res.rows:
+        print(f"{r['a']:8.4f} {r['b']:8.4f} {r['E']:10.5f} {r['E_err']:8.5f} {r['E_qm']:10.5f} "
+              f"{r['min_p']:8.4f}")
+    print(f"S = {res.S:.5f} +- {res.S_err:.5f}   (quantum: {res.S_qm:.5f}; N = {res.params['N']}, "
+          f"r = {res.params['r']}, {ns.seeds} seeds)")
+    if min(r["min_p"] for r in res.rows) * res.params["N"] < 1:
+        print("warning: a class is empty on some pulse's exact path; empty classes are "
+              "absorbing, so the ensemble cannot follow there (PHYSICS.md §3).")
+    return 0
