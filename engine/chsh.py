@@ -44,6 +44,30 @@ class ChshResult:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+def optimal_angles(psi: np.ndarray) -> tuple[float, float, float, float]:
+    """Angles (a, a', b, b') in the x-z plane that maximise the quantum S for the state psi.
+
+    With T_ij = <sigma_i x sigma_j> (i, j in z, x) and sigma_theta along u = (cos, sin),
+    E(a, b) = u_a . T u_b. For orthonormal w1, w2 (T's right singular vectors), b and b' =
+    cos(phi) w1 +- sin(phi) w2, a' along T w1 and a along T w2 give S = 2 sqrt(|T w1|^2 +
+    |T w2|^2) at tan(phi) = |T w2| / |T w1|: Horodecki's bound in this plane."""
+    sz, sx = np.diag([1.0, -1.0]), np.array([[0.0, 1.0], [1.0, 0.0]])
+    T = np.array([[float(np.real(np.vdot(psi, np.kron(si, sj) @ psi))) for sj in (sz, sx)]
+                  for si in (sz, sx)])
+    V = np.linalg.svd(T)[2].T
+    Tw1, Tw2 = T @ V[:, 0], T @ V[:, 1]
+    phi = math.atan2(np.linalg.norm(Tw2), np.linalg.norm(Tw1))
+
+    def angle(u):
+        return float(math.atan2(u[1], u[0])) if np.linalg.norm(u) > 1e-12 else 0.0
+
+    a2 = angle(Tw1)
+    a = angle(Tw2) if np.linalg.norm(Tw2) > 1e-12 else a2 + math.pi / 2
+    b = angle(math.cos(phi) * V[:, 0] + math.sin(phi) * V[:, 1])
+    b2 = angle(math.cos(phi) * V[:, 0] - math.sin(phi) * V[:, 1])
+    return a, a2, b, b2
+
+
 def pulse_hamiltonian(theta_A: float, theta_B: float, T: float) -> np.ndarray:
     """H_A x 1 + 1 x H_B with H = -(theta / 2T) sigma_y: turns each axis theta onto z in T."""
     one = np.eye(2)
@@ -64,7 +88,7 @@ def _best_pulse(psi0: np.ndarray, ta: float, tb: float, T: float) -> tuple[np.nd
     return best
 
 
-def chsh(ham: Hamiltonian, params: SimParams, angles=OPTIMAL_ANGLES, pulse: float = 1.0,
+def chsh(ham: Hamiltonian, params: SimParams, angles=None, pulse: float = 1.0,
          seeds: int = 10) -> ChshResult:
     """CHSH S of the ensemble for two qubits, measured by pulses from ``ham``'s initial state.
 
@@ -75,8 +99,9 @@ def chsh(ham: Hamiltonian, params: SimParams, angles=OPTIMAL_ANGLES, pulse: floa
         used, with ``params.admixture`` of its ground state mixed in.
     params : SimParams
         Ensemble parameters; seeds ``params.seed``, ``params.seed + 1``, ... are used.
-    angles : (a, a', b, b')
-        Measurement angles in the x-z plane.
+    angles : (a, a', b, b'), optional
+        Measurement angles in the x-z plane; by default those optimal for the initial
+        state (:func:`optimal_angles`).
     pulse : float
         Duration T of the measurement pulse.
     seeds : int
@@ -94,10 +119,10 @@ def chsh(ham: Hamiltonian, params: SimParams, angles=OPTIMAL_ANGLES, pulse: floa
         raise InputError("--seeds must be at least 2 to estimate the error of S.")
     if not (pulse > 0 and math.isfinite(pulse)):
         raise InputError(f"The pulse duration must be a positive number, not {pulse}.")
-    angles = [float(x) for x in angles]
+    psi0 = ham.with_admixture(params.admixture).psi0
+    angles = [float(x) for x in (optimal_angles(psi0) if angles is None else angles)]
     if len(angles) != 4 or not all(math.isfinite(x) for x in angles):
         raise InputError("--angles needs four finite numbers: a a' b b'.")
-    psi0 = ham.with_admixture(params.admixture).psi0
     base = {**params_dict(params), "admixture": 0.0}
     E = np.empty((len(PAIRS), seeds))
     rows = []
@@ -131,8 +156,9 @@ def register(sub: Any) -> None:
     sp.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
                     help="preset parameter (repeatable)")
     sp.add_argument("--angles", nargs=4, type=float, metavar=("A", "A2", "B", "B2"),
-                    default=list(OPTIMAL_ANGLES), help="measurement angles a a' b b' "
-                    "(default: 0 pi/2 pi/4 3pi/4, optimal for phi+)")
+                    default=None, help="measurement angles a a' b b' (default: those "
+                    "that maximise the quantum S for the initial state; 0 pi/2 pi/4 3pi/4 "
+                    "for phi+)")
     sp.add_argument("--pulse", type=float, default=1.0, help="pulse duration T (default 1)")
     sp.add_argument("--seeds", type=int, default=10, help="independent runs (default 10)")
     sp.add_argument("--json", action="store_true", help='print {"S", "S_err", "S_qm"}')
