@@ -16,7 +16,7 @@ from engine.classical import liouville, mean_position, newton, overlay
 from engine.params import make_params
 
 ALL = ["frequencies", "r_exponent", "ensemble_size", "nodes", "alignment",
-       "classical_limit", "bell_vs_ensemble"]
+       "classical_limit", "bell_vs_ensemble", "entanglement"]
 
 
 def runs_of(name: str, **overrides):
@@ -25,7 +25,7 @@ def runs_of(name: str, **overrides):
 
 # --- the data -------------------------------------------------------------------------------
 
-def test_seven_lessons_in_order_with_texts_and_highlights():
+def test_eight_lessons_in_order_with_texts_and_highlights():
     assert lessons.lesson_names() == ALL
     for k, name in enumerate(ALL, start=1):
         lesson = lessons.get(name)
@@ -176,6 +176,29 @@ def test_lesson5_alignment_then_quantum_from_the_ensembles_own_state():
         assert _follows_own_state(r, 8.0) * np.sqrt(r.N) > 5 * np.median(follow), follow
 
 
+def test_lesson8_bob_cannot_signal_at_r_minus_half_but_can_at_r_zero():
+    """Alice's marginal n_A0/N with Bob driven vs idle, same seeds (common random numbers):
+    exactly equal in quantum mechanics (1e-12); at r = -1/2 the largest mean difference over
+    6 seeds is within its 3-standard-error interval of zero; at r = 0 it is above 0.05 and
+    far outside it (measured 0.168 at N = 10^6)."""
+    from engine.composite import marginals
+    from engine.signalling import signalling
+
+    lesson = lessons.get("entanglement")
+    runs = runs_of("entanglement")
+    alice = {k: marginals(r.p, [2, 2])[0][:, 0] for k, r in runs.items()}
+    assert np.abs(alice["Bob driven"] - alice["Bob idle"]).max() < 1e-12
+    for r_exp, signal in ((-0.5, False), (0.0, True)):
+        params = make_params(**{**lesson.params, "r": r_exp})
+        out = signalling(lesson.preset, lesson.preset_values, params, seeds=6)
+        lo, hi = out["ci"]
+        assert out["qm_max_delta"] < 1e-12
+        if signal:
+            assert abs(out["max_delta"]) > 0.05 and not lo <= 0 <= hi, out
+        else:
+            assert lo <= 0 <= hi and abs(out["max_delta"]) < 0.02, out
+
+
 def test_classical_helpers_agree_with_the_harmonic_solution():
     x = np.linspace(-20, 20, 401)
     w, m = 0.4, 1.0
@@ -237,7 +260,7 @@ def test_cli_writes_valid_png_handouts(tmp_path):
 def test_cli_list_and_bad_name():
     r = subprocess.run([sys.executable, "-m", "engine", "lesson", "--list"],
                        capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0 and len(r.stdout.strip().splitlines()) == 7
+    assert r.returncode == 0 and len(r.stdout.strip().splitlines()) == 8
     r = subprocess.run([sys.executable, "-m", "engine", "lesson", "nope", "--out", "x"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
