@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .errors import InputError
+from .errors import InputError, SetupError
 from .params import SimParams, param_names
 
 EXIT_INPUT = 2
@@ -152,8 +152,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     _register_optional()
     try:
         ns = build_parser().parse_args(argv)
+        if ns.command != "presets":  # every other command may run parallel kernels
+            from ._jit import require_threadsafe_layer
+
+            require_threadsafe_layer()
         return ns.func(ns)
-    except InputError as err:
+    except (InputError, SetupError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_INPUT
     except MemoryError:
