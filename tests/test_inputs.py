@@ -200,3 +200,22 @@ def test_available_memory_reads_the_cgroup_limit(tmp_path, monkeypatch):
     assert agents._cgroup_free(((str(tmp_path / "missing"), v2[1]), v1)) == 2**30
     monkeypatch.setattr(agents, "_cgroup_free", lambda: 12345)
     assert agents.available_memory() == 12345  # the smaller of the cgroup and MemAvailable
+
+
+# --- the dashboard's URL ----------------------------------------------------------------
+
+@pytest.mark.parametrize("query", ["?N=300000000", "?mode=agents&N=300000000"])
+def test_url_N_above_the_mode_cap_is_refused_with_a_notice(query):
+    from panel.io.location import Location
+
+    from app.dashboard import EnsembleApp
+    from engine.params import N_MAX
+
+    app = EnsembleApp(mode="agents")
+    app.sync_location(Location(search=query))
+    assert app.sim.N == N_MAX["agents"]
+    note = app.notice.object
+    assert app.notice.visible and note.count(". ") == 0 and note.endswith(".")
+    assert "N = 300000000" in note and f"N = {N_MAX['agents']} is used" in note
+    assert app.template() is not None  # the page still renders
+    app.stop()
