@@ -31,7 +31,7 @@ from engine import (
 )
 from engine import lessons as lesson_data
 from engine.classical import is_lattice
-from engine.params import param_names, params_dict
+from engine.params import N_MAX, param_names, params_dict
 from engine.simulate import write_csv
 
 from . import bokeh_fixes
@@ -57,8 +57,6 @@ TICK_MS = 25
 IDLE_TICK_MS = 100
 #: Seconds between updates of the plots over time (their rows are buffered meanwhile).
 SERIES_PERIOD = 0.2
-#: Largest N per engine mode (issue 4: agents up to 10^7, population up to 10^15).
-N_MAX = {"agents": 10**7, "population": 10**15, "bell": 10**15}
 #: Parameters shown only with individual phases (agents mode).
 AGENT_ONLY = ("phases", "f", "gamma", "potential", "normalisation", "init_phases",
               "phase_noise", "tracked")
@@ -264,6 +262,8 @@ class EnsembleApp(pn.viewable.Viewer):
                                    stylesheets=[_STATUS_CSS, _STATUS_BIG])
         self.error = pn.pane.Alert("", alert_type="danger", visible=False,
                                    sizing_mode="stretch_width", css_classes=["run-error"])
+        self.notice = pn.pane.Alert("", alert_type="warning", visible=False,
+                                    sizing_mode="stretch_width", css_classes=["url-notice"])
         self.explain = pn.pane.Markdown("", sizing_mode="stretch_width",
                                         css_classes=["lesson-text"],
                                         stylesheets=[_EXPLAIN_CSS])
@@ -663,14 +663,29 @@ class EnsembleApp(pn.viewable.Viewer):
             return  # e.g. the liveness probe builds a document without a session
         bokeh_fixes.install(doc)
         if pn.state.location is not None:
-            pn.state.location.sync(self.sim, {k: k for k in URL_PARAMS})
-            # preset before its values: a new preset clears the values
-            pn.state.location.sync(self, {"preset": "preset"})
-            pn.state.location.sync(self, {"preset_values": "pv", "speed": "speed"})
-            pn.state.location.sync(self, {"lesson": "lesson", "presentation": "present"})
+            self.sync_location(pn.state.location)
         self.start()
         pn.state.on_session_destroyed(self._on_session_destroyed)
         pn.state.onload(self._start_ticking)
+
+    def sync_location(self, location) -> None:
+        """Two-way link between the parameters and the URL, then the URL's values capped."""
+        location.sync(self.sim, {k: k for k in URL_PARAMS})
+        # preset before its values: a new preset clears the values
+        location.sync(self, {"preset": "preset"})
+        location.sync(self, {"preset_values": "pv", "speed": "speed"})
+        location.sync(self, {"lesson": "lesson", "presentation": "present"})
+        self.cap_to_limits()
+
+    def cap_to_limits(self) -> None:
+        """Bring values past the widgets' caps (written by the URL) within them, and say so."""
+        mode, N = self.sim.mode, self.sim.N
+        if N > N_MAX[mode]:
+            self.sim.N = N_MAX[mode]
+            self.notice.object = (f"N = {N} from the address is above the {mode} mode's "
+                                  f"limit of {N_MAX[mode]}, so N = {N_MAX[mode]} is used "
+                                  f"instead.")
+            self.notice.visible = True
 
     def _start_ticking(self) -> None:
         """Start pulling frames once the page has loaded (its resources are resolved)."""
@@ -722,6 +737,7 @@ class EnsembleApp(pn.viewable.Viewer):
         live = pn.Column(
             self.banner,
             self.status,
+            self.notice,
             self.error,
             pn.Row(pn.Column(self.panes["hist"], **box),
                    pn.Column(self.panes["phase"], self.panes["order"], width=400,

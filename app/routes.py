@@ -8,10 +8,20 @@ session stops its thread.
 from __future__ import annotations
 
 import json
+import sys
 
 from tornado import web
 
 from app.runner import live_runners
+from engine import SetupError, require_threadsafe_layer
+
+# Server start-up: refuse here, with one sentence, rather than abort mid-session when two
+# sessions run parallel kernels at once on a layer that is not thread-safe.
+try:
+    require_threadsafe_layer()
+except SetupError as _err:
+    print(f"error: {_err}", file=sys.stderr)
+    raise SystemExit(2) from None
 
 
 class RunnersHandler(web.RequestHandler):

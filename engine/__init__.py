@@ -3,7 +3,8 @@
 No UI imports here (panel, holoviews, bokeh never load with ``import engine``).
 """
 
-from .errors import InputError
+from ._jit import require_threadsafe_layer
+from .errors import InputError, SetupError
 from .exact import ExactEvolution, exact_psi
 from .hamiltonian import Hamiltonian
 from .params import SimParams, make_params
@@ -15,6 +16,7 @@ from .stepper import Frame, Stepper
 
 __all__ = [
     "BellStepper", "ExactEvolution", "Frame", "Hamiltonian", "InputError", "PopulationStepper",
-    "Result", "SimParams", "Stepper", "__version__", "build_preset", "exact_psi",
-    "make_params", "make_stepper", "preset_info", "preset_names", "simulate",
+    "Result", "SetupError", "SimParams", "Stepper", "__version__", "build_preset", "exact_psi",
+    "make_params", "make_stepper", "preset_info", "preset_names", "require_threadsafe_layer",
+    "simulate",
 ]

@@ -47,16 +47,61 @@ COPY_BUFFER_BYTES = 2
 HIST_SAMPLE = 50_000
 
 
+#: cgroup files (v2, then v1) with the memory limit and usage of this process's group.
+CGROUP_FILES = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                 "/sys/fs/cgroup/memory/memory.usage_in_bytes"))
+
+
+def _cgroup_free(files=CGROUP_FILES) -> int | None:
+    """Limit minus usage of the memory cgroup (a container's limit), or None without one."""
+    for limit_path, usage_path in files:
+        try:
+            with open(limit_path) as fh:
+                limit = fh.read().strip()
+            with open(usage_path) as fh:
+                usage = int(fh.read().strip())
+        except (OSError, ValueError):
+            continue
+        if limit == "max" or not limit.isdigit() or int(limit) >= 2**60:  # no limit set
+            return None
+        return max(0, int(limit) - usage)
+    return None
+
+
 def available_memory() -> int:
-    """Bytes of memory available to a new allocation (MemAvailable on Linux)."""
+    """Bytes of memory available to a new allocation: the smaller of MemAvailable and what
+    the memory cgroup (a container's limit) still allows."""
+    have = None
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    have = int(line.split()[1]) * 1024
+                    break
     except OSError:
         pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    if have is None:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    free = _cgroup_free()
+    return have if free is None else min(have, free)
+
+
+def check_memory(N: int, P: int, spectators: int = 0, phases: str = "dynamic",
+                 f: float = 0.0, gamma: float = 0.0) -> None:
+    """Refuse, with one sentence, an agents run whose state cannot fit in memory."""
+    locked = phases == "locked"
+    momentum = (not locked) and (f > 0 or gamma > 0)
+    total = N + P * spectators
+    if total >= 2**31 - 1:
+        raise InputError(f"The agent engine holds at most 2^31 systems, not {total}; "
+                         f"use the population mode for larger N.")
+    need = total * (bytes_per_system(P, locked, momentum) + COPY_BUFFER_BYTES) + 64 * P * P * 8
+    have = available_memory()
+    if need > MEMORY_FRACTION * have:
+        raise InputError(f"N = {N} agents need {_fmt_bytes(need)} but only "
+                         f"{_fmt_bytes(have)} of memory is available; use a smaller N "
+                         f"or the population mode.")
 
 
 def bytes_per_system(P: int, locked: bool, momentum: bool) -> int:
@@ -89,16 +134,7 @@ class AgentStepper(Stepper):
         self.locked = p.phases == "locked"
         momentum = (not self.locked) and (p.f > 0 or p.gamma > 0)
         total = self.N + P * self.s
-        if total >= 2**31 - 1:
-            raise InputError(f"The agent engine holds at most 2^31 systems, not {total}; "
-                             f"use the population mode for larger N.")
-        need = total * (bytes_per_system(P, self.locked, momentum) + COPY_BUFFER_BYTES) \
-            + 64 * P * P * 8
-        have = available_memory()
-        if need > MEMORY_FRACTION * have:
-            raise InputError(f"N = {self.N} agents need {_fmt_bytes(need)} but only "
-                             f"{_fmt_bytes(have)} of memory is available; use a smaller N "
-                             f"or the population mode.")
+        check_memory(self.N, P, self.s, p.phases, p.f, p.gamma)
         # Build the state in place: no N-sized temporaries beyond the arrays themselves.
         n0 = apportion(self.N, np.abs(self.ham.psi0) ** 2)
         dtype = np.uint8 if P <= 255 else np.uint16

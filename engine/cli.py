@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .errors import InputError
+from .errors import InputError, SetupError
 from .params import SimParams, param_names
 
 EXIT_INPUT = 2
@@ -82,21 +82,17 @@ def cmd_presets(ns: argparse.Namespace) -> int:
 
 
 def cmd_run(ns: argparse.Namespace) -> int:
-    from pathlib import Path
-
+    from ._files import check_out_file
     from .params import make_params
-    from .simulate import simulate, write_csv
+    from .simulate import OUT_SUFFIXES, output_times, simulate, write_csv
 
     if (ns.preset is None) == (ns.hamiltonian is None):
         raise InputError("Give exactly one of --preset NAME or --hamiltonian FILE.json.")
     params = make_params(**collect_params(ns))
+    output_times(params.t_end, params.dt_out)
+    if ns.out is not None:  # before the run, not after it
+        check_out_file(ns.out, OUT_SUFFIXES)
     ham = load_hamiltonian(ns.preset, ns.set, ns.hamiltonian)
-    if ns.out is not None:
-        out = Path(ns.out)
-        if out.suffix.lower() not in (".csv", ".parquet"):
-            raise InputError(f"The output file must end in .csv or .parquet, not {out.name!r}.")
-        if not out.parent.exists():
-            raise InputError(f"The output folder {str(out.parent)!r} does not exist.")
     res = simulate(ham, params)
     if ns.out is None:
         write_csv(res.columns(), sys.stdout)
@@ -153,8 +149,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     _register_optional()
     try:
         ns = build_parser().parse_args(argv)
+        if ns.command != "presets":  # every other command may run parallel kernels
+            from ._jit import require_threadsafe_layer
+
+            require_threadsafe_layer()
         return ns.func(ns)
-    except InputError as err:
+    except (InputError, SetupError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_INPUT
     except MemoryError:

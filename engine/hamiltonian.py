@@ -17,6 +17,8 @@ import numpy as np
 from .errors import InputError
 
 P_MIN, P_MAX = 2, 4096
+#: Largest custom-Hamiltonian file read (a dense P = 1000 complex matrix is about 50 MiB).
+FILE_MAX_BYTES = 64 * 2**20
 HERMITIAN_RTOL = 1e-9
 
 
@@ -196,14 +198,20 @@ class Hamiltonian:
         rows = data["H"]
         if not isinstance(rows, list) or not rows or not all(isinstance(r, list) for r in rows):
             raise InputError("H must be a list of rows.")
-        H = [[_entry(v, f"H[{i}][{j}]") for j, v in enumerate(row)] for i, row in enumerate(rows)]
-        widths = {len(r) for r in H}
-        if len(widths) != 1:
-            bad = next(i for i, r in enumerate(H) if len(r) != len(H[0]))
-            raise InputError(f"Row {bad} of H has {len(H[bad])} entries, but row 0 has "
-                             f"{len(H[0])}.")
+        # Sizes first, entries after: a too-large matrix is refused before any parsing.
+        if not P_MIN <= len(rows) <= P_MAX:
+            raise InputError(f"H has {len(rows)} rows, but it must have between {P_MIN} and "
+                             f"{P_MAX}.")
+        bad = next((i for i, r in enumerate(rows) if len(r) != len(rows[0])), None)
+        if bad is not None:
+            raise InputError(f"Row {bad} of H has {len(rows[bad])} entries, but row 0 has "
+                             f"{len(rows[0])}.")
         if not isinstance(data["psi0"], list):
             raise InputError("psi0 must be a list of entries.")
+        if len(data["psi0"]) > P_MAX:
+            raise InputError(f"psi0 has {len(data['psi0'])} entries, more than the {P_MAX} "
+                             f"allowed.")
+        H = [[_entry(v, f"H[{i}][{j}]") for j, v in enumerate(row)] for i, row in enumerate(rows)]
         psi = [_entry(v, f"psi0[{i}]") for i, v in enumerate(data["psi0"])]
         labels = data.get("labels")
         if labels is not None and (not isinstance(labels, list)
@@ -216,12 +224,10 @@ class Hamiltonian:
     @classmethod
     def from_json(cls, path: str | Path) -> Hamiltonian:
         """Load a custom Hamiltonian from a JSON file."""
+        from ._files import read_text
+
         path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as err:
-            raise InputError(f"Cannot read the Hamiltonian file {str(path)!r}: "
-                             f"{err.strerror}.") from None
+        text = read_text(path, "Hamiltonian file", FILE_MAX_BYTES)
         try:
             data = json.loads(text)
         except json.JSONDecodeError as err:

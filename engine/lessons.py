@@ -250,8 +250,9 @@ def write_figures(lesson: Lesson, out: str | Path, runs=None) -> list[Path]:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"The output path {str(out)!r} is a file, not a folder.")
-    if not out.parent.exists():
-        raise InputError(f"The folder {str(out.parent)!r} does not exist.")
+    from ._files import check_writable_folder
+
+    check_writable_folder(out if out.is_dir() else out.parent)  # before the runs
     import matplotlib
 
     matplotlib.use("Agg")

@@ -20,6 +20,9 @@ NORMALISATIONS = ("mean-field", "paper")
 INIT_PHASES = ("aligned", "random", "noisy")
 PHASE_MODES = ("dynamic", "locked")
 REFERENCES = ("initial", "own")
+#: Largest N per engine mode in the interactive app (its slider and its URL): agents up to
+#: 10^7 (one live session's memory and frame rate), population and bell up to 10^15.
+N_MAX = {"agents": 10**7, "population": 10**15, "bell": 10**15}
 
 
 class SimParams(param.Parameterized):

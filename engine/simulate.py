@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from ._files import atomic as _atomic
+from ._files import check_out_file
 from .composite import marginal_columns, parts_of
 from .errors import InputError
 from .hamiltonian import Hamiltonian
@@ -34,8 +34,15 @@ STEP_ERROR_METHOD = (
     "(second order); compare with statistical_floor = 1/sqrt(N)")
 
 
+#: Suffixes of the files ``Result.write`` can write.
+OUT_SUFFIXES = (".csv", ".parquet")
+
+
 def output_times(t_end: float, dt_out: float) -> np.ndarray:
     """t = 0, dt_out, ..., up to t_end (t_end included when it is a multiple of dt_out)."""
+    if t_end > 0 and dt_out > t_end:
+        raise InputError(f"dt_out = {dt_out:g} is larger than t_end = {t_end:g}, which would "
+                         f"give one output row; choose dt_out <= t_end.")
     K = int(math.floor(t_end / dt_out + 1e-9))
     if K > 10_000_000:
         raise InputError(f"t_end / dt_out = {K} output rows is too many; raise dt_out.")
@@ -147,12 +154,8 @@ class Result:
     # -- writing -------------------------------------------------------------------------
     def write(self, path: str | Path) -> Path:
         """Write CSV or Parquet (by suffix) and ``<path>.meta.json``, atomically."""
-        path = Path(path)
+        path = check_out_file(path, OUT_SUFFIXES)
         suffix = path.suffix.lower()
-        if suffix not in (".csv", ".parquet"):
-            raise InputError(f"The output file must end in .csv or .parquet, not {path.name!r}.")
-        if not path.parent.exists():
-            raise InputError(f"The output folder {str(path.parent)!r} does not exist.")
         meta_path = path.with_name(path.name + ".meta.json")
         cols = self.columns()
         with _atomic(path) as tmp:
@@ -194,24 +197,6 @@ def write_csv(cols: dict[str, np.ndarray], fh) -> None:
     fmts = ["%d" if a.dtype.kind in "iu" else "%.17g" for a in arrays]
     for i in range(len(arrays[0])):
         fh.write(",".join(f % a[i] for f, a in zip(fmts, arrays, strict=True)) + "\n")
-
-
-class _atomic:
-    """Write to a temporary file beside ``path`` and rename it into place on success."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def __enter__(self) -> str:
-        fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        os.close(fd)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            Path(self.tmp).unlink(missing_ok=True)
 
 
 def simulate(ham: Hamiltonian, params: SimParams | None = None, **kw: Any) -> Result:

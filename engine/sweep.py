@@ -50,6 +50,9 @@ CONNECT_TIMEOUT_S = 4.0
 #: Wall time one task should take when batches are sized automatically.
 TARGET_TASK_S = 0.5
 MAX_BATCH = 500
+#: Largest sweep config file read, and the most runs one sweep may have.
+CONFIG_MAX_BYTES = 1 * 2**20
+MAX_RUNS = 100_000
 #: Prefix of the summary/series columns that hold preset parameters.
 PP = "pp_"
 
@@ -131,11 +134,14 @@ def load_config(path: str | Path) -> dict[str, Any]:
     """Read a sweep config file (YAML); any problem is one :class:`InputError` sentence."""
     import yaml
 
+    from ._files import read_text
+
     path = Path(path)
     if not path.is_file():
         raise InputError(f"The sweep config {str(path)!r} does not exist.")
+    text = read_text(path, "sweep config", CONFIG_MAX_BYTES)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -189,7 +195,7 @@ def expand(config: dict[str, Any]) -> list[RunSpec]:
             if not 1 <= s <= 1_000_000:
                 raise InputError(f"In seeds: the count must be between 1 and 1000000, not {s}.")
             s = list(range(s))
-        for x in _as_list("seeds", s):
+        for x in _as_list("seeds", s) if isinstance(config["seeds"], list) else ():
             _check_sim("seeds", "seed", x)
         grid_lists["seed"] = s
 
@@ -236,6 +242,13 @@ def expand(config: dict[str, Any]) -> list[RunSpec]:
     top_pp = _mapping("preset_params", config.get("preset_params"))
     top_pp_lists = {k: _as_list(f"preset_params.{k}", v) for k, v in top_pp.items()}
 
+    # Count before building: a grid of 10^8 runs is refused at once, not after minutes.
+    n_runs = sum(len(p if p is not None else top_presets or [None]) for p, _, _ in base) \
+        * math.prod(len(v) for v in top_pp_lists.values()) \
+        * math.prod(len(v) for v in grid_lists.values())
+    if n_runs > MAX_RUNS:
+        raise InputError(f"The sweep has {n_runs} runs, more than the {MAX_RUNS} allowed; "
+                         f"split it into smaller sweeps.")
     seen: dict[str, RunSpec] = {}
     hams: set[str] = set()
     for i, (presets, sim, pp) in enumerate(base):
@@ -425,16 +438,62 @@ def _prepare_out(out: Path, config: dict[str, Any], specs: list[RunSpec]) -> Non
     os.replace(tmp, out / "sweep.json")
 
 
-def _connect(scheduler: str):
+def _connect(scheduler: str, timeout: float | None = None):
+    """A client of the scheduler at ``scheduler``, or one sentence after ``timeout`` seconds.
+
+    ``Client(timeout=...)`` bounds the TCP connection but not distributed's handshake: a
+    socket that accepts and never answers would hang for ever. The connection runs in a
+    thread with a hard deadline instead; a client that arrives after it is closed.
+    """
+    import threading
+
     from distributed import Client
 
-    try:
-        return Client(scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
-    except (OSError, TimeoutError):
-        raise InputError(f"Cannot reach the Dask scheduler at {scheduler} within "
-                         f"{CONNECT_TIMEOUT_S:g} s.") from None
-    except (ValueError, TypeError) as err:
+    timeout = CONNECT_TIMEOUT_S if timeout is None else timeout
+    box: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def connect() -> None:
+        try:
+            client = Client(scheduler, timeout=timeout, set_as_default=False)
+        except BaseException as err:  # reported by the caller
+            box["error"] = err
+            return
+        with lock:
+            box["client"] = client
+            late = box.get("late", False)
+        if late:
+            client.close()
+
+    thread = threading.Thread(target=connect, name="sweep-connect", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    with lock:
+        if "client" not in box and "error" not in box:
+            box["late"] = True
+    if "client" in box and not box.get("late"):
+        return box["client"]
+    err = box.get("error")
+    if isinstance(err, ValueError | TypeError):
         raise InputError(f"The scheduler address {scheduler!r} is not valid ({err}).") from None
+    raise InputError(f"Cannot reach the Dask scheduler at {scheduler} within "
+                     f"{timeout:g} s.") from None
+
+
+def check_agents_memory(specs: list[RunSpec]) -> None:
+    """Refuse agents runs that cannot fit in this machine's memory, before any cluster."""
+    from .agents import check_memory
+
+    sizes: dict[str, int] = {}
+    for s in specs:
+        q = s.params
+        if q["mode"] != "agents":
+            continue
+        hk = json.dumps([s.preset, s.preset_values], sort_keys=True)
+        if hk not in sizes:
+            sizes[hk] = _build(s.preset, s.preset_values).P
+        check_memory(int(q["N"]), sizes[hk], int(q["spectators"]), q["phases"], q["f"],
+                     q["gamma"])
 
 
 def default_workers() -> int:
@@ -511,33 +570,36 @@ def run_sweep(
     if not out.parent.exists():
         raise InputError(f"The parent folder of the output {str(out.parent)!r} does not exist.")
 
+    if client is None and scheduler is None:  # local workers: this machine's memory
+        check_agents_memory(specs)
+
     start = time.perf_counter()
-    out.mkdir(exist_ok=True)
-    _prepare_out(out, config, specs)
     done = done_keys(out)
     pending = [s for s in specs if s.key not in done]
     skipped = len(specs) - len(pending)
     outcome = SweepOutcome(out=str(out), total=len(specs), skipped=skipped, computed=0,
                            failed=0, wall_time=0.0, workers=0, dashboard=None, errors=[])
-    log(f"sweep: {len(specs)} runs, {skipped} already done, {len(pending)} to compute; "
-        f"results in {out}")
-    if not pending:
-        outcome.wall_time = time.perf_counter() - start
-        return outcome
 
     from contextlib import ExitStack
 
     with ExitStack() as stack:
         shared_fs = True
+        if client is None and scheduler is not None and pending:
+            client = stack.enter_context(_connect(scheduler))
+            shared_fs = False  # remote workers may not see this folder: write here
+        # The folder only now: a failed connection leaves nothing behind.
+        out.mkdir(exist_ok=True)
+        _prepare_out(out, config, specs)
+        log(f"sweep: {len(specs)} runs, {skipped} already done, {len(pending)} to compute; "
+            f"results in {out}")
+        if not pending:
+            outcome.wall_time = time.perf_counter() - start
+            return outcome
         if client is None:
-            if scheduler is not None:
-                client = stack.enter_context(_connect(scheduler))
-                shared_fs = False  # remote workers may not see this folder: write here
-            else:
-                from distributed import Client
+            from distributed import Client
 
-                cluster = stack.enter_context(local_cluster(workers))
-                client = stack.enter_context(Client(cluster, set_as_default=False))
+            cluster = stack.enter_context(local_cluster(workers))
+            client = stack.enter_context(Client(cluster, set_as_default=False))
         nworkers = max(1, len(client.scheduler_info().get("workers", {})))
         outcome.workers = nworkers
         outcome.dashboard = client.dashboard_link
