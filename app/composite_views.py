@@ -22,6 +22,8 @@ from .views import EXACT, View, f32, style_legend, styled, wire
 PART_COLORS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2")
 #: Who holds each part, for axis labels.
 PERSONS = ("Alice", "Bob", "Charlie", "Dave", "Eve", "Frank", "Grace", "Heidi")
+#: Height of the parts' plots (the joint grid holds two grids, one above the other).
+GRID_HEIGHT = 440
 #: Light to dark, so that a larger frequency is a darker cell.
 CELL_PALETTE = tuple(reversed(Blues256))[16:]
 
@@ -50,8 +52,8 @@ class MarginalsView(View):
         self.bars = ColumnDataSource({"x": a, "rho": np.zeros(m, np.float32), "color": cols,
                                       "x0": a - 0.4, "x1": a + 0.4,
                                       "p": np.zeros(m, np.float32)})
-        fig = figure(height=380, sizing_mode="stretch_width", tools="save",
-                     y_range=Range1d(0, 1.18), x_range=Range1d(-0.6, xs[-1] + 0.6),
+        fig = figure(height=GRID_HEIGHT, sizing_mode="stretch_width", tools="save",
+                     y_range=Range1d(0, 1.05), x_range=Range1d(-0.6, xs[-1] + 0.6),
                      x_axis_label="part = value", y_axis_label="fraction of systems")
         fig.vbar(x="x", top="rho", width=0.8, source=self.bars, color="color", alpha=0.85,
                  line_color=None, legend_label="ensemble  n/N")
@@ -60,9 +62,12 @@ class MarginalsView(View):
         fig.xaxis.ticker = FixedTicker(ticks=xs)
         fig.xaxis.major_label_overrides = {float(x): s for x, s in zip(xs, names, strict=True)}
         fig.xgrid.grid_line_color = None
-        self.fig = styled(fig, "Each part on its own (marginals)")
+        self.fig = styled(fig, "Marginal of each part")
         style_legend(fig)
+        fig.add_layout(fig.legend[0], "above")  # not over the bars
         fig.legend.orientation = "horizontal"
+        fig.legend.label_text_font_size = "11pt"
+        fig.legend.spacing = 14
         self._last: tuple[np.ndarray, np.ndarray] | None = None
 
     def values(self, frame: Frame) -> tuple[np.ndarray, np.ndarray]:
@@ -107,43 +112,43 @@ class JointGridView(View):
         P = self.rows * self.cols
         a = np.arange(P)
         row, col = a // self.cols, a % self.cols
-        gap = 1.0
-        # the ensemble's grid on the left, the exact one on its right; row 0 at the top
-        x = np.concatenate([col, col + self.cols + gap]).astype(np.float32)
-        y = np.concatenate([self.rows - 1 - row] * 2).astype(np.float32)
+        gap = 0.75  # between the grids: room for the lower one's heading
+        # the ensemble's grid above the exact one (cells stay wide enough for the numbers
+        # in a half-width plot); A = 0 is the top row of each
+        top = self.rows + gap
+        x = np.concatenate([col, col]).astype(np.float32)
+        y = np.concatenate([top + self.rows - 1 - row, self.rows - 1 - row]).astype(np.float32)
         self.P = P
         self.mapper = LinearColorMapper(palette=CELL_PALETTE, low=0.0, high=1.0)
         self.cells = ColumnDataSource({"x": x, "y": y, "v": np.zeros(2 * P, np.float32),
                                        "text": [""] * (2 * P),
                                        "ink": ["#111827"] * (2 * P)})
-        width = 2 * self.cols + gap
-        fig = figure(height=380, sizing_mode="stretch_width", tools="save",
-                     x_range=Range1d(-0.55, width - 0.45),
-                     y_range=Range1d(-0.55, self.rows - 0.45 + 0.55))
-        fig.rect(x="x", y="y", width=0.96, height=0.96, source=self.cells,
+        fig = figure(height=GRID_HEIGHT, sizing_mode="stretch_width", tools="save",
+                     x_range=Range1d(-0.5, self.cols - 0.5),
+                     y_range=Range1d(-0.52, top + self.rows - 0.5 + gap))
+        fig.rect(x="x", y="y", width=0.97, height=0.94, source=self.cells,
                  fill_color=transform("v", self.mapper), line_color="white")
-        big = "20pt" if self.cols <= 2 else "15pt"
         fig.text(x="x", y="y", text="text", source=self.cells, text_align="center",
-                 text_baseline="middle", text_font_size=big, text_color="ink",
-                 text_font_style="bold")
-        for x0, head in ((0.0, "ensemble  n/N"), (self.cols + gap, "exact  |ψ|²")):
-            fig.add_layout(Label(x=x0 + (self.cols - 1) / 2, y=self.rows - 0.5, text=head,
-                                 text_align="center", text_baseline="bottom", y_offset=4,
+                 text_baseline="middle", text_font_size="20pt" if self.cols <= 2 else "15pt",
+                 text_color="ink", text_font_style="bold")
+        for y0, head in ((top, "ensemble  n/N"), (0.0, "exact  |ψ|²")):
+            fig.add_layout(Label(x=(self.cols - 1) / 2, y=y0 + self.rows - 0.5, text=head,
+                                 text_align="center", text_baseline="bottom", y_offset=3,
                                  text_font_size="14pt", text_color="#374151"))
         names = [_ket(np.base_repr(c, 2).zfill(len(parts) - 1)) if all(d == 2 for d in parts)
                  else str(c) for c in range(self.cols)]
-        ticks = [float(c) for c in range(self.cols)] + \
-                [float(c + self.cols + gap) for c in range(self.cols)]
-        fig.xaxis.ticker = FixedTicker(ticks=ticks)
-        fig.xaxis.major_label_overrides = dict(zip(ticks, names * 2, strict=True))
+        fig.xaxis.ticker = FixedTicker(ticks=[float(c) for c in range(self.cols)])
+        fig.xaxis.major_label_overrides = {float(c): n for c, n in enumerate(names)}
         who = ", ".join(PERSONS[k] for k in range(1, len(parts)))
         fig.xaxis.axis_label = f"{who} ({' '.join(PART_NAMES[1:len(parts)])})"
-        fig.yaxis.ticker = FixedTicker(ticks=[float(r) for r in range(self.rows)])
-        fig.yaxis.major_label_overrides = {float(self.rows - 1 - r): _ket(str(r))
-                                           for r in range(self.rows)}
+        yt = [float(y0 + self.rows - 1 - r) for y0 in (top, 0.0) for r in range(self.rows)]
+        fig.yaxis.ticker = FixedTicker(ticks=yt)
+        fig.yaxis.major_label_overrides = {t: _ket(str(r % self.rows))
+                                           for r, t in enumerate(yt)}
         fig.yaxis.axis_label = f"{PERSONS[0]} (A)"
         fig.grid.visible = False
-        self.fig = styled(fig, "Joint frequencies: ensemble | exact")
+        self.fig = styled(fig, "Joint frequencies")
+        fig.min_border_left = 40
         fig.xaxis.major_label_text_font_size = "13pt" if self.cols <= 2 else "11pt"
         self._last: np.ndarray | None = None
 
