@@ -159,7 +159,10 @@ class BellTests(pn.viewable.Viewer):
     def _on_loop(self, fn, *args) -> None:
         doc = self._doc
         if doc is not None and getattr(doc, "session_context", None) is not None:
-            doc.add_next_tick_callback(lambda: fn(*args))
+            try:
+                doc.add_next_tick_callback(lambda: fn(*args))
+            except Exception:  # the page was closed meanwhile: nobody to tell
+                pass
         else:
             fn(*args)
 

@@ -43,7 +43,9 @@ class MarginalsView(View):
         for k, d in enumerate(self.parts):
             for v in range(d):
                 xs.append(x)
-                names.append(f"{PART_NAMES[k]} = {v}")
+                # spaces only where there is room for them (three parts: six bars)
+                names.append(f"{PART_NAMES[k]} = {v}" if len(self.parts) <= 2
+                             else f"{PART_NAMES[k]}={v}")
                 cols.append(PART_COLORS[k % len(PART_COLORS)])
                 x += 1.0
             x += 0.6  # the gap between parts
@@ -63,6 +65,8 @@ class MarginalsView(View):
         fig.xaxis.major_label_overrides = {float(x): s for x, s in zip(xs, names, strict=True)}
         fig.xgrid.grid_line_color = None
         self.fig = styled(fig, "Marginal of each part")
+        if len(self.parts) > 2:  # six bars and more: smaller labels, or they touch
+            fig.xaxis.major_label_text_font_size = "10pt"
         style_legend(fig)
         fig.add_layout(fig.legend[0], "above")  # not over the bars
         fig.legend.orientation = "horizontal"
