@@ -35,6 +35,8 @@ from engine.params import N_MAX, param_names, params_dict
 from engine.simulate import write_csv
 
 from . import bokeh_fixes
+from .bell_tests import BellTests
+from .composite_views import JointGridView, MarginalsView
 from .lesson_views import ClassicalView
 from .matrix import MatrixEditor
 from .runner import Published, Runner
@@ -169,6 +171,10 @@ class EnsembleApp(pn.viewable.Viewer):
         """Validated parameters for a new ensemble (InputError sentence when invalid)."""
         return make_params(**params_dict(self.sim))
 
+    def _bell_context(self) -> tuple[Hamiltonian, SimParams, str, dict]:
+        """What the Bell tests run with: the current Hamiltonian, parameters and preset."""
+        return self.hamiltonian(), self.sim_params(), self.preset, dict(self.preset_values)
+
     # -- widgets -----------------------------------------------------------------------
     def _w(self, pname: str, widget: type, **kw: Any) -> pn.widgets.Widget:
         """A widget for SimParams parameter ``pname``, built from and linked to its spec."""
@@ -278,6 +284,19 @@ class EnsembleApp(pn.viewable.Viewer):
                                        styles=_BOX, margin=(6, 6), visible=False)
         self.tracked_box = pn.Column(self.panes["tracked"], sizing_mode="stretch_width",
                                      styles=_BOX, margin=(6, 6))
+        # composite presets only: each part's marginal, the joint grid, the Bell tests
+        for k in ("marg", "joint"):
+            self.panes[k] = pn.pane.Bokeh(None, sizing_mode="stretch_width",
+                                          css_classes=[f"plot-{k}"])
+        self.composite_box = pn.Row(
+            pn.Column(self.panes["marg"], sizing_mode="stretch_width", styles=_BOX,
+                      margin=(6, 6)),
+            pn.Column(self.panes["joint"], sizing_mode="stretch_width", styles=_BOX,
+                      margin=(6, 6)),
+            sizing_mode="stretch_width", visible=False, css_classes=["composite"])
+        self.bell = BellTests(self._bell_context)
+        self.bell_box = pn.Column(self.bell, sizing_mode="stretch_width", styles=_BOX,
+                                  margin=(6, 6), visible=False, css_classes=["bell-tests"])
         # --- lessons (issue 6): picker and presentation mode
         self.lesson_select = W.Select(
             label="Lesson", sizing_mode="stretch_width", css_classes=["lesson-select"],
@@ -532,7 +551,8 @@ class EnsembleApp(pn.viewable.Viewer):
         k = int(self.sim.tracked) or 1
         ham = self.runner.ham if self.runner is not None else None
         lattice = ham is not None and is_lattice(ham)
-        key = (P, labels, k)
+        parts = tuple(ham.extra.get("parts") or ()) if ham is not None else ()
+        key = (P, labels, k, parts)
         if not lattice and getattr(self, "_views_key", None) == key and \
                 "classical" not in self.views:
             # Same shape: keep the figures (the browser keeps its views; building new
@@ -554,6 +574,15 @@ class EnsembleApp(pn.viewable.Viewer):
         self.panes["pop"].object = self.views["pop"].fig
         self.panes["dev"].object = self.views["dev"].fig
         self.panes["tracked"].object = self.views["tracked"].fig
+        # views of the parts: built where they have meaning (each view says where)
+        for name, cls in (("marg", MarginalsView), ("joint", JointGridView)):
+            if cls.applies(ham):
+                self.views[name] = cls(list(parts))
+                self.panes[name].object = self.views[name].fig
+            else:
+                self.panes[name].object = None
+        self.composite_box.visible = "marg" in self.views
+        self.bell_box.visible = BellTests.applies(ham)
         if lattice:
             self.views["classical"] = ClassicalView(ham, self.sim.t_end)
             self.panes["classical"].object = self.views["classical"].fig
@@ -743,6 +772,8 @@ class EnsembleApp(pn.viewable.Viewer):
                    pn.Column(self.panes["phase"], self.panes["order"], width=400,
                              styles=_BOX, margin=(6, 6)),
                    sizing_mode="stretch_width"),
+            self.composite_box,
+            self.bell_box,
             pn.Row(pn.Column(self.panes["pop"], **box), pn.Column(self.panes["dev"], **box),
                    sizing_mode="stretch_width"),
             self.classical_box,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,7 +90,7 @@ def _best_pulse(psi0: np.ndarray, ta: float, tb: float, T: float) -> tuple[np.nd
 
 
 def chsh(ham: Hamiltonian, params: SimParams, angles=None, pulse: float = 1.0,
-         seeds: int = 10) -> ChshResult:
+         seeds: int = 10, progress: Callable[[int, int], None] | None = None) -> ChshResult:
     """CHSH S of the ensemble for two qubits, measured by pulses from ``ham``'s initial state.
 
     Parameters
@@ -106,6 +107,8 @@ def chsh(ham: Hamiltonian, params: SimParams, angles=None, pulse: float = 1.0,
         Duration T of the measurement pulse.
     seeds : int
         Independent runs (at least 2) for the standard error of S.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each of the ``4 * seeds`` runs.
 
     Returns
     -------
@@ -136,6 +139,8 @@ def chsh(ham: Hamiltonian, params: SimParams, angles=None, pulse: float = 1.0,
             st = make_stepper(pulsed, make_params(**{**base, "seed": params.seed + i}))
             st.advance(pulse)
             E[j, i] = sign * float(PARITY @ st.n) / st.N
+            if progress is not None:
+                progress(j * seeds + i + 1, len(PAIRS) * seeds)
         S_qm += sign_S * E_qm
         rows.append({"a": angles[ia], "b": angles[ib], "E": float(E[j].mean()),
                      "E_err": float(E[j].std(ddof=1) / math.sqrt(seeds)), "E_qm": E_qm,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,8 +27,8 @@ BOB_IDLE = {"detuning_B": 0.0, "coupling_B": 0.0, "delta_B": 0.0}
 CI_SE = 3.0
 
 
-def signalling(preset: str, values: dict[str, Any], params: SimParams, seeds: int = 8
-               ) -> dict[str, Any]:
+def signalling(preset: str, values: dict[str, Any], params: SimParams, seeds: int = 8,
+               progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Largest difference of Alice's marginal between Bob idle and Bob driven.
 
     Parameters
@@ -40,6 +41,8 @@ def signalling(preset: str, values: dict[str, Any], params: SimParams, seeds: in
         Ensemble parameters (t_end, dt_out, N, r, ...); seeds params.seed, +1, ...
     seeds : int
         Pairs of runs (at least 2).
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each of the ``2 * seeds`` runs.
 
     Returns
     -------
@@ -64,8 +67,12 @@ def signalling(preset: str, values: dict[str, Any], params: SimParams, seeds: in
     parts = parts_of(driven)
     delta = []
     for i in range(seeds):
-        xA = [marginals(simulate(h, make_params(**{**base, "seed": params.seed + i})).n,
-                        parts)[0][:, 0] / params.N for h in hams]
+        xA = []
+        for j, h in enumerate(hams):
+            run = simulate(h, make_params(**{**base, "seed": params.seed + i}))
+            xA.append(marginals(run.n, parts)[0][:, 0] / params.N)
+            if progress is not None:
+                progress(2 * i + j + 1, 2 * seeds)
         delta.append(xA[1] - xA[0])
     delta = np.array(delta)
     mean, se = delta.mean(axis=0), delta.std(axis=0, ddof=1) / math.sqrt(seeds)
