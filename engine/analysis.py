@@ -225,3 +225,77 @@ def deviation_grid(summary: pd.DataFrame, x: str, y: str, metric: str = "max_tv_
 def preset_values(summary: pd.DataFrame) -> list[dict]:
     """The distinct preset parameter sets in the results (decoded from JSON)."""
     return [json.loads(s) for s in sorted(summary["preset_values"].unique())]
+
+
+# --- paired runs (signalling) -------------------------------------------------------------
+
+def paired_difference(series: pd.DataFrame, base: dict, other: dict,
+                      by: Sequence[str] | None = None, part: int = 0, value: int = 0,
+                      z: float = 3.0) -> pd.DataFrame:
+    """Signalling from a sweep of paired runs: part ``part``'s marginal n/N of ``value``,
+    ``other`` arm minus ``base`` arm, the statistic of engine/signalling.py.
+
+    A study expresses the pairs with ``runs:`` (one entry per arm, e.g. Bob idle with
+    ``preset_params: {coupling_B: 0}`` and Bob driven with ``{}``) crossed with a shared
+    ``grid`` and ``seeds``, so both arms of a pair have the same seed and parameters.
+
+    Parameters
+    ----------
+    series : DataFrame
+        :func:`load_series` of a composite preset (columns ``n``, ``N``, ``t``, ``seed``).
+    base, other : dict
+        Column values that select each arm's rows, e.g. ``{"pp_coupling_B": 0.0}``.
+    by : list of str, optional
+        Groups (default: every varying parameter except seed and the arms' columns).
+    part, value : int
+        The part (0 = A) and the value of its marginal that is compared.
+    z : float
+        Half-width of the interval in standard errors over the pairs.
+
+    Returns
+    -------
+    DataFrame
+        One row per group: ``max_delta`` (the mean difference where its size is largest over
+        t), ``lo``, ``hi``, ``t`` and ``pairs``.
+    """
+    from .composite import marginals
+    from .presets import build
+
+    arms = []
+    for sel in (base, other):
+        mask = np.ones(len(series), bool)
+        for k, v in sel.items():
+            if k not in series.columns:
+                raise InputError(f"Unknown column {k!r} to select an arm by.")
+            mask &= (series[k] == v).to_numpy()
+        if not mask.any():
+            raise InputError(f"No runs match the arm {sel}.")
+        arms.append(series[mask])
+    skip = {"seed", *base, *other, "preset_values"}
+    by = list(by) if by is not None else varying(series, exclude=tuple(skip))
+    row = arms[0].iloc[0]
+    parts = build(row["preset"], **json.loads(row["preset_values"])).extra.get("parts")
+    if not parts:
+        raise InputError(f"Preset {row['preset']!r} is not a composite system.")
+    x = []
+    for df in arms:
+        m = marginals(np.stack(df["n"].to_numpy()), list(parts))[part][:, value]
+        x.append(df[[*by, "seed", "t"]].assign(x=m / df["N"].to_numpy()))
+    keys = [*by, "seed", "t"]
+    pair = x[0].merge(x[1], on=keys, suffixes=("_base", "_other"), how="outer")
+    if pair[["x_base", "x_other"]].isna().any().any():
+        raise InputError("Some runs have no partner in the other arm (same seed and "
+                         "parameters); check the study's runs and grid.")
+    pair["d"] = pair["x_other"] - pair["x_base"]
+    stats = (pair.groupby([*by, "t"], sort=True, dropna=False)["d"]
+             .agg(mean="mean", std="std", pairs="count").reset_index())
+    stats["sem"] = stats["std"] / np.sqrt(stats["pairs"])
+    rows = []
+    for key, g in (stats.groupby(by, sort=True, dropna=False) if by else [((), stats)]):
+        k = int(np.argmax(np.abs(g["mean"].to_numpy())))
+        r = g.iloc[k]
+        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
+                     "max_delta": float(r["mean"]), "lo": float(r["mean"] - z * r["sem"]),
+                     "hi": float(r["mean"] + z * r["sem"]), "t": float(r["t"]),
+                     "pairs": int(r["pairs"])})
+    return pd.DataFrame(rows)

@@ -93,7 +93,13 @@ def cmd_run(ns: argparse.Namespace) -> int:
     if ns.out is not None:  # before the run, not after it
         check_out_file(ns.out, OUT_SUFFIXES)
     ham = load_hamiltonian(ns.preset, ns.set, ns.hamiltonian)
-    res = simulate(ham, params)
+    protocol = None
+    if ns.protocol is not None:
+        from .protocol import Protocol
+
+        protocol = Protocol.from_json(ns.protocol)
+        protocol.matrices(ham)  # sizes checked before the run starts
+    res = simulate(ham, params, protocol=protocol)
     if ns.out is None:
         write_csv(res.columns(), sys.stdout)
     else:
@@ -116,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
                     help="preset parameter (repeatable)")
     sp.add_argument("--hamiltonian", metavar="FILE.json", help="custom Hamiltonian file")
+    sp.add_argument("--protocol", metavar="FILE.json",
+                    help="segments of H(t): {\"segments\": [{\"duration\": T, \"H\": "
+                    "[[[re, im], ...], ...]}, ...]}; a segment without H holds the run's own "
+                    "(engine/protocol.py)")
     sp.add_argument("--out", metavar="FILE.csv|FILE.parquet",
                     help="output file (CSV on standard output without it)")
     add_param_options(sp)

@@ -17,6 +17,7 @@ from .composite import marginal_columns, parts_of
 from .errors import InputError
 from .hamiltonian import Hamiltonian
 from .params import SimParams, make_params, params_dict
+from .protocol import Protocol
 from .stepper import Stepper, total_variation
 
 try:
@@ -84,6 +85,7 @@ class Result:
     version: str = __version__
     reanchor_t: float | None = None  # when the reference re-anchored (reference 'own')
     reanchor_psi: np.ndarray | None = None  # the state it re-anchored to
+    protocol: Protocol | None = None  # the segments H(t) followed (engine/protocol.py)
     _step_error: float | None = field(default=None, repr=False)
 
     @property
@@ -141,6 +143,7 @@ class Result:
             "reanchor_psi": None if self.reanchor_psi is None
             else [[float(z.real), float(z.imag)] for z in self.reanchor_psi],
             "absorption_time": self.absorption_time(),
+            "protocol": None if self.protocol is None else self.protocol.to_dict(),
         }
 
     def absorption_time(self) -> float | None:
@@ -184,9 +187,32 @@ def replay_step_error(res: Result) -> float:
     run = SimpleNamespace(params=make_params(**res.params), ham=ham, mode=res.params["mode"],
                           exact=ExactEvolution.of(ham), t=0.0, n=res.n[0], phi=res.phi[0])
     est = StepErrorEstimate(run)
+    switches = _switches(res.protocol, ham, ExactEvolution.of(ham))
     for t in res.t:
+        # the noise-free companions ride through each segment boundary under the new H
+        while switches and switches[0][0] <= t:
+            tb, seg_ham, seg_exact = switches.pop(0)
+            est.advance(tb)
+            run.ham, run.exact = seg_ham, seg_exact
         est.advance(float(t))
     return est.value
+
+
+def _switches(protocol: Protocol | None, ham: Hamiltonian, exact) -> list[tuple]:
+    """(t_k, Hamiltonian, exact evolution) at each boundary of ``protocol`` after t = 0:
+    the piecewise exact evolution of ``ham.psi0`` (``ham`` holds the first segment's H)."""
+    from .exact import ExactEvolution
+    from .stepper import _Shifted
+
+    if protocol is None:
+        return []
+    out = []
+    for tb, H in zip(protocol.starts[1:], protocol.matrices(ham)[1:], strict=True):
+        psi = exact.psi(float(tb))
+        ham = ham.with_matrix(H)
+        exact = _Shifted(ExactEvolution(ham.H, psi), float(tb))
+        out.append((float(tb), ham, exact))
+    return out
 
 
 def write_csv(cols: dict[str, np.ndarray], fh) -> None:
@@ -199,7 +225,8 @@ def write_csv(cols: dict[str, np.ndarray], fh) -> None:
         fh.write(",".join(f % a[i] for f, a in zip(fmts, arrays, strict=True)) + "\n")
 
 
-def simulate(ham: Hamiltonian, params: SimParams | None = None, **kw: Any) -> Result:
+def simulate(ham: Hamiltonian, params: SimParams | None = None, protocol: Any = None,
+             **kw: Any) -> Result:
     """Run one simulation from t = 0 to ``t_end`` and sample it every ``dt_out``.
 
     Parameters
@@ -208,6 +235,10 @@ def simulate(ham: Hamiltonian, params: SimParams | None = None, **kw: Any) -> Re
         The Hamiltonian and initial state.
     params : SimParams, optional
         Parameters; keyword arguments (``N=..., seed=..., mode=...``) build or override them.
+    protocol : Protocol or dict, optional
+        Segments of H(t) (engine/protocol.py): the run starts with the first segment's H
+        (its ground state is the admixture's) and switches H live at each boundary, landing
+        on it exactly; the exact reference is the piecewise exact evolution.
 
     Returns
     -------
@@ -219,27 +250,45 @@ def simulate(ham: Hamiltonian, params: SimParams | None = None, **kw: Any) -> Re
     elif kw:
         params = make_params(**{**params_dict(params), **kw})
     times = output_times(params.t_end, params.dt_out)
+    if protocol is not None:
+        protocol = protocol if isinstance(protocol, Protocol) else Protocol.from_dict(protocol)
+        matrices = protocol.matrices(ham)
+        ham = ham.with_matrix(matrices[0])
+        bounds = list(zip(protocol.starts[1:].tolist(), matrices[1:], strict=True))
+    else:
+        bounds = []
     start = time.perf_counter()
     st = make_stepper(ham, params)
+    ham0 = st.ham
     T, P = len(times), st.ham.P
     n = np.empty((T, P), dtype=np.int64)
     phi = np.empty((T, P))
     exact0 = st.exact
     extra: dict[str, list] = {}
+    p_live = np.empty((T, P))
     for k, tk in enumerate(times):
+        while bounds and bounds[0][0] <= tk:
+            tb, H = bounds.pop(0)
+            st.advance(tb)
+            st.t = tb  # exactly on the boundary (the last step's t + dt may miss by an ulp)
+            st.update(H=H)
         st.advance(float(tk))
         n[k] = st.n
         phi[k] = st.phi
+        p_live[k] = np.abs(st.exact_psi(float(tk))) ** 2
         for key, val in st.record().items():
             extra.setdefault(key, []).append(val)
-    # the reference in force at each output time (reference 'own' re-anchors it once)
-    p = np.abs(exact0.psi(times)) ** 2
-    if st.reanchor_t is not None:
-        after = times >= st.reanchor_t
-        p[after] = np.abs(st.exact.psi(times[after])) ** 2
+    if protocol is not None:
+        p = p_live  # the piecewise reference in force at each output time
+    else:
+        # the reference in force at each output time (reference 'own' re-anchors it once)
+        p = np.abs(exact0.psi(times)) ** 2
+        if st.reanchor_t is not None:
+            after = times >= st.reanchor_t
+            p[after] = np.abs(st.exact.psi(times[after])) ** 2
     wall = time.perf_counter() - start
     return Result(t=times, n=n, p=p, phi=phi, tv=total_variation(n, st.N, p),
-                  params=params_dict(params), hamiltonian=st.ham, seed=st.seed,
+                  params=params_dict(params), hamiltonian=ham0, seed=st.seed,
                   wall_time=wall, steps=st.steps,
                   extra={k: np.asarray(v) for k, v in extra.items()},
-                  reanchor_t=st.reanchor_t, reanchor_psi=st.reanchor_psi)
+                  reanchor_t=st.reanchor_t, reanchor_psi=st.reanchor_psi, protocol=protocol)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from engine import make_params
+from engine import InputError, make_params
 from engine.signalling import signalling
 
 #: Partially entangled (Alice's marginal moves; a Bell pair's stays 1/2 whatever happens),
@@ -45,3 +45,47 @@ def test_cli_json_and_errors():
     assert data["N"] == 10000 and data["seeds"] == 2 and data["r"] == pytest.approx(-0.5)
     bad = run_cli("signalling", "--preset", "two_level", "--N", "1000")
     assert bad.returncode == 2 and "composite" in bad.stderr
+
+
+def test_a_study_of_paired_runs_gives_the_signalling_statistic():
+    """A sweep config expresses the pairs (runs: Bob idle, Bob driven; shared grid and
+    seeds); analysis.paired_difference of its series equals signalling() exactly."""
+    import pyarrow as pa
+
+    from engine.analysis import paired_difference
+    from engine.sweep import expand, run_batch
+
+    config = {"preset": "two_qubits", "preset_params": STATE,
+              "runs": [{"preset_params": {"detuning_B": 0.0, "coupling_B": 0.0,
+                                          "delta_B": 0.0}}, {}],
+              "grid": {"r": [-0.5, 0.0], "N": 10**4}, "seeds": [1, 2, 3], "t_end": 3.0}
+    specs = expand(config)
+    assert len(specs) == 12
+    done = run_batch([s.__dict__ for s in specs])
+    series = pa.concat_tables([d["series"] for d in done]).to_pandas()
+    out = paired_difference(series, {"pp_coupling_B": 0.0}, {"pp_coupling_B": 1.3})
+    assert list(out["r"]) == [-0.5, 0.0] and (out["pairs"] == 3).all()
+    for _, row in out.iterrows():
+        ref = signalling("two_qubits", STATE, make_params(N=10**4, r=row["r"], t_end=3.0),
+                         seeds=3)
+        assert row["max_delta"] == pytest.approx(ref["max_delta"], abs=1e-15)
+        assert [row["lo"], row["hi"]] == pytest.approx(ref["ci"], abs=1e-15)
+        assert row["t"] == pytest.approx(ref["t"])
+    with pytest.raises(InputError, match="no partner"):
+        paired_difference(series[~((series["seed"] == 2) & (series["pp_coupling_B"] == 0))],
+                          {"pp_coupling_B": 0.0}, {"pp_coupling_B": 1.3})
+
+
+def test_the_signalling_study_config_pairs_every_run():
+    from pathlib import Path
+
+    from engine.sweep import expand, load_config
+
+    specs = expand(load_config(Path(__file__).parent.parent / "assets" / "studies"
+                               / "signalling_vs_N.yaml"))
+    assert len(specs) == 2 * 3 * 2 * 6 * 32
+    idle = {(s.params["r"], s.params["spectators"], s.params["N"], s.params["seed"])
+            for s in specs if s.preset_values["coupling_B"] == 0.0}
+    driven = {(s.params["r"], s.params["spectators"], s.params["N"], s.params["seed"])
+              for s in specs if s.preset_values["coupling_B"] != 0.0}
+    assert idle == driven and len(idle) == len(specs) // 2
