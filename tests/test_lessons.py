@@ -180,7 +180,7 @@ def test_lesson8_bob_cannot_signal_at_r_minus_half_but_can_at_r_zero():
     """Alice's marginal n_A0/N with Bob driven vs idle, same seeds (common random numbers):
     exactly equal in quantum mechanics (1e-12); at r = -1/2 the largest mean difference over
     6 seeds is within its 3-standard-error interval of zero; at r = 0 it is above 0.05 and
-    far outside it (measured 0.168 at N = 10^6)."""
+    far outside it (measured 0.45 at N = 10^5, 4 seeds)."""
     from engine.composite import marginals
     from engine.signalling import signalling
 
