@@ -57,6 +57,21 @@ class Frame:
     extra: dict[str, Any] = field(default_factory=dict)
     step_error: float = 0.0  # estimated time-stepping error of D so far (step_error.py)
     reanchor_t: float | None = None  # when the reference re-anchored (None: it has not)
+    parts: tuple[int, ...] | None = None  # dimensions of a composite system's parts
+
+    def marginals(self) -> dict[str, np.ndarray] | None:
+        """Each part's marginal counts and exact probabilities, keyed like the command
+        line's columns (``nA``, ``pA``, ``nB``, ...); None for a system that is not
+        composite (engine/composite.py)."""
+        if not self.parts:
+            return None
+        from .composite import PART_NAMES, marginals
+
+        n, p = marginals(self.n, list(self.parts)), marginals(self.p, list(self.parts))
+        out: dict[str, np.ndarray] = {}
+        for k, name in enumerate(PART_NAMES[: len(self.parts)]):
+            out[f"n{name}"], out[f"p{name}"] = n[k], p[k]
+        return out
 
 
 class Stepper:
@@ -219,7 +234,9 @@ class Stepper:
         return Frame(t=self.t, N=self.N, n=n, p=p, phi=self.phi.copy(),
                      phi_exact=-np.angle(psi), tv=float(total_variation(n, self.N, p)),
                      steps=self.steps, extra=self._extra(), step_error=self.step_error(),
-                     reanchor_t=self.reanchor_t)
+                     reanchor_t=self.reanchor_t,
+                     parts=tuple(self.ham.extra["parts"]) if self.ham.extra.get("parts")
+                     else None)
 
     def _extra(self) -> dict[str, Any]:
         return {}

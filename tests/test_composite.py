@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import ExactEvolution, InputError, build_preset
+from engine import ExactEvolution, InputError, build_preset, make_stepper
 
 SX = np.array([[0, 1], [1, 0]], dtype=complex)
 SY = np.array([[0, -1j], [1j, 0]])
@@ -164,3 +164,18 @@ def test_cli_run_writes_marginals():
     rows = list(csv.DictReader(io.StringIO(out.stdout)))
     assert {"nA_0", "pA_1", "nB_1", "pB_0"} <= set(rows[0])
     assert all(int(r["nA_0"]) == int(r["n_0"]) + int(r["n_1"]) for r in rows)
+
+
+def test_the_live_frame_carries_the_marginals():
+    """A stepper's frame of a composite preset carries each part's counts and exact
+    probabilities (the dashboard's marginal view and the command line's nA_/pA_ columns);
+    a frame of a system that is not composite has none."""
+    st = make_stepper(build_preset("two_qubits"), N=1000, seed=0)
+    st.advance(0.5)
+    f = st.frame()
+    m = f.marginals()
+    assert f.parts == (2, 2) and set(m) == {"nA", "pA", "nB", "pB"}
+    assert m["nA"].tolist() == [f.n[0] + f.n[1], f.n[2] + f.n[3]]
+    assert m["nB"].tolist() == [f.n[0] + f.n[2], f.n[1] + f.n[3]]
+    assert np.allclose(m["pA"], [f.p[0] + f.p[1], f.p[2] + f.p[3]])
+    assert make_stepper(build_preset("two_level"), N=10).frame().marginals() is None
