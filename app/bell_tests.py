@@ -1,13 +1,18 @@
 """The CHSH and signalling experiments for two qubits, run from the page (engine/chsh.py,
-engine/signalling.py) in a thread beside the live simulation, one at a time per session.
+engine/signalling.py) on the Studies page's shared local Dask cluster, one task per seed,
+one experiment at a time per session.
 
-The worker (:meth:`BellTests.work`) reports its progress and result through
+A thread beside the live simulation (:meth:`BellTests.work`) submits the tasks, follows
+them as they complete, aggregates and reports its progress and result through
 :meth:`BellTests._on_loop`, which runs them on the document's event loop (or at once
-without a server, as in the tests, which call ``work`` directly).
+without a server, as in the tests, which call ``work`` directly). When the cluster cannot
+be had the thread runs the seeds itself, and the card says so in one sentence. A session
+closed mid-run cancels its tasks.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
 import threading
 from collections.abc import Callable
@@ -18,9 +23,14 @@ import panel as pn
 import param
 
 from engine import Hamiltonian, InputError, SimParams
-from engine.chsh import ChshResult, chsh
+from engine.chsh import PAIRS, ChshResult, chsh_from_seeds, chsh_plan, chsh_seed
 from engine.composite import parts_of
-from engine.signalling import CI_SE, signalling
+from engine.signalling import (
+    CI_SE,
+    signalling_from_seeds,
+    signalling_plan,
+    signalling_seed,
+)
 
 #: Below this the exact signalling difference is zero (rounding only).
 QM_ZERO = 1e-9
@@ -79,21 +89,47 @@ def signalling_table(out: dict[str, Any]) -> pd.DataFrame:
     })
 
 
+def shared_client() -> Any:
+    """The Studies page's Dask client on its local cluster (started on first use)."""
+    from .studies import shared_client as client
+
+    return client()
+
+
+def _as_completed(client: Any, futures: list) -> Any:
+    """Futures as they complete: distributed's for Dask futures (on ``client``'s loop: the
+    shared client is not the default one), else concurrent.futures'."""
+    from distributed import Future, as_completed
+
+    if futures and all(isinstance(f, Future) for f in futures):
+        return as_completed(futures, loop=client.loop)
+    return concurrent.futures.as_completed(futures)
+
+
 class BellTests(pn.viewable.Viewer):
     """Buttons for the CHSH and signalling experiments, their progress, table and verdict.
 
     ``context`` gives, at the press of a button, the current Hamiltonian, ensemble
-    parameters, preset name and preset values (the dashboard's)."""
+    parameters, preset name and preset values (the dashboard's). ``client`` gives the Dask
+    client the seeds are submitted to (by default the Studies page's shared one); None, or
+    a client that cannot be had, runs them in the worker thread."""
 
     seeds = param.Integer(default=5, bounds=(2, 100), doc="Independent runs (pairs of runs "
                           "for signalling); the errors are over them.")
     running = param.Boolean(default=False, constant=True, doc="Whether a run is under way.")
 
     def __init__(self, context: Callable[[], tuple[Hamiltonian, SimParams, str, dict]],
-                 **params: Any):
+                 client: Callable[[], Any] | None = shared_client, **params: Any):
         super().__init__(**params)
         self._context = context
+        self._client = client
         self._doc = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._closed = False  # the session is gone: cancel, report nothing
+        self._pending: tuple[Any, list] | None = None  # (client, futures) of the run
+        self._watching = False
+        self._dask = False  # whether the run's seeds go to the cluster
         self.chsh_button = pn.widgets.Button(label="Run CHSH", color="primary",
                                              css_classes=["run-chsh"])
         self.signal_button = pn.widgets.Button(label="Run signalling test", color="primary",
@@ -112,13 +148,19 @@ class BellTests(pn.viewable.Viewer):
         self.verdict = pn.pane.Markdown("", css_classes=["bell-verdict"],
                                         sizing_mode="stretch_width",
                                         stylesheets=[_VERDICT_CSS])
+        self.note = pn.pane.Markdown("", css_classes=["bell-note"], visible=False,
+                                     styles={"color": "#92400e"}, margin=(0, 10))
 
     # -- running (the document's event loop starts, a thread works) ------------------------
     def start(self, kind: str, thread: bool = True) -> bool:
         """Start ``kind`` ('chsh' or 'signalling') unless a run is under way."""
-        if self.running:
+        if self.running or self._closed:
             return False
         self._doc = pn.state.curdoc
+        if (not self._watching and self._doc is not None
+                and getattr(self._doc, "session_context", None) is not None):
+            pn.state.on_session_destroyed(self._on_session_destroyed)
+            self._watching = True
         try:
             ham, params, preset, values = self._context()
         except InputError as err:
@@ -129,34 +171,109 @@ class BellTests(pn.viewable.Viewer):
         self.chsh_button.disabled = self.signal_button.disabled = True
         self.progress.value, self.progress.max, self.progress.visible = 0, 1, True
         self.status.object = "Starting…"
+        self.note.object, self.note.visible = "", False
+        self._dask = False
         args = (kind, ham, params, preset, values, self.seeds)
         if thread:
-            threading.Thread(target=self.work, args=args, daemon=True,
-                             name=f"bell-{kind}").start()
+            self._thread = threading.Thread(target=self.work, args=args, daemon=True,
+                                            name=f"bell-{kind}")
+            self._thread.start()
         else:
             self.work(*args)
         return True
 
     def work(self, kind: str, ham: Hamiltonian, params: SimParams, preset: str,
              values: dict, seeds: int) -> None:
-        """Run the experiment (in the worker thread); report on the event loop."""
-        def progress(done: int, total: int) -> None:
-            self._on_loop(self._progress, done, total)
-
+        """Run the experiment (in the worker thread): one task per seed on the cluster, or
+        here when it cannot be had; aggregate; report on the event loop."""
         try:
             if kind == "chsh":
-                res = chsh(ham, params, seeds=seeds, progress=progress)
-                self._on_loop(self._finished, chsh_table(res), chsh_verdict(res), None)
+                plan, runs = chsh_plan(ham, params, seeds=seeds), len(PAIRS)
+                seed_fn, aggregate = chsh_seed, chsh_from_seeds
+                table, verdict = chsh_table, chsh_verdict
             else:
-                out = signalling(preset, values, params, seeds=seeds, progress=progress)
-                self._on_loop(self._finished, signalling_table(out), signalling_verdict(out),
-                              None)
+                plan, runs = signalling_plan(preset, values, params, seeds), 2
+                seed_fn, aggregate = signalling_seed, signalling_from_seeds
+                table, verdict = signalling_table, signalling_verdict
+            client = self._cluster_client()
+            per_seed = (self._on_cluster(client, seed_fn, plan, seeds, runs)
+                        if client is not None else self._here(seed_fn, plan, seeds, runs))
+            if per_seed is None:  # the session was closed meanwhile
+                return
+            res = aggregate(plan, per_seed)
+            self._on_loop(self._finished, table(res), verdict(res), None)
         except InputError as err:
             self._on_loop(self._finished, None, None, str(err))
         except Exception as err:  # shown on the page; the thread must not die silently
-            self._on_loop(self._finished, None, None, f"The run failed: {err}")
+            if not self._closed:
+                self._on_loop(self._finished, None, None, f"The run failed: {err}")
+
+    def _cluster_client(self) -> Any:
+        """The Dask client, or None (then the card says why, in one sentence)."""
+        if self._client is None:
+            return None
+        try:
+            return self._client()
+        except Exception as err:
+            self._on_loop(self._show_note, "The local Dask cluster could not be started "
+                          f"({err}); the runs go in this process instead.")
+            return None
+
+    def _on_cluster(self, client: Any, seed_fn: Callable, plan: Any, seeds: int,
+                    runs: int) -> list | None:
+        """Submit one task per seed to ``client``; each seed's result in order of seed, or
+        None when the session was closed (its tasks are then cancelled)."""
+        self._dask = True
+        futures = [client.submit(seed_fn, plan, i, pure=False) for i in range(seeds)]
+        with self._lock:
+            self._pending = (client, futures)
+            closed = self._closed
+        try:
+            if closed:
+                client.cancel(futures)
+                return None
+            index = {id(f): i for i, f in enumerate(futures)}
+            out: list = [None] * seeds
+            for done, f in enumerate(_as_completed(client, futures), start=1):
+                if self._closed:
+                    return None
+                out[index[id(f)]] = f.result()
+                self._on_loop(self._progress, done * runs, seeds * runs)
+            return out
+        except Exception:  # a task failed, or was cancelled
+            client.cancel(futures)
+            if self._closed:
+                return None
+            raise
+        finally:
+            with self._lock:
+                self._pending = None
+
+    def _here(self, seed_fn: Callable, plan: Any, seeds: int, runs: int) -> list | None:
+        """Each seed in this thread, in order (None when the session was closed)."""
+        out = []
+        for i in range(seeds):
+            if self._closed:
+                return None
+            out.append(seed_fn(plan, i))
+            self._on_loop(self._progress, (i + 1) * runs, seeds * runs)
+        return out
+
+    def _on_session_destroyed(self, session_context: Any = None) -> None:
+        """The page was closed: cancel the run's tasks; nothing more is reported."""
+        with self._lock:
+            self._closed = True
+            pending = self._pending
+        if pending is not None:
+            client, futures = pending
+            try:
+                client.cancel(futures)
+            except Exception:  # the cluster may be closing too
+                pass
 
     def _on_loop(self, fn, *args) -> None:
+        if self._closed:
+            return
         doc = self._doc
         if doc is not None and getattr(doc, "session_context", None) is not None:
             try:
@@ -166,10 +283,14 @@ class BellTests(pn.viewable.Viewer):
         else:
             fn(*args)
 
+    def _show_note(self, text: str) -> None:
+        self.note.object, self.note.visible = text, True
+
     def _progress(self, done: int, total: int) -> None:
         self.progress.max = max(total, 1)
         self.progress.value = done
-        self.status.object = f"running… {done} of {total} runs"
+        where = " on the local Dask cluster" if self._dask else ""
+        self.status.object = f"running{where}… {done} of {total} runs"
 
     def _finished(self, table: pd.DataFrame | None, verdict: str | None,
                   error: str | None) -> None:
@@ -196,7 +317,7 @@ class BellTests(pn.viewable.Viewer):
             pn.pane.Markdown("### Bell tests: CHSH and signalling", margin=(0, 10),
                              stylesheets=[":host h3 {font-size: 22px;}"]),
             pn.Row(self.chsh_button, self.signal_button, self.seeds_input),
-            self.progress, self.status, self.table, self.verdict,
+            self.progress, self.status, self.note, self.table, self.verdict,
             sizing_mode="stretch_width",
         )
 

@@ -89,6 +89,79 @@ def _best_pulse(psi0: np.ndarray, ta: float, tb: float, T: float) -> tuple[np.nd
     return best
 
 
+@dataclass
+class ChshPlan:
+    """What every run of a CHSH experiment needs (picklable: runs may go to Dask workers).
+
+    ``pulses[j]`` is pair j's pulsed Hamiltonian and outcome sign; ``exact[j]`` its exact E
+    and smallest class on the pulse's path."""
+
+    angles: list[float]
+    pulse: float
+    seeds: int
+    seed0: int
+    base: dict[str, Any]
+    pulses: list[tuple[Hamiltonian, int]]
+    exact: list[tuple[float, float]]
+
+
+def chsh_plan(ham: Hamiltonian, params: SimParams, angles=None, pulse: float = 1.0,
+              seeds: int = 10) -> ChshPlan:
+    """Check the inputs of :func:`chsh` and prepare its runs (no ensemble is run here)."""
+    if list(ham.extra.get("parts") or []) != [2, 2]:
+        raise InputError("CHSH needs two qubits; use the two_qubits preset.")
+    if seeds < 2:
+        raise InputError("--seeds must be at least 2 to estimate the error of S.")
+    if not (pulse > 0 and math.isfinite(pulse)):
+        raise InputError(f"The pulse duration must be a positive number, not {pulse}.")
+    psi0 = ham.with_admixture(params.admixture).psi0
+    angles = [float(x) for x in (optimal_angles(psi0) if angles is None else angles)]
+    if len(angles) != 4 or not all(math.isfinite(x) for x in angles):
+        raise InputError("--angles needs four finite numbers: a a' b b'.")
+    pulses, exact = [], []
+    for (ia, ib), _ in PAIRS:
+        H, sign, low = _best_pulse(psi0, angles[ia], angles[ib], pulse)
+        exact.append((sign * float(PARITY @ ExactEvolution(H, psi0).prob(pulse)), low))
+        pulses.append((Hamiltonian.from_matrix(H, psi0, labels=ham.labels, name="chsh-pulse",
+                                               extra={"parts": [2, 2]}), sign))
+    return ChshPlan(angles=angles, pulse=float(pulse), seeds=seeds, seed0=params.seed,
+                    base={**params_dict(params), "admixture": 0.0}, pulses=pulses,
+                    exact=exact)
+
+
+def chsh_run(plan: ChshPlan, j: int, i: int) -> float:
+    """E of pair of angles ``j`` measured on the ensemble of seed ``plan.seed0 + i``."""
+    from .simulate import make_stepper
+
+    pulsed, sign = plan.pulses[j]
+    st = make_stepper(pulsed, make_params(**{**plan.base, "seed": plan.seed0 + i}))
+    st.advance(plan.pulse)
+    return sign * float(PARITY @ st.n) / st.N
+
+
+def chsh_seed(plan: ChshPlan, i: int) -> list[float]:
+    """The four E values (in the order of :data:`PAIRS`) of seed ``plan.seed0 + i``."""
+    return [chsh_run(plan, j, i) for j in range(len(PAIRS))]
+
+
+def chsh_from_seeds(plan: ChshPlan, E_seeds) -> ChshResult:
+    """S, its standard error over seeds, the exact S and the rows, from each seed's four E
+    (``E_seeds[i]`` is :func:`chsh_seed`'s list for seed index i, in order of i)."""
+    seeds = plan.seeds
+    E = np.ascontiguousarray(np.array(E_seeds, dtype=float).reshape(seeds, len(PAIRS)).T)
+    rows = []
+    S_qm = 0.0
+    for j, ((ia, ib), sign_S) in enumerate(PAIRS):
+        E_qm, low = plan.exact[j]
+        S_qm += sign_S * E_qm
+        rows.append({"a": plan.angles[ia], "b": plan.angles[ib], "E": float(E[j].mean()),
+                     "E_err": float(E[j].std(ddof=1) / math.sqrt(seeds)), "E_qm": E_qm,
+                     "min_p": low})
+    S = np.array([s for _, s in PAIRS]) @ E
+    return ChshResult(S=float(S.mean()), S_err=float(S.std(ddof=1) / math.sqrt(seeds)),
+                      S_qm=S_qm, rows=rows, params=plan.base)
+
+
 def chsh(ham: Hamiltonian, params: SimParams, angles=None, pulse: float = 1.0,
          seeds: int = 10, progress: Callable[[int, int], None] | None = None) -> ChshResult:
     """CHSH S of the ensemble for two qubits, measured by pulses from ``ham``'s initial state.
@@ -113,41 +186,18 @@ def chsh(ham: Hamiltonian, params: SimParams, angles=None, pulse: float = 1.0,
     Returns
     -------
     ChshResult
-    """
-    from .simulate import make_stepper
 
-    if list(ham.extra.get("parts") or []) != [2, 2]:
-        raise InputError("CHSH needs two qubits; use the two_qubits preset.")
-    if seeds < 2:
-        raise InputError("--seeds must be at least 2 to estimate the error of S.")
-    if not (pulse > 0 and math.isfinite(pulse)):
-        raise InputError(f"The pulse duration must be a positive number, not {pulse}.")
-    psi0 = ham.with_admixture(params.admixture).psi0
-    angles = [float(x) for x in (optimal_angles(psi0) if angles is None else angles)]
-    if len(angles) != 4 or not all(math.isfinite(x) for x in angles):
-        raise InputError("--angles needs four finite numbers: a a' b b'.")
-    base = {**params_dict(params), "admixture": 0.0}
-    E = np.empty((len(PAIRS), seeds))
-    rows = []
-    S_qm = 0.0
-    for j, ((ia, ib), sign_S) in enumerate(PAIRS):
-        H, sign, low = _best_pulse(psi0, angles[ia], angles[ib], pulse)
-        E_qm = sign * float(PARITY @ ExactEvolution(H, psi0).prob(pulse))
-        pulsed = Hamiltonian.from_matrix(H, psi0, labels=ham.labels, name="chsh-pulse",
-                                         extra={"parts": [2, 2]})
+    The work splits into :func:`chsh_plan`, :func:`chsh_seed` per seed (independent: they
+    may run anywhere, e.g. on Dask workers) and :func:`chsh_from_seeds`.
+    """
+    plan = chsh_plan(ham, params, angles, pulse, seeds)
+    E = [[0.0] * len(PAIRS) for _ in range(seeds)]
+    for j in range(len(PAIRS)):
         for i in range(seeds):
-            st = make_stepper(pulsed, make_params(**{**base, "seed": params.seed + i}))
-            st.advance(pulse)
-            E[j, i] = sign * float(PARITY @ st.n) / st.N
+            E[i][j] = chsh_run(plan, j, i)
             if progress is not None:
                 progress(j * seeds + i + 1, len(PAIRS) * seeds)
-        S_qm += sign_S * E_qm
-        rows.append({"a": angles[ia], "b": angles[ib], "E": float(E[j].mean()),
-                     "E_err": float(E[j].std(ddof=1) / math.sqrt(seeds)), "E_qm": E_qm,
-                     "min_p": low})
-    S = np.array([s for _, s in PAIRS]) @ E
-    return ChshResult(S=float(S.mean()), S_err=float(S.std(ddof=1) / math.sqrt(seeds)),
-                      S_qm=S_qm, rows=rows, params=base)
+    return chsh_from_seeds(plan, E)
 
 
 def register(sub: Any) -> None:

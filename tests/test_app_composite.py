@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
@@ -9,7 +12,8 @@ from app.bell_tests import BellTests, chsh_verdict, signalling_verdict
 from app.composite_views import JointGridView, MarginalsView
 from app.dashboard import EnsembleApp
 from engine import InputError, build_preset, make_params
-from engine.chsh import ChshResult
+from engine.chsh import ChshResult, chsh, chsh_seed
+from engine.signalling import signalling, signalling_seed
 from engine.stepper import Frame
 
 
@@ -122,7 +126,7 @@ def _context(preset="two_qubits", **kw):
 
 
 def test_chsh_run_fills_the_table_and_the_verdict():
-    b = BellTests(_context(), seeds=2)
+    b = BellTests(_context(), client=None, seeds=2)  # no cluster: the seeds run here
     assert b.table.object is None and b.verdict.object == ""
     seen = []
     b._progress = lambda done, total: seen.append((done, total))
@@ -135,7 +139,7 @@ def test_chsh_run_fills_the_table_and_the_verdict():
 
 
 def test_signalling_run_fills_the_table_and_the_verdict():
-    b = BellTests(_context(), seeds=2)
+    b = BellTests(_context(), client=None, seeds=2)
     b.start("signalling", thread=False)
     assert b.table.visible and "interval (±3 SE)" in list(b.table.object["quantity"])
     assert b.verdict.object.startswith("Largest difference of Alice's marginal")
@@ -143,7 +147,7 @@ def test_signalling_run_fills_the_table_and_the_verdict():
 
 
 def test_an_engine_error_shows_one_sentence():
-    b = BellTests(_context("three_qubits"), seeds=2)  # CHSH needs two qubits
+    b = BellTests(_context("three_qubits"), client=None, seeds=2)  # CHSH needs two qubits
     b.start("chsh", thread=False)
     assert b.verdict.object == "**Not run:** CHSH needs two qubits; use the two_qubits preset."
     assert not b.table.visible and not b.running
@@ -151,13 +155,13 @@ def test_an_engine_error_shows_one_sentence():
     def bad():
         raise InputError("N must be at least 1.")
 
-    b = BellTests(bad)
+    b = BellTests(bad, client=None)
     assert not b.start("chsh", thread=False)
     assert b.verdict.object == "**Not run:** N must be at least 1."
 
 
 def test_one_run_at_a_time():
-    b = BellTests(_context(), seeds=2)
+    b = BellTests(_context(), client=None, seeds=2)
     started = []
     b.work = lambda *args: started.append(args)  # a run that has not finished
     assert b.start("chsh")  # a thread that records its arguments and ends
@@ -165,6 +169,108 @@ def test_one_run_at_a_time():
     assert not b.start("signalling", thread=False)
     b._finished(None, None, "stopped")
     assert not b.running
+
+
+class FakeClient:
+    """Dask's client as the card uses it: submit (concurrent.futures futures) and cancel.
+
+    ``run=False`` leaves the futures pending (a run under way) until cancelled."""
+
+    def __init__(self, run: bool = True):
+        self.pool = ThreadPoolExecutor(2) if run else None
+        self.submitted: list[tuple] = []
+        self.futures: list[Future] = []
+        self.cancelled: list[Future] = []
+        self.all_submitted = threading.Event()
+        self.expected = None
+
+    def submit(self, fn, *args, pure=True):
+        assert pure is False  # every seed is a separate task
+        f = self.pool.submit(fn, *args) if self.pool else Future()
+        self.submitted.append((fn, *args))
+        self.futures.append(f)
+        if len(self.futures) == self.expected:
+            self.all_submitted.set()
+        return f
+
+    def cancel(self, futures):
+        for f in futures:
+            if f.cancel() and self.pool is None:
+                f.set_running_or_notify_cancel()  # as an executor does: wakes the waiters
+            self.cancelled.append(f)
+
+
+@pytest.mark.parametrize("kind", ["chsh", "signalling"])
+def test_seeds_go_to_the_client_one_task_each_and_aggregate_as_the_engine(kind):
+    fake = FakeClient()
+    params = make_params(mode="population", N=500)
+    b = BellTests(lambda: (build_preset("two_qubits"), params, "two_qubits", {}),
+                  client=lambda: fake, seeds=3)
+    seen = []
+    b._progress = lambda done, total: seen.append((done, total))
+    assert b.start(kind, thread=False)
+    runs = 4 if kind == "chsh" else 2
+    fn = chsh_seed if kind == "chsh" else signalling_seed
+    assert [(s[0], s[2]) for s in fake.submitted] == [(fn, 0), (fn, 1), (fn, 2)]
+    assert seen == [(runs, 3 * runs), (2 * runs, 3 * runs), (3 * runs, 3 * runs)]
+    if kind == "chsh":
+        want = chsh_verdict(chsh(build_preset("two_qubits"), params, seeds=3))
+    else:
+        want = signalling_verdict(signalling("two_qubits", {}, params, seeds=3))
+    assert b.verdict.object == want and b.table.visible and not b.note.visible
+    assert not b.running and not fake.cancelled
+    fake.pool.shutdown()
+
+
+def test_a_cluster_that_cannot_start_falls_back_to_the_thread_and_says_so():
+    def broken():
+        raise OSError("no free port")
+
+    b = BellTests(_context(), client=broken, seeds=2)
+    seen = []
+    b._progress = lambda done, total: seen.append((done, total))
+    b.start("chsh", thread=False)
+    assert b.note.visible and b.note.object == (
+        "The local Dask cluster could not be started (no free port); the runs go in this "
+        "process instead.")
+    assert seen[-1] == (8, 8) and b.verdict.object.startswith("S = ") and b.table.visible
+    b.start("chsh", thread=False)  # the next run tries again
+    assert b.note.visible
+
+
+def test_a_closed_session_cancels_its_tasks_and_reports_nothing():
+    fake = FakeClient(run=False)
+    fake.expected = 3
+    b = BellTests(_context(), client=lambda: fake, seeds=3)
+    assert b.start("chsh")  # the worker thread submits, then waits for the tasks
+    assert fake.all_submitted.wait(timeout=30)
+    b._on_session_destroyed(None)
+    b._thread.join(timeout=30)
+    assert not b._thread.is_alive()
+    assert fake.cancelled == fake.futures and all(f.cancelled() for f in fake.futures)
+    assert b.verdict.object == "" and not b.table.visible
+    assert not b.start("signalling", thread=False)  # nothing more for a closed session
+
+
+def test_a_real_local_cluster_runs_the_seeds():
+    """Through distributed itself (in-process cluster, tiny N): the tasks run on it and
+    the table and verdict are the engine's."""
+    from distributed import Client, LocalCluster, get_task_stream
+
+    params = make_params(mode="population", N=200)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=":0") as cluster, \
+            Client(cluster, set_as_default=False) as client:
+        b = BellTests(lambda: (build_preset("two_qubits"), params, "two_qubits", {}),
+                      client=lambda: client, seeds=2)
+        with get_task_stream(client) as ts:
+            b.start("chsh", thread=False)
+            b.start("signalling", thread=False)
+        names = sorted(t["key"].split("-")[0] for t in ts.data)
+    assert names == ["chsh_seed", "chsh_seed", "signalling_seed", "signalling_seed"]
+    assert b.verdict.object == signalling_verdict(signalling("two_qubits", {}, params,
+                                                             seeds=2))
+    assert not b.note.visible and b.progress.value == 4 and not b.running
 
 
 def test_verdicts():

@@ -99,3 +99,18 @@ def test_default_angles_maximise_the_quantum_s(values, S_max):
     S = sum(sign * np.vdot(psi, np.kron(sigma(ang[i]), sigma(ang[j])) @ psi).real
             for (i, j), sign in PAIRS)
     assert S == pytest.approx(S_max, abs=1e-9)
+
+
+def test_seeds_run_apart_and_aggregated_equal_chsh_exactly():
+    """The split used to distribute CHSH (one task per seed, in any order, through pickling
+    as to a Dask worker) gives chsh()'s result to the last bit."""
+    import pickle
+
+    from engine.chsh import chsh_from_seeds, chsh_plan, chsh_seed
+
+    ham = build_preset("two_qubits", **TURNED)
+    params = make_params(mode="population", N=2000, seed=5)
+    plan = pickle.loads(pickle.dumps(chsh_plan(ham, params, seeds=3)))
+    E = {i: chsh_seed(plan, i) for i in (2, 0, 1)}
+    assert all(len(e) == 4 for e in E.values()) and E[0] != E[1]
+    assert chsh_from_seeds(plan, [E[i] for i in range(3)]) == chsh(ham, params, seeds=3)

@@ -89,3 +89,21 @@ def test_the_signalling_study_config_pairs_every_run():
     driven = {(s.params["r"], s.params["spectators"], s.params["N"], s.params["seed"])
               for s in specs if s.preset_values["coupling_B"] != 0.0}
     assert idle == driven and len(idle) == len(specs) // 2
+
+
+def test_seeds_run_apart_and_aggregated_equal_signalling_exactly():
+    """The split used to distribute the test (one pair of runs per seed, in any order,
+    through pickling as to a Dask worker) gives signalling()'s result to the last bit."""
+    import pickle
+
+    import numpy as np
+
+    from engine.signalling import signalling_from_seeds, signalling_plan, signalling_seed
+
+    params = make_params(N=2000, r=0.0, t_end=2.0, seed=3)
+    plan = pickle.loads(pickle.dumps(signalling_plan("two_qubits", STATE, params, seeds=3)))
+    deltas = {i: signalling_seed(plan, i) for i in (1, 2, 0)}
+    assert not np.array_equal(deltas[0], deltas[1])
+    out = signalling_from_seeds(plan, [deltas[i] for i in range(3)])
+    assert out == signalling("two_qubits", STATE, params, seeds=3)
+    assert out["max_delta"] != 0.0
