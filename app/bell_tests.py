@@ -34,6 +34,8 @@ from engine.signalling import (
 
 #: Below this the exact signalling difference is zero (rounding only).
 QM_ZERO = 1e-9
+#: Fewest pairs of runs from which the signalling card gives a verdict.
+MIN_VERDICT_SEEDS = 5
 
 
 def chsh_verdict(res: ChshResult) -> str:
@@ -68,7 +70,12 @@ def signalling_verdict(out: dict[str, Any]) -> str:
     seen = not lo <= 0.0 <= hi
     exact = ("exactly 0" if qm < QM_ZERO else
              f"{qm:.4f}, the qubits interact")
-    if qm < QM_ZERO:
+    if out["seeds"] < MIN_VERDICT_SEEDS:
+        # the largest of many noisy means over 2-3 pairs can sit where the pairs agree,
+        # with an interval of almost no width: no verdict from so few
+        verdict = (f"too few seeds for a verdict (use at least {MIN_VERDICT_SEEDS}; the "
+                   f"interval's width is itself estimated from them)")
+    elif qm < QM_ZERO:
         verdict = ("a signal: Alice's marginal depends on Bob's setting" if seen
                    else "no signal detected at this N")
     else:

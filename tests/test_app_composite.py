@@ -285,3 +285,5 @@ def test_verdicts():
                                             "detected at this N.")
     assert "a signal" in signalling_verdict({**out, "ci": [0.0003, 0.0015]})
     assert "the qubits interact" in signalling_verdict({**out, "qm_max_delta": 0.1})
+    few = signalling_verdict({**out, "seeds": 2, "ci": [0.0003, 0.0004]})
+    assert "too few seeds" in few and "a signal" not in few
