@@ -12,8 +12,8 @@ from engine.signalling import signalling
 #: Partially entangled (Alice's marginal moves; a Bell pair's stays 1/2 whatever happens),
 #: turned on Alice's side so that no class is ever nearly empty (min |psi_a|^2 = 0.002).
 STATE = {"state": "partial", "angle": 0.5}
-#: The signal this state carries at r = 0 (the preset's default chi_A = 0): Delta = -0.451 at
-#: N = 10^6, 4 pairs, population and agents (locked) alike (test_signal_at_r_zero).
+#: The signal this state carries at r = 0 (the preset's default chi_A = 0): Delta = -0.451,
+#: population at N = 10^6 and agents (locked) at 10^5 alike (4 pairs; the tests below).
 R0_DELTA = 0.45
 #: The effect a no-signal test must be able to see: a fifth of the r = 0 signal. A test
 #: whose interval (+-3 standard errors) is narrower than this would have excluded zero,
@@ -32,7 +32,7 @@ def _no_signal(out):
 def test_no_signal_at_r_minus_half():
     """Population, N = 10^6, 8 pairs: no signal, with the power to see one of DETECT = 0.09
     (a fifth of this state's r = 0 signal). Measured: half-width 1.4e-3, 64 times smaller,
-    so the test would catch a signal down to ~3e-3 (2 % of the r = 0 one)."""
+    so the test would catch a signal down to ~3e-3 (under 1 % of the r = 0 one)."""
     out = signalling("two_qubits", STATE, make_params(N=10**6, r=-0.5), seeds=8)
     _no_signal(out)
     lo, hi = out["ci"]
