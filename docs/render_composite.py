@@ -1,10 +1,11 @@
 """Render the figures and tables of docs/composite.md (CHSH and signalling against N).
 
-    .venv/bin/python docs/render_composite.py            # ~1-2 minutes on two cores
+    .venv/bin/python docs/render_composite.py            # ~5-6 minutes on two cores
     .venv/bin/python docs/render_composite.py --quick --out /tmp/x   # a smoke test
 
-Runs engine/chsh.py and engine/signalling.py (population mode), saves two PNGs with
-matplotlib (Agg) and prints the tables as Markdown on standard output.
+Runs engine/chsh.py and engine/signalling.py (population mode; then signalling in the
+agents modes and with an admixture), saves three PNGs with matplotlib (Agg) and prints the
+tables as Markdown on standard output.
 """
 
 from __future__ import annotations
@@ -64,6 +65,30 @@ def signalling_vs_N(Ns, seeds: int) -> list[dict]:
     return rows
 
 
+#: Part three: signalling in the agents modes and with an admixture, at r = -1/2 and 0.
+#: (label, extra parameters); every variant starts from SIGNAL_STATE, no spectators.
+VARIANTS = [("agents, phases locked", {"mode": "agents", "phases": "locked"}),
+            ("agents, phases dynamic (aligned, f = 0)",
+             {"mode": "agents", "phases": "dynamic", "init_phases": "aligned", "f": 0.0}),
+            ("population, admixture 0.05", {"admixture": 0.05})]
+VARIANT_R = (-0.5, 0.0)
+
+
+def signalling_variants(plan) -> list[dict]:
+    """plan: (variant label, N, seeds) triples; each is run at both VARIANT_R."""
+    extra = dict(VARIANTS)
+    rows = []
+    for label, N, seeds in plan:
+        for r in VARIANT_R:
+            out = signalling("two_qubits", SIGNAL_STATE,
+                             make_params(N=int(N), r=r, **extra[label]), seeds=seeds)
+            lo, hi = out["ci"]
+            rows.append({"variant": label, "r": r, "N": int(N), "seeds": seeds,
+                         "delta": out["max_delta"], "half": 0.5 * (hi - lo), "t": out["t"],
+                         "zero_in_ci": lo <= 0 <= hi, "qm": out["qm_max_delta"]})
+    return rows
+
+
 def bell_pair_at_r0(N: int, seeds: int) -> dict:
     """A Bell pair (turned phi+, the preset's default) at r = 0: Alice's marginal."""
     out = signalling("two_qubits", {}, make_params(N=N, r=0.0), seeds=seeds)
@@ -116,6 +141,33 @@ def plot_signalling(rows, path: Path) -> None:
     plt.close(fig)
 
 
+def plot_variants(rows, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(9.0, 3.8))
+    for (label, _), mk in zip(VARIANTS, "osv", strict=True):
+        for r, color in zip(VARIANT_R, ("C0", "C3"), strict=True):
+            sel = [x for x in rows if x["variant"] == label and x["r"] == r]
+            if not sel:
+                continue
+            y = np.array([abs(x["delta"]) for x in sel])
+            half = np.array([x["half"] for x in sel])
+            lower = np.minimum(half, y * (1 - 1e-9))
+            ax.errorbar([x["N"] for x in sel], y, yerr=[lower, half], marker=mk, ms=4,
+                        capsize=3, color=color, mfc="none" if mk != "o" else color,
+                        label=f"{label}, r = {r:g}")
+    Ns = np.array(sorted({x["N"] for x in rows}), dtype=float)
+    ax.plot(Ns, 1 / np.sqrt(Ns), "k--", lw=1, label="1/√N")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylim(3e-5, 1.5)
+    ax.set_xlabel("N")
+    ax.set_ylabel("|largest mean difference| of n_A0/N\n(bars: ±3 SE over seeds)")
+    ax.set_title("Signalling: agents modes and admixture (no spectators)", fontsize=10)
+    fig.legend(*ax.get_legend_handles_labels(), fontsize=8, loc="center right")
+    fig.tight_layout(rect=(0, 0, 0.64, 1))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small N and 2 seeds (a smoke test)")
@@ -129,12 +181,23 @@ def main(argv=None) -> int:
         N_chsh = [int(round(10 ** e)) for e in np.arange(2.0, 9.01, 0.5)]
         N_sig = [10**k for k in range(2, 8)]
         seeds_chsh, seeds_sig = 20, 32
+    locked, dynamic, admix = (VARIANTS[i][0] for i in range(3))
+    if ns.quick:
+        plan = [(locked, 1000, 2), (dynamic, 1000, 2), (admix, 1000, 2)]
+    else:  # ~3.5 minutes on two cores, most of it the dynamic phases at N = 10^5
+        plan = ([(locked, 10**k, 16) for k in range(3, 7)]
+                + [(dynamic, 10**k, 16) for k in range(3, 6)]
+                + [(admix, 10**k, 16) for k in range(4, 8)])
     t0 = time.perf_counter()
     crows = chsh_vs_N(N_chsh, seeds_chsh)
     plot_chsh(crows, out / "composite_chsh.png")
     srows = signalling_vs_N(N_sig, seeds_sig)
     plot_signalling(srows, out / "composite_signalling.png")
     bell = bell_pair_at_r0(N_sig[-1], seeds_sig)
+    t1 = time.perf_counter()
+    vrows = signalling_variants(plan)
+    plot_variants(vrows, out / "composite_agents.png")
+    t_variants = time.perf_counter() - t1
 
     print(f"### CHSH S against N ({seeds_chsh} seeds each, mean ± SE; quantum S = "
           f"{crows[0]['S_qm']:.4f} for every state)\n")
@@ -155,7 +218,16 @@ def main(argv=None) -> int:
               f"{abs(r['delta']) * math.sqrt(r['N']):.2f} | {r['qm']:.0e} |")
     print(f"\nBell pair (turned phi+) at r = 0, N = {bell['N']:.0e}: Δ = {bell['delta']:+.2e}, "
           f"interval [{bell['ci'][0]:+.2e}, {bell['ci'][1]:+.2e}]")
-    for name in ("composite_chsh.png", "composite_signalling.png"):
+    print("\n### Signalling in the agents modes and with an admixture (no spectators; "
+          "Δ as above, ± 3 SE)\n")
+    print("| variant | r | N | pairs | Δ | ± 3 SE | 0 in interval | Δ·√N | exact |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in vrows:
+        print(f"| {r['variant']} | {r['r']:g} | {r['N']:.0e} | {r['seeds']} | "
+              f"{r['delta']:+.2e} | {r['half']:.1e} | {'yes' if r['zero_in_ci'] else 'no'} | "
+              f"{abs(r['delta']) * math.sqrt(r['N']):.2f} | {r['qm']:.0e} |")
+    print(f"agents and admixture part: {t_variants:.1f} s", file=sys.stderr)
+    for name in ("composite_chsh.png", "composite_signalling.png", "composite_agents.png"):
         print(f"wrote {out / name} ({(out / name).stat().st_size // 1024} KB)", file=sys.stderr)
     print(f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return 0

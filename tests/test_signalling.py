@@ -12,20 +12,49 @@ from engine.signalling import signalling
 #: Partially entangled (Alice's marginal moves; a Bell pair's stays 1/2 whatever happens),
 #: turned on Alice's side so that no class is ever nearly empty (min |psi_a|^2 = 0.002).
 STATE = {"state": "partial", "angle": 0.5}
+#: The signal this state carries at r = 0 (the preset's default chi_A = 0): Delta = -0.451,
+#: population at N = 10^6 and agents (locked) at 10^5 alike (4 pairs; the tests below).
+R0_DELTA = 0.45
+#: The effect a no-signal test must be able to see: a fifth of the r = 0 signal. A test
+#: whose interval (+-3 standard errors) is narrower than this would have excluded zero,
+#: by at least 12 standard errors, for any signal of at least 0.09 (in either sign).
+DETECT = R0_DELTA / 5
+
+
+def _no_signal(out):
+    """Zero inside the interval, and the interval narrow enough to have seen DETECT."""
+    assert out["qm_max_delta"] <= 1e-12
+    lo, hi = out["ci"]
+    assert lo < 0 < hi, out
+    assert 0.5 * (hi - lo) < DETECT, out
 
 
 def test_no_signal_at_r_minus_half():
+    """Population, N = 10^6, 8 pairs: no signal, with the power to see one of DETECT = 0.09
+    (a fifth of this state's r = 0 signal). Measured: half-width 1.4e-3, 64 times smaller,
+    so the test would catch a signal down to ~3e-3 (under 1 % of the r = 0 one)."""
     out = signalling("two_qubits", STATE, make_params(N=10**6, r=-0.5), seeds=8)
-    assert out["qm_max_delta"] <= 1e-12
+    _no_signal(out)
     lo, hi = out["ci"]
-    assert lo < 0 < hi and hi - lo < 0.01
+    assert hi - lo < 0.01
 
 
 def test_signal_at_r_zero():
     out = signalling("two_qubits", STATE, make_params(N=10**6, r=0.0), seeds=4)
     assert out["qm_max_delta"] <= 1e-12
     lo, hi = out["ci"]
-    assert abs(out["max_delta"]) > 0.05 and (lo > 0 or hi < 0)
+    assert abs(abs(out["max_delta"]) - R0_DELTA) < 0.01 and (lo > 0 or hi < 0)
+
+
+def test_agents_mode_signals_like_population():
+    """Agents mode, phases locked, N = 10^5: no signal at r = -1/2 (8 pairs: half-width 0.027,
+    under DETECT; 4 pairs gave 0.052, too close to it; at this N the agents' pairs scatter
+    four times as much as population's), the r = 0 signal of population at r = 0 (4 pairs)."""
+    agents = {"mode": "agents", "phases": "locked", "N": 10**5}
+    _no_signal(signalling("two_qubits", STATE, make_params(r=-0.5, **agents), seeds=8))
+    out = signalling("two_qubits", STATE, make_params(r=0.0, **agents), seeds=4)
+    lo, hi = out["ci"]
+    assert abs(abs(out["max_delta"]) - R0_DELTA) < 0.01 and (lo > 0 or hi < 0)
 
 
 def test_interaction_carries_a_quantum_signal():
