@@ -179,7 +179,7 @@ def main(argv=None) -> int:
         N_chsh, N_sig, seeds_chsh, seeds_sig = [100, 1000], [100, 1000], 2, 2
     else:
         N_chsh = [int(round(10 ** e)) for e in np.arange(2.0, 9.01, 0.5)]
-        N_sig = [10**k for k in range(2, 8)]
+        N_sig = [10**k for k in range(2, 10)]
         seeds_chsh, seeds_sig = 20, 32
     locked, dynamic, admix = (VARIANTS[i][0] for i in range(3))
     if ns.quick:
