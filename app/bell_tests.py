@@ -104,13 +104,18 @@ def shared_client() -> Any:
 
 
 def _as_completed(client: Any, futures: list) -> Any:
-    """Futures as they complete: distributed's for Dask futures (on ``client``'s loop: the
-    shared client is not the default one), else concurrent.futures'."""
-    from distributed import Future, as_completed
+    """Futures as they are done: Dask futures in order of submission (waiting on each with
+    ``result()``, which the synchronous shared client serves from its own loop thread;
+    enough for a progress bar and free of event-loop arguments), others as
+    concurrent.futures completes them."""
+    from distributed import Future
 
     if futures and all(isinstance(f, Future) for f in futures):
-        return as_completed(futures, loop=client.loop)
-    return concurrent.futures.as_completed(futures)
+        for f in futures:
+            f.result()
+            yield f
+        return
+    yield from concurrent.futures.as_completed(futures)
 
 
 class BellTests(pn.viewable.Viewer):
@@ -266,7 +271,7 @@ class BellTests(pn.viewable.Viewer):
             self._on_loop(self._progress, (i + 1) * runs, seeds * runs)
         return out
 
-    def _on_session_destroyed(self, session_context: Any = None) -> None:
+    def _on_session_destroyed(self, session_context: Any) -> None:
         """The page was closed: cancel the run's tasks; nothing more is reported."""
         with self._lock:
             self._closed = True

@@ -244,6 +244,10 @@ def test_a_closed_session_cancels_its_tasks_and_reports_nothing():
     b = BellTests(_context(), client=lambda: fake, seeds=3)
     assert b.start("chsh")  # the worker thread submits, then waits for the tasks
     assert fake.all_submitted.wait(timeout=30)
+    # Bokeh accepts it as a session-destroyed callback (it checks the exact signature)
+    from bokeh.document import Document
+
+    Document().on_session_destroyed(b._on_session_destroyed)
     b._on_session_destroyed(None)
     b._thread.join(timeout=30)
     assert not b._thread.is_alive()
