@@ -112,7 +112,7 @@ def test_the_signalling_study_config_pairs_every_run():
 
     specs = expand(load_config(Path(__file__).parent.parent / "assets" / "studies"
                                / "signalling_vs_N.yaml"))
-    assert len(specs) == 2 * 3 * 2 * 6 * 32
+    assert len(specs) == 2 * 3 * 2 * 8 * 32
     idle = {(s.params["r"], s.params["spectators"], s.params["N"], s.params["seed"])
             for s in specs if s.preset_values["coupling_B"] == 0.0}
     driven = {(s.params["r"], s.params["spectators"], s.params["N"], s.params["seed"])
