@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from .errors import InputError
 
@@ -25,6 +27,17 @@ def read_text(path: str | Path, what: str, max_bytes: int) -> str:
     except UnicodeDecodeError as err:
         raise InputError(f"The {what} {str(path)!r} is not UTF-8 text (byte {err.start}).") \
             from None
+
+
+def read_json(path: str | Path, what: str, max_bytes: int) -> Any:
+    """The parsed JSON of ``path`` (size-capped UTF-8, as :func:`read_text`); one sentence
+    naming the file and the line when it is not valid JSON."""
+    text = read_text(path, what, max_bytes)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"The {what} {str(path)!r} is not valid JSON (line {err.lineno}: "
+                         f"{err.msg}).") from None
 
 
 def check_writable_folder(folder: str | Path, what: str = "output folder") -> None:

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -224,16 +223,10 @@ class Hamiltonian:
     @classmethod
     def from_json(cls, path: str | Path) -> Hamiltonian:
         """Load a custom Hamiltonian from a JSON file."""
-        from ._files import read_text
+        from ._files import read_json
 
-        path = Path(path)
-        text = read_text(path, "Hamiltonian file", FILE_MAX_BYTES)
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise InputError(f"The Hamiltonian file {str(path)!r} is not valid JSON "
-                             f"(line {err.lineno}: {err.msg}).") from None
-        return cls.from_dict(data, name=path.stem)
+        return cls.from_dict(read_json(path, "Hamiltonian file", FILE_MAX_BYTES),
+                             name=Path(path).stem)
 
 
 def _entry(v: Any, where: str) -> complex:

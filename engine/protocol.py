@@ -14,7 +14,6 @@ a plain number for a real entry).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,17 +106,10 @@ class Protocol:
     @classmethod
     def from_json(cls, path: str | Path) -> Protocol:
         """Load a protocol from a JSON file."""
-        from ._files import read_text
+        from ._files import read_json
         from .hamiltonian import FILE_MAX_BYTES
 
-        path = Path(path)
-        text = read_text(path, "protocol file", FILE_MAX_BYTES)
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise InputError(f"The protocol file {str(path)!r} is not valid JSON "
-                             f"(line {err.lineno}: {err.msg}).") from None
-        return cls.from_dict(data)
+        return cls.from_dict(read_json(path, "protocol file", FILE_MAX_BYTES))
 
 
 def _segment(s: Any, k: int) -> Segment:
