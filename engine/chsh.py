@@ -25,8 +25,6 @@ from .exact import ExactEvolution
 from .hamiltonian import Hamiltonian
 from .params import SimParams, make_params, params_dict
 
-#: a, a', b, b': optimal for phi+ (E = cos(a - b)), S = 2 sqrt 2.
-OPTIMAL_ANGLES = (0.0, math.pi / 2, math.pi / 4, 3 * math.pi / 4)
 #: The four pairs (Alice's angle index, Bob's angle index) and their sign in S.
 PAIRS = (((0, 2), 1), ((0, 3), -1), ((1, 2), 1), ((1, 3), 1))
 #: The parity (+1 for 00 and 11, -1 for 01 and 10) of each joint beable value.
