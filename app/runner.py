@@ -18,6 +18,7 @@ import queue
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,45 +63,81 @@ class Published:
     playing: bool
     r: float  # the exponent the frame was (and the next steps are) computed with
     rate: float = 0.0  # simulated time per wall second actually achieved while playing
+    mode: str = ""  # the engine mode of the running ensemble
+    rows: int = 0  # rows recorded on the output grid so far (History)
+    thinned: int = 0  # times the history was thinned (its rows were renumbered)
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Rows of the history from ``start``: the plots over time draw these, never frames."""
+
+    start: int
+    t: np.ndarray
+    n: np.ndarray  # (rows, P) counts
+    p: np.ndarray  # (rows, P) exact probabilities on the same grid
+    tv: np.ndarray
+    N: int
+    tracked_a: np.ndarray | None  # (rows, k) beable values of tracked systems (agents)
+
+    def __len__(self) -> int:
+        return len(self.t)
 
 
 class History:
-    """The run on the output grid: t, counts n, exact probabilities p, deviation tv."""
+    """The run on the output grid: t, counts n, exact probabilities p, deviation tv (and the
+    tracked systems' beables in agents mode)."""
 
     def __init__(self, P: int, dt: float):
         self.P, self.dt = P, dt
+        self.N = 0
         self._t: list[float] = []
         self._n: list[np.ndarray] = []
         self._p: list[np.ndarray] = []
         self._tv: list[float] = []
+        self._tracked: list[np.ndarray] = []
+        self.thinned = 0
         self.lock = threading.Lock()
 
     def add(self, f: Frame) -> None:
         with self.lock:
+            self.N = f.N
             self._t.append(f.t)
             self._n.append(np.asarray(f.n, dtype=np.int64).copy())
             self._p.append(np.asarray(f.p, dtype=float).copy())
             self._tv.append(f.tv)
+            if f.systems is not None:
+                self._tracked.append(np.asarray(f.systems.tracked_a, dtype=np.int64).copy())
             if len(self._t) * self.P > MAX_HISTORY_CELLS:
                 # Keep the memory bounded on long runs: halve the resolution in time.
-                for lst in (self._t, self._n, self._p, self._tv):
+                for lst in (self._t, self._n, self._p, self._tv, self._tracked):
                     del lst[1::2]
                 self.dt *= 2
+                self.thinned += 1
 
     def __len__(self) -> int:
         return len(self._t)
 
+    def rows(self, start: int = 0) -> Rows:
+        """The rows from ``start`` on (all of them from 0)."""
+        with self.lock:
+            k = len(self._t)
+            start = min(max(start, 0), k)
+            t = np.asarray(self._t[start:], dtype=float)
+            n = np.asarray(self._n[start:], dtype=np.int64).reshape(len(t), self.P)
+            p = np.asarray(self._p[start:], dtype=float).reshape(len(t), self.P)
+            tv = np.asarray(self._tv[start:], dtype=float)
+            tracked = (np.asarray(self._tracked[start:], dtype=np.int64).reshape(len(t), -1)
+                       if len(self._tracked) == k and k > 0 else None)
+        return Rows(start, t, n, p, tv, self.N, tracked)
+
     def columns(self) -> dict[str, np.ndarray]:
         """The command line's columns: t, n_0..n_{P-1}, p_0..p_{P-1}, tv."""
-        with self.lock:
-            t = np.asarray(self._t, dtype=float)
-            n = np.asarray(self._n, dtype=np.int64).reshape(len(t), self.P)
-            p = np.asarray(self._p, dtype=float).reshape(len(t), self.P)
-            tv = np.asarray(self._tv, dtype=float)
-        cols: dict[str, np.ndarray] = {"t": t}
-        cols.update({f"n_{a}": n[:, a] for a in range(self.P)})
-        cols.update({f"p_{a}": p[:, a] for a in range(self.P)})
-        cols["tv"] = tv
+        rows = self.rows(0)
+        cols: dict[str, np.ndarray] = {"t": rows.t}
+        cols.update({f"n_{a}": rows.n[:, a] for a in range(self.P)})
+        cols.update({f"p_{a}": rows.p[:, a] for a in range(self.P)})
+        cols["tv"] = rows.tv
         return cols
 
 
@@ -117,10 +154,14 @@ class Runner:
         Simulated time units per wall-clock second while playing.
     start : bool
         Start the thread now (tests may drive :meth:`process` by hand instead).
+    clock : callable
+        Wall-clock seconds (tests inject a fake one).
     """
 
     def __init__(self, ham: Hamiltonian, params: SimParams, speed: float = 1.0,
-                 start: bool = True, name: str | None = None):
+                 start: bool = True, name: str | None = None,
+                 clock: Callable[[], float] = time.perf_counter):
+        self.clock = clock
         self._commands: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self.speed = float(speed)
         self.playing = False
@@ -180,16 +221,19 @@ class Runner:
             k = np.floor(f.t / self.history.dt + 1e-9) + 1
             self._next_out = k * self.history.dt
         self._seq += 1
-        self._latest = Published(self._seq, self.generation, f, self.playing,
-                                 float(self.params.r), self.rate if self.playing else 0.0)
+        self._latest = self._publish(f)
+
+    def _publish(self, f: Frame) -> Published:
+        return Published(self._seq, self.generation, f, self.playing, float(self.params.r),
+                         self.rate if self.playing else 0.0, self.params.mode,
+                         len(self.history), self.history.thinned)
 
     def _fail(self, msg: str) -> None:
         self.error = msg
         self.error_seq += 1
         self._seq += 1
         if self._latest is not None:
-            self._latest = Published(self._seq, self.generation, self._latest.frame,
-                                     self.playing, self._latest.r, self._latest.rate)
+            self._latest = self._publish(self._latest.frame)
 
     def process(self, cmd: str, value: Any = None) -> bool:
         """Apply one command in the thread; return False when the runner must stop."""
@@ -235,9 +279,9 @@ class Runner:
         st = self.stepper
         target = st.t + dt_sim
         t_begin = st.t
-        start = time.perf_counter()
+        start = self.clock()
         while st.t < target - 1e-12:
-            left = wall_budget - (time.perf_counter() - start)
+            left = wall_budget - (self.clock() - start)
             if left <= 0 or (st.t > t_begin and left < st.chunk_wall):
                 break  # spent, or the next chunk would likely overrun it
             t_next = min(target, self._next_out)
@@ -259,22 +303,28 @@ class Runner:
 
     def _loop(self) -> None:
         log.info("runner started (%s)", self._thread.name)
-        last = time.perf_counter()
+        last = self.clock()
         mark: tuple[float, float] | None = None  # (wall, simulated time) last turn
         try:
             while True:
                 # Paused: block until a command arrives (no CPU). Playing: pace the frames.
-                timeout = (max(0.0, FRAME_PERIOD - (time.perf_counter() - last))
+                timeout = (max(0.0, FRAME_PERIOD - (self.clock() - last))
                            if self.playing else None)
                 try:
-                    cmd, value = self._commands.get(timeout=timeout)
-                    if not self.process(cmd, value):
+                    batch = [self._commands.get(timeout=timeout)]
+                except queue.Empty:
+                    batch = []
+                if batch:
+                    while True:  # everything queued meanwhile: one batch, coalesced
+                        try:
+                            batch.append(self._commands.get_nowait())
+                        except queue.Empty:
+                            break
+                    if not all(self.process(cmd, value) for cmd, value in coalesce(batch)):
                         break
                     mark = None  # a command may move t (reset, restart, step)
-                    continue  # drain every queued command before stepping again
-                except queue.Empty:
-                    pass
-                now = time.perf_counter()
+                    continue
+                now = self.clock()
                 if not self.playing:
                     last = now
                     continue
@@ -294,6 +344,21 @@ class Runner:
             self._latest = None
             self.stepper = None  # free the ensemble now, not when the session is collected
             log.info("runner stopped (%s)", self._thread.name)
+
+
+def coalesce(batch: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """Commands that arrived together, as few as give the same result: only the last new
+    ensemble (restart or reset) is built, and what came before it that it replaces (steps,
+    live updates, earlier restarts) is dropped; a stop ends the batch."""
+    for i, (cmd, _) in enumerate(batch):
+        if cmd == "stop":
+            return batch[: i + 1]
+    last = max((i for i, (cmd, _) in enumerate(batch) if cmd in ("restart", "reset")),
+               default=-1)
+    if last < 0:
+        return batch
+    keep = [(c, v) for c, v in batch[:last] if c in ("play", "pause", "speed")]
+    return [*keep, *batch[last:]]
 
 
 _COMMANDS = ("play", "pause", "step", "reset", "speed", "update", "reanchor", "restart",

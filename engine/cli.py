@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .errors import InputError, SetupError
-from .params import SimParams, param_names
+from .params import SimParams, bounds_text, param_names
 
 EXIT_INPUT = 2
 
@@ -33,7 +33,7 @@ def add_param_options(p: argparse.ArgumentParser, names: Sequence[str] | None = 
     for name in names or param_names():
         spec = SimParams.param[name]
         kw: dict[str, Any] = {"dest": name, "default": None, "help": f"{spec.doc} "
-                              f"(default: {spec.default})"}
+                              f"({bounds_text(name)}; default: {spec.default})"}
         if getattr(spec, "objects", None):
             kw["choices"] = list(spec.objects)
         p.add_argument(_flag(name), **kw)

@@ -8,6 +8,7 @@ the dashboard builds its widgets from it and sweeps check their grids with it.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import param
@@ -133,6 +134,92 @@ class SimParams(param.Parameterized):
     # Parameters that may change while a simulation runs (the rest need a new ensemble).
     LIVE = ("r", "f", "gamma", "potential", "normalisation", "phase_tol", "jump_tol",
             "reference", "align_threshold", "reanchor_at")
+
+
+@dataclass(frozen=True)
+class Control:
+    """How a parameter is shown and shared: one entry per SimParams parameter.
+
+    ``label`` and ``unit`` name it on the page and in the command line's help; ``soft`` is
+    the range a slider spans (the hard bounds stay SimParams' own, typed values may use
+    them); ``step`` the slider's step (values from the page are rounded to it); ``group``
+    the panel it sits in; ``url`` whether a share link carries it; ``modes`` the engine
+    modes in which it has a meaning (empty: all).
+    """
+
+    label: str
+    group: str
+    unit: str = ""
+    soft: tuple[float, float] | None = None
+    step: float | None = None
+    url: bool = True
+    modes: tuple[str, ...] = ()
+
+    def applies(self, mode: str) -> bool:
+        return not self.modes or mode in self.modes
+
+
+_AGENTS = ("agents",)
+#: The page, share-link and help metadata of every simulation parameter.
+CONTROLS: dict[str, Control] = {
+    "mode": Control("Engine", "ensemble"),
+    "N": Control("Ensemble size N", "ensemble", "systems"),
+    "r": Control("Exponent r (quantum: −½)", "ensemble", soft=(-2.0, 2.0), step=0.01),
+    "spectators": Control("Spectators per beable", "ensemble", "systems", soft=(0, 1000),
+                          step=1),
+    "admixture": Control("Admixture ε of the ground state", "ensemble", soft=(0.0, 1.0),
+                         step=0.01),
+    "seed": Control("Seed", "ensemble", step=1),
+    "t_end": Control("Run length (command line)", "advanced", "time (ħ = 1)", url=False),
+    "dt_out": Control("Output spacing Δt", "advanced", "time (ħ = 1)", step=0.001,
+                      url=False),
+    "phase_tol": Control("Phase step tolerance", "advanced", "rad", step=1e-4, url=False),
+    "jump_tol": Control("Jump step tolerance", "advanced", "fraction of a class", step=1e-4,
+                        url=False),
+    "phases": Control("Phases", "alignment", modes=_AGENTS),
+    "f": Control("Alignment frequency f", "alignment", "1/time", soft=(0.0, 20.0),
+                 step=0.1, modes=_AGENTS),
+    "gamma": Control("Damping γ", "alignment", "1/time", soft=(0.0, 10.0), step=0.05,
+                     modes=_AGENTS),
+    "potential": Control("Potential", "alignment", modes=_AGENTS),
+    "normalisation": Control("Normalisation", "alignment", modes=_AGENTS),
+    "init_phases": Control("Initial phases", "alignment", modes=_AGENTS),
+    "phase_noise": Control("Phase noise σ ('noisy' start)", "alignment", "rad",
+                           soft=(0.0, 3.0), step=0.05, modes=_AGENTS),
+    "reference": Control("Compare with", "alignment", modes=("agents", "population")),
+    "align_threshold": Control("Re-anchor when every class's order reaches", "alignment",
+                               soft=(0.0, 1.0), step=0.001, modes=("agents", "population")),
+    "reanchor_at": Control("Re-anchor no earlier than", "advanced", "time (ħ = 1)",
+                           soft=(0.0, 20.0), step=0.1, url=False),
+    "tracked": Control("Tracked systems", "alignment", "systems", soft=(0, 8), step=1,
+                       modes=_AGENTS),
+}
+
+
+def control(name: str) -> Control:
+    return CONTROLS[name]
+
+
+def quantize(name: str, value: Any) -> Any:
+    """A value from a slider rounded to the parameter's step (-0.6000000000000001 -> -0.6),
+    so the page, the link and the run all show its shortest form."""
+    step = CONTROLS[name].step
+    if step is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    if isinstance(SimParams.param[name], param.Integer):
+        return int(round(value))
+    decimals = max(0, -math.floor(math.log10(step)) + 1)
+    return round(float(value), decimals)
+
+
+def bounds_text(name: str) -> str:
+    """'from 0 to 100 (1/time)': the hard bounds and unit, for help texts."""
+    p, c = SimParams.param[name], CONTROLS[name]
+    if getattr(p, "objects", None):
+        return "one of " + ", ".join(map(str, p.objects))
+    lo, hi = p.bounds
+    unit = f" ({c.unit})" if c.unit else ""
+    return f"from {lo:g} to {hi:g}{unit}"
 
 
 def param_names() -> list[str]:

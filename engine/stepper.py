@@ -42,6 +42,26 @@ def total_variation(n: np.ndarray, N: int, p: np.ndarray) -> np.ndarray:
     return 0.5 * np.abs(np.asarray(n) / N - p).sum(axis=-1)
 
 
+@dataclass(frozen=True)
+class Systems:
+    """What the agents engine knows beyond the counts: each class's order parameters, a
+    sample of individual systems and the tracked ones (typed, for the dashboard)."""
+
+    polar: np.ndarray  # |<e^{i phi}>_a| per class (nan where empty)
+    nematic: np.ndarray  # |<e^{2i phi}>_a| per class
+    sample_a: np.ndarray  # beable values of a fixed sample of systems
+    sample_phi: np.ndarray  # their phases
+    tracked_a: np.ndarray  # beable values of the tracked systems
+    tracked_phi: np.ndarray  # their phases
+
+    @classmethod
+    def of(cls, extra: dict[str, Any]) -> Systems | None:
+        keys = ("polar", "nematic", "sample_a", "sample_phi", "tracked_a", "tracked_phi")
+        if not all(k in extra for k in keys):
+            return None
+        return cls(*(np.asarray(extra[k]) for k in keys))
+
+
 @dataclass
 class Frame:
     """What a stepper shows at one instant (all arrays indexed by beable value a)."""
@@ -58,6 +78,7 @@ class Frame:
     step_error: float = 0.0  # estimated time-stepping error of D so far (step_error.py)
     reanchor_t: float | None = None  # when the reference re-anchored (None: it has not)
     parts: tuple[int, ...] | None = None  # dimensions of a composite system's parts
+    systems: Systems | None = None  # individual systems (agents engine only)
 
     def marginals(self) -> dict[str, np.ndarray] | None:
         """Each part's marginal counts and exact probabilities, keyed like the command
@@ -231,9 +252,11 @@ class Stepper:
         psi = self.exact_psi()
         p = np.abs(psi) ** 2
         n = self.n.copy()
+        extra = self._extra()
         return Frame(t=self.t, N=self.N, n=n, p=p, phi=self.phi.copy(),
                      phi_exact=-np.angle(psi), tv=float(total_variation(n, self.N, p)),
-                     steps=self.steps, extra=self._extra(), step_error=self.step_error(),
+                     steps=self.steps, extra=extra, step_error=self.step_error(),
+                     systems=Systems.of(extra),
                      reanchor_t=self.reanchor_t,
                      parts=tuple(self.ham.extra["parts"]) if self.ham.extra.get("parts")
                      else None)

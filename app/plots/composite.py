@@ -16,7 +16,7 @@ from bokeh.transform import transform
 from engine.composite import PART_NAMES, marginals, parts_of
 from engine.stepper import Frame
 
-from .views import EXACT, View, f32, style_legend, styled, wire
+from .base import EXACT, View, f32, style_legend, styled, wire
 
 #: One colour per part: Alice, Bob, Charlie.
 PART_COLORS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2")

@@ -8,9 +8,9 @@ from bokeh.plotting import figure
 
 from engine.classical import overlay
 from engine.hamiltonian import Hamiltonian
-from engine.stepper import Frame
+from ..runner import Rows
 
-from .views import TOOLS, SeriesView, f32, style_legend, styled
+from .base import TOOLS, SeriesView, f32, style_legend, styled
 
 
 class ClassicalView(SeriesView):
@@ -37,9 +37,10 @@ class ClassicalView(SeriesView):
         self.fig = styled(fig, "Classical limit: mean position")
         style_legend(fig, "top_left")
 
-    def _row(self, frame: Frame) -> dict[str, float] | None:
-        n = np.asarray(frame.n, float)
-        total = n.sum()
-        if total <= 0:
+    def _columns(self, rows: Rows) -> dict[str, np.ndarray] | None:
+        n = rows.n.astype(float)
+        total = n.sum(axis=1)
+        ok = total > 0
+        if not ok.any():
             return None
-        return {"t": float(frame.t), "x": float(n @ self.positions / total)}
+        return {"t": rows.t[ok], "x": (n[ok] @ self.positions) / total[ok]}

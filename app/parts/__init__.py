@@ -1,0 +1,1 @@
+"""The dashboard's components: small Panel Viewers over the session controller."""

@@ -1,0 +1,167 @@
+"""The plots: one pane per registered view (``app.plots.PLOTS``), each with its one-sentence
+caption, shown only where it has a meaning. Instantaneous views take the latest frame; the
+plots over time take the rows the runner recorded since the last tick (never the frames the
+page happened to pull). While a new ensemble is prepared the old pictures are greyed at
+once; a new ensemble opens paused under a large "Press Play"."""
+
+from __future__ import annotations
+
+import time
+
+import panel as pn
+
+from ..controller import Controller
+from ..plots import PLOTS, View, build_views
+from ..runner import Published
+
+#: Seconds between updates of the plots over time while playing (their rows wait meanwhile).
+SERIES_PERIOD = 0.2
+LAYOUT = {  # where each plot sits: rows of the main area (they wrap on narrow screens)
+    "top": ("hist", "phase", "dev"),
+    "middle": ("marg", "joint"),
+    "bottom": ("pop", "tracked", "classical"),
+}
+#: CSS flex of each plot's box: grow, shrink, basis (the basis sets where rows wrap).
+FLEX = {"hist": "3 1 420px", "phase": "0 0 300px", "dev": "2 1 340px", "pop": "3 1 420px",
+        "tracked": "2 1 340px", "classical": "2 1 340px", "marg": "1 1 340px",
+        "joint": "1 1 340px"}
+
+
+class PlotsArea(pn.viewable.Viewer):
+    def __init__(self, ctl: Controller, clock=time.monotonic, **params):
+        super().__init__(**params)
+        self.ctl = ctl
+        self.clock = clock
+        self.views: dict[str, View] = {}
+        self._key: tuple | None = None
+        self._generation = -1
+        self._rows = 0
+        self._thinned = 0
+        self._flushed: dict[str, float] = {}
+        self._turn = 0
+        self.panes = {k: pn.pane.Bokeh(None, sizing_mode="fixed" if k == "phase"
+                                       else "stretch_width",
+                                       css_classes=[f"rel-plot-{k}", f"plot-{k}"])
+                      for k in PLOTS}
+        self.captions = {k: pn.pane.Markdown(spec.caption, sizing_mode="stretch_width",
+                                             css_classes=["rel-caption"],
+                                             stylesheets=[_CAPTION])
+                         for k, spec in PLOTS.items()}
+        self.boxes = {}
+        for k in PLOTS:
+            items = [self.panes[k], self.captions[k]]
+            if k == "phase":
+                items = [self.panes["phase"], self.captions["phase"], self.panes["order"],
+                         self.captions["order"]]
+            if k == "order":
+                continue
+            self.boxes[k] = pn.Column(*items, sizing_mode="stretch_width",
+                                      styles={**_BOX, "flex": FLEX[k]}, margin=(3, 3),
+                                      visible=False, css_classes=[f"rel-box-{k}"])
+        self.press_play = pn.pane.HTML(
+            '<div class="rel-press-play">Press <b>Play</b> (or Space) to start</div>',
+            visible=False, stylesheets=[_PRESS], css_classes=["rel-press"], width=330,
+            margin=(8, 4))
+        self.show_captions = pn.widgets.Checkbox(name="Show plot captions", value=True,
+                                                 css_classes=["rel-captions-toggle"])
+        self.show_captions.param.watch(self._captions, "value")
+        self.rows = [pn.FlexBox(*(self.boxes[k] for k in names if k in self.boxes),
+                                flex_wrap="wrap", sizing_mode="stretch_width")
+                     for names in LAYOUT.values()]
+        self.column = pn.Column(*self.rows, sizing_mode="stretch_width",
+                                css_classes=["rel-plots"])
+        ctl.param.watch(self._stale, "preparing")
+
+    # -- data ----------------------------------------------------------------------------
+    def show(self, pub: Published, runner) -> None:
+        """Draw a new publication: rebuild for a new ensemble, then frame and history rows."""
+        if pub.generation != self._generation:
+            self._generation = pub.generation
+            self._thinned = pub.thinned
+            self._build(pub, runner)
+        for view in self.views.values():
+            view.update(pub.frame)
+        if pub.thinned != self._thinned:  # the history was renumbered: draw it again
+            self._thinned = pub.thinned
+            self._reset_series(pub.frame.N)
+        if pub.rows > self._rows:
+            rows = runner.history.rows(self._rows)
+            self._rows += len(rows)
+            for view in self.views.values():
+                view.add_rows(rows)
+        self._flush(pub.playing)
+        at_start = not pub.playing and pub.frame.t == 0.0 and not self.ctl.preparing
+        if self.press_play.visible != at_start:
+            self.press_play.visible = at_start
+
+    def _reset_series(self, N: int) -> None:
+        self._rows = 0
+        for view in self.views.values():
+            view.reset(N)
+
+    def _build(self, pub: Published, runner) -> None:
+        f = pub.frame
+        ham = runner.ham
+        P = len(f.n)
+        labels = tuple(ham.labels)
+        params = runner.params
+        key = (P, labels, pub.mode, int(params.tracked), tuple(ham.extra.get("parts") or ()),
+               "classical" in self.views or PLOTS["classical"].shown(pub.mode, ham))
+        self._rows = 0
+        if key == self._key and "classical" not in self.views:
+            for view in self.views.values():  # same shape: keep the figures, clear data
+                view.reset(f.N)
+            return
+        self._key = key
+        self.views = build_views(P, labels, f.N, pub.mode, ham, params.tracked,
+                                 params.t_end)
+        for k, pane in self.panes.items():
+            view = self.views.get("phase") if k == "order" else self.views.get(k)
+            fig = None if view is None else (view.order_fig if k == "order" else view.fig)
+            if k == "order" and not PLOTS["order"].shown(pub.mode, ham):
+                fig = None
+            pane.object = fig
+            pane.visible = fig is not None
+            self.captions[k].visible = fig is not None and self.show_captions.value
+            if k in self.boxes:
+                self.boxes[k].visible = fig is not None
+
+    def _flush(self, playing: bool) -> None:
+        """Send buffered rows: all at once when paused; while playing, one view per frame in
+        turn, each at most every SERIES_PERIOD (an even load renders more frames)."""
+        names = [k for k, v in self.views.items() if v.buffered]
+        if not playing:
+            for k in names:
+                self.views[k].flush()
+            return
+        now = self.clock()
+        for i in range(len(names)):
+            k = names[(self._turn + i) % len(names)]
+            if now - self._flushed.get(k, -1e9) >= SERIES_PERIOD:
+                self._flushed[k] = now
+                self._turn = (self._turn + i + 1) % len(names)
+                self.views[k].flush()
+                return
+
+    # -- looks ---------------------------------------------------------------------------
+    def _stale(self, event) -> None:
+        classes = ["rel-plots", *(["rel-stale"] if event.new else [])]
+        self.column.css_classes = classes
+        if event.new:
+            self.press_play.visible = False
+
+    def _captions(self, event) -> None:
+        for k, cap in self.captions.items():
+            cap.visible = event.new and self.panes[k].visible
+
+    def __panel__(self):
+        return self.column
+
+
+_BOX = {"background": "white", "border-radius": "10px",
+        "box-shadow": "0 1px 3px rgba(15,23,42,.12)", "padding": "4px"}
+_CAPTION = ":host {font-size: 14px; color: #374151; margin: 0 8px;} p {margin: 2px 0;}"
+_PRESS = """
+.rel-press-play {text-align: center; font-size: 20px; color: #14532d; background: #dcfce7;
+  border: 2px solid #16a34a; border-radius: 10px; padding: 4px 8px;}
+"""

@@ -1,0 +1,98 @@
+"""Play / Pause, Step, Reset and the speed; Space plays and pauses anywhere on the page."""
+
+from __future__ import annotations
+
+import panel as pn
+import param
+
+from ..controller import Controller
+from ..widgets import with_help
+
+
+class Keys(pn.custom.ReactiveHTML):
+    """Page-wide keys: Space (outside text fields and buttons) counts a press here; the
+    sidebar follows presentation mode and narrow screens (the template's own closeNav)."""
+
+    presses = param.Integer(default=0)
+    collapse = param.Boolean(default=False, doc="Sidebar closed (presentation mode).")
+
+    _template = '<div id="keys" class="rel-keys" aria-hidden="true"></div>'
+    _scripts = {
+        "render": """
+          const typing = (e) => {
+            const t = e.composedPath()[0];
+            if (!t || !t.tagName) return false;
+            const tag = t.tagName.toLowerCase();
+            return ['input', 'textarea', 'select', 'button'].includes(tag) || t.isContentEditable
+                   || (t.getAttribute && t.getAttribute('role') === 'gridcell');
+          };
+          document.addEventListener('keydown', (e) => {
+            if ((e.code === 'Space' || e.key === ' ') && !e.repeat && !typing(e)) {
+              e.preventDefault();
+              data.presses = data.presses + 1;
+            }
+          });
+          if (window.innerWidth < 1400 || data.collapse) {
+            if (typeof closeNav === 'function') closeNav();
+          }
+        """,
+        "collapse": """
+          if (data.collapse) { if (typeof closeNav === 'function') closeNav(); }
+          else if (window.innerWidth >= 1400 && typeof openNav === 'function') openNav();
+        """,
+    }
+
+
+class Transport(pn.viewable.Viewer):
+    """The transport row: the first thing on the page and in the tab order."""
+
+    def __init__(self, ctl: Controller, **params):
+        super().__init__(**params)
+        self.ctl = ctl
+        W = pn.widgets
+        big = dict(height=46, stylesheets=[_BIG], margin=(6, 4))
+        self.play = W.Button(name="Play", button_type="success", css_classes=["rel-play"],
+                             description="Start or pause the simulation (Space)", width=120,
+                             **big)
+        self.play.on_click(lambda e: ctl.toggle_play())
+        self.step = W.Button(name="Step", button_type="primary", button_style="outline",
+                             description="Advance by one output interval Δt", width=80,
+                             css_classes=["rel-step"], **big)
+        self.step.on_click(lambda e: ctl.step())
+        self.reset = W.Button(name="Reset", button_type="primary", button_style="outline",
+                              description="A fresh ensemble with the same settings, at t = 0",
+                              width=80, css_classes=["rel-reset"], **big)
+        self.reset.on_click(lambda e: ctl.reset())
+        self.speed = W.EditableFloatSlider(
+            name="Speed (time units per second)", start=0.05, end=5.0,
+            fixed_start=ctl.param.speed.bounds[0], fixed_end=ctl.param.speed.bounds[1],
+            step=0.05, value=ctl.speed, sizing_mode="stretch_width",
+            css_classes=["rel-w-speed"])
+        self.speed.param.watch(lambda e: setattr(ctl, "speed", e.new)
+                               if e.new is not None else None, "value")
+        ctl.param.watch(lambda e: setattr(self.speed, "value", e.new), "speed")
+        self.hint = pn.pane.HTML('<span class="rel-hint">Space: play / pause</span>',
+                                 margin=(0, 10))
+        self.keys = Keys(collapse=ctl.presentation, width=0, height=0, margin=0)
+        self.keys.param.watch(lambda e: ctl.toggle_play(), "presses")
+        ctl.param.watch(self._show_playing, ["playing", "preparing"])
+        ctl.param.watch(lambda e: setattr(self.keys, "collapse", e.new), "presentation")
+
+    def _show_playing(self, *events) -> None:
+        playing = self.ctl.playing
+        self.play.param.update(label="Pause" if playing else "Play",
+                               button_type="warning" if playing else "success")
+        self.step.disabled = self.ctl.preparing
+
+    def speed_box(self) -> pn.Column:
+        """The speed slider and the keyboard hint (the sidebar's top)."""
+        return pn.Column(with_help(self.speed, self.ctl.param.speed.doc), self.hint,
+                         sizing_mode="stretch_width")
+
+    def __panel__(self):
+        return pn.Column(self.play, pn.Row(self.step, self.reset, sizing_mode="stretch_width"),
+                         with_help(self.speed, self.ctl.param.speed.doc), self.hint, self.keys, sizing_mode="stretch_width",
+                         css_classes=["rel-transport"])
+
+
+_BIG = ":host .bk-btn {font-size: 18px; font-weight: 600;}"

@@ -1,0 +1,302 @@
+"""What every live plot shares: styling, legends, the wire format, and the two kinds of
+view (instantaneous views fed by frames, plots over time fed by the recorded history).
+
+Each view is built for one ensemble (P beable values, N systems). ``update(frame)`` is
+called on the document's event loop (up to 40 Hz) with the latest :class:`engine.Frame`;
+plots over time also get ``add_rows(rows)`` with the rows the runner recorded on the output
+grid since the last call (:class:`app.runner.Rows`), so a stall of the page never becomes
+a straight segment: every curve is drawn from the same grid as the export. Long arrays go
+to Bokeh as float32 bytes, short ones inline (:func:`wire`); time series use
+``stream(..., rollover)``; bars send only the columns that changed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from bokeh.events import RangesUpdate, Reset
+from bokeh.models import (
+    BoxAnnotation,
+    ColorBar,
+    ColumnDataSource,
+    CustomJS,
+    FixedTicker,
+    GlyphRenderer,
+    Label,
+    Legend,
+    LinearColorMapper,
+    LogAxis,
+    Range1d,
+    Span,
+)
+from bokeh.palettes import Category10_10, Viridis256
+from bokeh.plotting import figure
+from bokeh.transform import linear_cmap
+
+from engine.stepper import Frame
+
+from ..runner import Rows
+
+#: Rows kept in the scrolling time series (at ~25 frames per second: two minutes).
+ROLLOVER = 3000
+#: Time columns kept in a lattice heat strip.
+STRIP_COLUMNS = 360
+#: Beable values up to which the populations are drawn as lines (above: a heat strip).
+MAX_LINES = 8
+
+INK = "#1f2a44"
+ACCENT = "#c2410c"
+EXACT = "#111827"
+EMPTY = "#dc2626"
+REANCHOR = "#7c3aed"
+TOOLS = "pan,wheel_zoom,box_zoom,reset,save"
+
+
+def palette(P: int) -> list[str]:
+    """One colour per beable value: Category10 for few, Viridis along a lattice."""
+    if P <= 10:
+        return list(Category10_10[:P])
+    return [Viridis256[int(round(i * 255 / (P - 1)))] for i in range(P)]
+
+
+def styled(fig, title: str):
+    """Large type, quiet grid: readable at projector distance."""
+    fig.title.text = title
+    fig.title.text_font_size = "15pt"
+    fig.title.text_color = INK
+    fig.title.text_font_style = "bold"
+    for ax in (*fig.xaxis, *fig.yaxis):
+        ax.axis_label_text_font_size = "14pt"
+        ax.axis_label_text_font_style = "normal"
+        ax.major_label_text_font_size = "12pt"
+        ax.axis_line_color = "#9ca3af"
+    fig.grid.grid_line_alpha = 0.35
+    fig.outline_line_color = None
+    fig.toolbar.logo = None
+    fig.toolbar.autohide = True
+    fig.background_fill_color = "#ffffff"
+    fig.border_fill_color = "#ffffff"
+    fig.min_border_left = 60
+    return fig
+
+
+#: Glyph properties that place a glyph (a legend swatch's copy gets NaN there).
+_COORDS = {"x", "y", "x0", "y0", "x1", "y1", "top", "bottom", "left", "right", "xs", "ys"}
+
+
+def detach_legend(fig) -> None:
+    """Point every legend entry at a static copy of its renderers.
+
+    BokehJS (3.9) rebuilds a legend's DOM and swatch canvases whenever anything reachable
+    from its items changes, data sources included: with sources updated 25 times a second
+    that took most of the browser's time. The copies carry the same glyph visuals on a
+    one-row source at NaN coordinates (so they draw nothing); clicking an entry still
+    hides its live renderers.
+    """
+    for leg in fig.select(type=Legend):
+        live = []
+        for item in leg.items:
+            live.append(list(item.renderers))
+            copies = []
+            for r in item.renderers:
+                glyph = r.glyph
+                row: dict[str, list] = {}
+                for name in glyph.dataspecs():
+                    prop = glyph.lookup(name).property
+                    spec = prop.to_serializable(glyph, name, getattr(glyph, name))
+                    field = getattr(spec, "field", None)
+                    if not isinstance(field, str) or field in row:
+                        continue
+                    col = r.data_source.data.get(field, [])
+                    if name in _COORDS:
+                        row[field] = [np.nan]
+                    elif name.endswith("alpha"):
+                        row[field] = [1.0]
+                    elif name == "size":
+                        row[field] = [10.0]
+                    else:
+                        row[field] = [col[0]] if len(col) else [0.0]
+                copy = GlyphRenderer(data_source=ColumnDataSource(row), glyph=glyph.clone())
+                fig.renderers.append(copy)
+                copies.append(copy)
+            item.renderers = copies
+        # The legend's own click policy greys out the entry (it hides the copies); this
+        # hides the live renderers. It hangs on the legend, outside the items' reach.
+        leg.js_on_event("legend_item_click", CustomJS(args={"items": list(leg.items),
+                                                            "live": live}, code="""
+            const k = items.indexOf(cb_obj.item);
+            if (k >= 0) for (const r of live[k]) r.visible = !r.visible;
+        """))
+
+
+def style_legend(fig, location: str = "top_right") -> None:
+    detach_legend(fig)
+    for leg in fig.select(type=Legend):
+        leg.location = location
+        leg.label_text_font_size = "12pt"
+        leg.background_fill_alpha = 0.8
+        leg.border_line_color = None
+        leg.click_policy = "hide"
+        leg.spacing = 2
+        leg.padding = 6
+
+
+def f32(x: Any) -> np.ndarray:
+    return np.asarray(x, dtype=np.float32)
+
+
+#: Arrays up to this length travel inside a message's JSON; longer ones as float32 bytes.
+#: Bokeh sends every binary buffer as two more WebSocket messages (its header and its
+#: bytes), and each is a task for the page: a frame of a few short arrays came as 23
+#: messages, which cost the browser about as much as drawing it.
+INLINE_MAX = 256
+
+
+def wire(x: Any) -> np.ndarray | list[float]:
+    """A column for a data source: a list when short (inline), float32 when long."""
+    a = np.asarray(x)
+    if a.ndim == 1 and a.size <= INLINE_MAX:
+        return a.astype(float).tolist()
+    return a.astype(np.float32)
+
+
+class View:
+    """A Bokeh figure fed by frames.
+
+    ``update(frame)`` takes every frame; views that draw a history over time buffer the
+    rows and send them in one ``stream`` on ``flush()``, which the dashboard calls a few
+    times a second (each Bokeh repaint costs the browser several milliseconds; a scrolling
+    line does not need 25 of them a second). Nothing is dropped.
+    """
+
+    fig: Any
+    #: Whether the view buffers data for :meth:`flush` (the dashboard flushes these in turn).
+    buffered = False
+
+    #: Engine modes in which the view means something (empty: all).
+    modes: tuple[str, ...] = ()
+
+    def update(self, frame: Frame) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def add_rows(self, rows: Rows) -> None:
+        """Rows of the recorded history (only plots over time use them)."""
+
+    def flush(self) -> None:
+        """Send buffered rows (views that update directly have none)."""
+
+    def reset(self, N: int) -> None:
+        """Forget the previous ensemble (a restart with the same P): the figure stays, so
+        the browser keeps its views instead of building new ones."""
+
+
+class SeriesView(View):
+    """A view whose source grows by one row per frame (``stream`` with rollover).
+
+    Views over time that call :meth:`follow_time` get their time axis from here: on every
+    flush the x range is set to the rows kept, in the same document update as the rows
+    (one repaint; an auto-ranging axis would repaint a second time and send its new
+    bounds back to the server). Panning or zooming a plot stops the following for that
+    plot; its reset tool resumes it.
+    """
+
+    source: ColumnDataSource
+    x: Range1d | None = None
+    following: bool = True
+    buffered = True
+    #: The dashed line (and its label) at the time the reference re-anchored, if drawn.
+    anchor_line: Span | None = None
+    anchor_label: Label | None = None
+    anchor_t: float | None = None
+
+    def mark_reanchor(self, fig) -> None:
+        """Add the mark of the re-anchoring (``frame.reanchor_t``): a dashed vertical line,
+        labelled "re-anchored" at the foot of the plot (clear of the legends, whatever the
+        y axis or its zoom), hidden until it happens."""
+        self.anchor_line = Span(location=0.0, dimension="height", line_color=REANCHOR,
+                                line_dash="dashed", line_width=2, visible=False)
+        self.anchor_label = Label(x=0.0, y=4, y_units="screen", text="re-anchored",
+                                  text_align="right", text_baseline="bottom", x_offset=-5,
+                                  text_font_size="11pt", text_color=REANCHOR,
+                                  background_fill_color="white", background_fill_alpha=0.7,
+                                  visible=False)
+        fig.add_layout(self.anchor_line)
+        fig.add_layout(self.anchor_label)
+
+    def show_reanchor(self, t: float | None) -> None:
+        """Move the mark to ``t`` (hide it for None); nothing is sent when it stays."""
+        if self.anchor_line is None or t == self.anchor_t:
+            return
+        self.anchor_t = t
+        if t is not None:
+            self.anchor_line.location = self.anchor_label.x = float(t)
+        self.anchor_line.visible = self.anchor_label.visible = t is not None
+
+    def follow_time(self) -> Range1d:
+        """The x range to build the figure with; call :meth:`watch` on the figure after."""
+        self.x = Range1d(0.0, 1.0)
+        self.following = True
+        return self.x
+
+    def watch(self, fig) -> None:
+        fig.on_event(RangesUpdate, self._on_ranges_update)
+        fig.on_event(Reset, self._on_reset)
+
+    def _on_ranges_update(self, event) -> None:
+        self.following = False
+
+    def _on_reset(self, event) -> None:
+        self.following = True  # the reset tool (its RangesUpdate came first)
+        self.follow()
+
+    def follow(self) -> None:
+        """Show the time span of the rows kept (when following)."""
+        if self.x is None or not self.following:
+            return
+        t = self.source.data.get("t", ())
+        if len(t) == 0:
+            return
+        self.set_span(float(t[0]), float(t[-1]))
+
+    def set_span(self, t0: float, t1: float) -> None:
+        end = t1 + 0.02 * (t1 - t0)
+        self.x.update(start=t0, end=max(end, t0 + 0.05))
+
+    def _columns(self, rows: Rows) -> dict[str, np.ndarray] | None:  # pragma: no cover
+        raise NotImplementedError
+
+    def update(self, frame: Frame) -> None:
+        self.show_reanchor(frame.reanchor_t)
+
+    def add_rows(self, rows: Rows) -> None:
+        """Rows recorded on the output grid since the last call (sent on :meth:`flush`)."""
+        if len(rows) == 0:
+            return
+        cols = self._columns(rows)
+        if cols is None:
+            return
+        pending = getattr(self, "_pending", None)
+        if pending is None:
+            self._pending = {k: [np.asarray(v, float)] for k, v in cols.items()}
+        else:
+            for k, v in cols.items():
+                pending[k].append(np.asarray(v, float))
+
+    def flush(self) -> None:
+        pending = getattr(self, "_pending", None)
+        if not pending:
+            return
+        self._pending = None
+        self.source.stream({k: wire(np.concatenate(v)) for k, v in pending.items()},
+                           rollover=ROLLOVER)
+        self.follow()
+
+    def reset(self, N: int) -> None:
+        self._pending = None
+        self.source.data = {k: f32([]) for k in self.source.data}
+        self.following = True
+        self.show_reanchor(None)
+        if self.x is not None:
+            self.x.update(start=0.0, end=1.0)
