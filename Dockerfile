@@ -1,6 +1,7 @@
 # Real Ensemble Lab dashboard: `panel serve app` on 0.0.0.0:5006.
 #   docker build -t real-ensemble-lab .
 #   docker run --rm -p 5006:5006 -e BOKEH_ALLOW_WS_ORIGIN=localhost:5006 real-ensemble-lab
+# With a Dask scheduler and worker (the same image) and a data volume: docker compose up
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -8,18 +9,24 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     NUMBA_CACHE_DIR=/home/lab/.cache/numba \
-    BOKEH_ALLOW_WS_ORIGIN=localhost:5006,127.0.0.1:5006
+    BOKEH_ALLOW_WS_ORIGIN=localhost:5006,127.0.0.1:5006 \
+    REAL_ENSEMBLE_LAB_DATA=/data
 
-RUN groupadd --gid 10001 lab && useradd --uid 10001 --gid 10001 --create-home lab
+# The lab's saved runs live in /data, a volume (compose.yaml mounts a named one there).
+RUN groupadd --gid 10001 lab && useradd --uid 10001 --gid 10001 --create-home lab \
+    && mkdir /data && chown 10001:10001 /data
 WORKDIR /opt/real-ensemble-lab
 
-# Dependencies come from pyproject.toml. The install is editable so that assets/ (the
-# presets) stays next to engine/, where engine/presets.py looks for it.
+# Dependencies: the tested versions, from the runtime lock (`make lock` writes it), in a
+# layer of their own. The project itself adds none; its install is editable so that
+# assets/ (the presets) stays next to engine/, where engine/presets.py looks for it.
+COPY requirements/lock-runtime.txt ./requirements/
+RUN pip install --no-cache-dir -r requirements/lock-runtime.txt
 COPY pyproject.toml README.md ./
 COPY engine ./engine
 COPY app ./app
 COPY assets ./assets
-RUN pip install --no-cache-dir -e .
+RUN pip install --no-cache-dir --no-deps -e .
 
 USER 10001:10001
 # Compile the numba kernels once at build time, so the first press of play is instant.
@@ -27,6 +34,7 @@ RUN python -c "import engine; h = engine.build_preset('two_level'); \
     [engine.simulate(h, N=1000, t_end=0.2, **kw) for kw in ({}, {'mode': 'bell'}, \
      {'mode': 'agents'}, {'mode': 'agents', 'f': 1.0}, {'mode': 'agents', 'phases': 'locked'})]"
 
+VOLUME /data
 EXPOSE 5006
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5006/liveness', timeout=4)"]

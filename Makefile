@@ -3,19 +3,36 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 5006
 PYTEST_ARGS ?=
+# The versions that were tested: everything `make test` needs (lock.txt) and the
+# dashboard's share of it that the Docker image installs (lock-runtime.txt).
+LOCK         := requirements/lock.txt
+RUNTIME_LOCK := requirements/lock-runtime.txt
+# `make lock LOCK_ARGS=--upgrade` moves every pin to the newest release pyproject.toml allows.
+LOCK_ARGS   ?=
+UV_COMPILE    = $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 \
+                --quiet --custom-compile-command 'make lock'
 
-.PHONY: serve test install chromium lint bench clean
+.PHONY: serve test install lock chromium lint bench clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: $(LOCK) pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -r $(LOCK)
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
 install: $(VENV)/.installed
 
 serve: install
 	$(VENV)/bin/panel serve app --port $(PORT) --address 127.0.0.1 --allow-websocket-origin=127.0.0.1:$(PORT) --allow-websocket-origin=localhost:$(PORT) --index app --plugins app.routes
+
+# Re-resolve the locks after a change to pyproject.toml's dependencies (pins kept where
+# they still fit); the runtime lock takes its versions from the full one.
+lock:
+	@[ -x $(PY) ] || python3 -m venv $(VENV)
+	$(PY) -m pip install -q 'uv>=0.5'
+	$(UV_COMPILE) --extra test $(LOCK_ARGS) -o $(LOCK)
+	$(UV_COMPILE) -c $(LOCK) -o $(RUNTIME_LOCK)
 
 # Debian's chromium drives the browser tests; install it when missing and apt is there.
 chromium:

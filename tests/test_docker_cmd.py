@@ -55,4 +55,6 @@ def test_dockerfile_basics():
     assert text.startswith("#") and "FROM python:3.11-slim" in text
     assert re.search(r"^USER \d+", text, re.M), "runs as a non-root user"
     assert "HEALTHCHECK" in text and "/liveness" in text
-    assert "pip install --no-cache-dir -e ." in text  # dependencies from pyproject.toml
+    # dependencies from the runtime lock; the project on top without re-resolving them
+    assert "pip install --no-cache-dir -r requirements/lock-runtime.txt" in text
+    assert "pip install --no-cache-dir --no-deps -e ." in text
