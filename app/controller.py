@@ -189,8 +189,8 @@ class Controller(param.Parameterized):
         try:
             lesson = lesson_data.get(name)
         except InputError as err:
+            self.lesson = ""  # back to no lesson (a restart), then say why
             self.error = str(err)
-            self.lesson = ""
             return
         self._lesson = lesson
         values = {k: SimParams.param[k].default for k in params_dict(self.sim)}

@@ -64,12 +64,12 @@ class EnsembleApp(pn.viewable.Viewer):
                                        dict(ctl.preset_values)))
         self.bell_box = pn.Column(self.bell, sizing_mode="stretch_width", visible=False,
                                   css_classes=["bell-tests"])
-        self.lesson_select = pn.widgets.Select(name="Lesson", options=lesson_options(),
+        self.lesson_select = pn.widgets.Select(label="Lesson", options=lesson_options(),
                                                value=ctl.lesson, sizing_mode="stretch_width",
                                                css_classes=["lesson-select"])
         self.lesson_select.param.watch(lambda e: setattr(ctl, "lesson", e.new), "value")
-        self.present = pn.widgets.Toggle(name="Presentation mode", button_type="primary",
-                                         button_style="outline", value=ctl.presentation,
+        self.present = pn.widgets.Toggle(label="Presentation mode", color="primary",
+                                         variant="outline", value=ctl.presentation,
                                          sizing_mode="stretch_width",
                                          css_classes=["present-toggle"])
         self.present.param.watch(lambda e: setattr(ctl, "presentation", e.new), "value")
@@ -78,10 +78,10 @@ class EnsembleApp(pn.viewable.Viewer):
                                         stylesheets=[":host {font-size: 17px;}"])
         self.csv_button = pn.widgets.FileDownload(
             callback=self._export_csv, filename="ensemble.csv", label="Download CSV",
-            button_type="primary", button_style="outline", sizing_mode="stretch_width")
+            color="primary", variant="outline", sizing_mode="stretch_width")
         self.parquet_button = pn.widgets.FileDownload(
             callback=self._export_parquet, filename="ensemble.parquet",
-            label="Download Parquet", button_type="primary", button_style="outline",
+            label="Download Parquet", color="primary", variant="outline",
             sizing_mode="stretch_width")
         self.explain_box = pn.Column(self.explain, sizing_mode="stretch_width",
                                      css_classes=["rel-explain-box"])
@@ -96,8 +96,9 @@ class EnsembleApp(pn.viewable.Viewer):
 
     # -- reactions ----------------------------------------------------------------------
     def _on_lesson(self, event) -> None:
-        if self.lesson_select.value != event.new:
-            self.lesson_select.value = event.new
+        now = self.ctl.lesson  # not event.new: a refused lesson was reset meanwhile
+        if self.lesson_select.value != now:
+            self.lesson_select.value = now
         self._highlight()
 
     def _on_present(self, event) -> None:

@@ -67,7 +67,7 @@ def sim_widget(sim: SimParams, name: str) -> pn.widgets.Widget:
     """The one widget of SimParams parameter ``name``, bound both ways to ``sim``."""
     p, c = SimParams.param[name], CONTROLS[name]
     W = pn.widgets
-    kw: dict[str, Any] = dict(name=label_of(name), description=p.doc,
+    kw: dict[str, Any] = dict(label=label_of(name), description=p.doc,
                               sizing_mode="stretch_width", css_classes=[f"rel-w-{name}"])
     value = getattr(sim, name)
     if name == "mode":
@@ -132,7 +132,7 @@ def preset_widget(preset: str, key: str, value: Any, on_change) -> pn.widgets.Wi
     """The widget of one preset parameter, from the preset data (label, unit, tooltip)."""
     spec = preset_info(preset)["params"][key]
     unit = spec.get("unit")
-    kw: dict[str, Any] = dict(name=f"{key} ({unit})" if unit else key,
+    kw: dict[str, Any] = dict(label=f"{key} ({unit})" if unit else key,
                               description=spec.get("doc"), sizing_mode="stretch_width",
                               css_classes=[f"rel-pv-{key}"])
     if "objects" in spec:

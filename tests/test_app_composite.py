@@ -7,9 +7,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from app.composite_views import JointGridView, MarginalsView
 
 from app.bell_tests import BellTests, chsh_verdict, signalling_verdict
-from app.composite_views import JointGridView, MarginalsView
 from app.dashboard import EnsembleApp
 from engine import InputError, build_preset, make_params
 from engine.chsh import ChshResult, chsh, chsh_seed

@@ -1,29 +1,24 @@
-"""The dashboard without a browser: runner commands, params -> commands, frames -> sources."""
+"""The dashboard's pieces without a browser: the runner, the matrix editor, frames and
+history rows -> Bokeh sources. The controller and the page's wiring: test_controller.py."""
 
 from __future__ import annotations
 
-import io
-import sys
 import time
-from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from app.dashboard import EnsembleApp, available_modes, n_options
 from app.matrix import MatrixEditor, parse_complex, parse_table, table_from
-from app.runner import Published, Runner, live_runners
-from app.views import (
+from app.plots import (
     DeviationView,
     HistogramView,
     PhaseView,
     PopulationsView,
     TrackedView,
 )
+from app.runner import Rows, Runner, coalesce, live_runners
 from engine import InputError, build_preset, make_params, simulate
-from engine.presets import preset_names
-from engine.stepper import Frame
+from engine.stepper import Frame, Systems
 
 
 def wait_for(cond, timeout=10.0):
@@ -38,8 +33,42 @@ def frame(n, p, t=0.5, N=None, **extra) -> Frame:
     n = np.asarray(n)
     p = np.asarray(p, dtype=float)
     N = int(n.sum()) if N is None else N
-    return Frame(t=t, N=N, n=n, p=p, phi=np.zeros(len(n)), phi_exact=np.zeros(len(n)),
-                 tv=float(0.5 * np.abs(n / N - p).sum()), steps=1, extra=extra)
+    P = len(n)
+    systems = None
+    if extra:
+        full = dict(polar=np.ones(P), nematic=np.ones(P), sample_a=np.zeros(0, int),
+                    sample_phi=np.zeros(0), tracked_a=np.zeros(0, int),
+                    tracked_phi=np.zeros(0))
+        full.update(extra)
+        systems = Systems.of(full)
+    return Frame(t=t, N=N, n=n, p=p, phi=np.zeros(P), phi_exact=np.zeros(P),
+                 tv=float(0.5 * np.abs(n / N - p).sum()), steps=1, extra=extra,
+                 systems=systems)
+
+
+def rows(n, p, ts, tracked=None) -> Rows:
+    """History rows with the same counts at every time ``ts``."""
+    n = np.asarray(n)
+    k = len(ts)
+    N = int(n.sum())
+    nn = np.tile(n, (k, 1))
+    pp = np.tile(np.asarray(p, float), (k, 1))
+    tv = 0.5 * np.abs(nn / N - pp).sum(1)
+    tr = None if tracked is None else np.tile(np.asarray(tracked), (k, 1))
+    return Rows(0, np.asarray(ts, float), nn, pp, tv, N, tr)
+
+
+class FakeClock:
+    """Wall-clock seconds that move only when told to."""
+
+    def __init__(self, t=100.0):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+    def advance(self, dt):
+        self.t += dt
 
 
 # --- runner -------------------------------------------------------------------------------
@@ -85,44 +114,50 @@ def test_runner_live_update_and_bad_input_keeps_running(runner):
     wait_for(lambda: runner.latest().frame.t > t0)  # still running after bad input
 
 
-def test_runner_reports_the_speed_it_achieves(runner):
-    """The achieved simulated time per second: the asked speed when the engine keeps up
-    (population mode, N = 10^4), far below it when every advance is slow."""
-    runner.send("speed", 2.0)
-    runner.send("play")
-    wait_for(lambda: runner.latest().rate > 0)
-    time.sleep(1.5)
-    assert runner.latest().rate == pytest.approx(2.0, rel=0.15)
-    st = runner.stepper
+def test_runner_measures_the_speed_it_achieves_on_its_clock():
+    """The achieved simulated time per second, on an injected clock: the asked speed when
+    each turn keeps up, the engine's own pace when every turn is slow (no wall clock)."""
+    clock = FakeClock()
+    r = Runner(build_preset("two_level"), make_params(N=1000), speed=2.0, start=False,
+               clock=clock)
+    for _ in range(12):  # turns of 25 ms that advanced 2 x 25 ms: keeping up
+        r._measure_rate(0.05, 0.025)
+    assert r.rate == pytest.approx(2.0)
+    for _ in range(200):  # turns of 55 ms that advanced 0.01: the engine's limit
+        r._measure_rate(0.01, 0.055)
+    assert r.rate == pytest.approx(0.01 / 0.055, rel=1e-3)
+    # an advance stops when its wall budget is spent, measured on the same clock
+    st = r.stepper
     advance = st.advance
 
-    def slow(t_target, wall_budget=None):  # 50 ms for at most 0.01 time units
-        time.sleep(0.05)
-        return advance(min(t_target, st.t + 0.01))
+    def slow(t_target, wall_budget=None):
+        clock.advance(0.03)
+        return advance(min(t_target, st.t + 0.001))
 
     st.advance = slow
-    time.sleep(4.0)  # four time constants of the average
-    assert 0.05 < runner.latest().rate < 0.4  # about 0.01 / 0.055 s = 0.18
-    runner.send("pause")
-    wait_for(lambda: not runner.latest().playing)
-    assert runner.latest().rate == 0.0
+    t0 = st.t
+    r._advance_by(1.0, wall_budget=0.1)
+    assert st.t - t0 == pytest.approx(0.004, abs=1e-9)  # four chunks of 30 ms in 100 ms
 
 
-def test_sliders_are_handled_without_panels_debounce(app):
-    """Panel waits 50 ms before handling a change from the page unless told otherwise."""
-    for w in (app.r_slider, app.f_slider, app.speed_slider):
-        assert w._debounce == 0
-
-
-def test_speed_stat_flags_an_engine_that_cannot_keep_up(app):
-    app.speed = 1.0
-    pub = Published(1, 1, None, True, -0.5, 0.31)
-    html = app._speed_stat(pub)
-    assert 'class="stat slow"' in html and ">0.31<" in html and "of 1" in html
-    assert "cannot keep up" in html
-    ok = app._speed_stat(Published(1, 1, None, True, -0.5, 0.97))
-    assert "slow" not in ok and ">0.97<" in ok
-    assert app._speed_stat(Published(1, 1, None, False, -0.5, 0.0)) == ""
+def test_runner_coalesces_a_burst_of_commands():
+    """Commands that arrive together: only the last new ensemble is built; live changes and
+    steps it replaces are dropped; play, pause and speed keep their order; stop ends it."""
+    a, b = ("restart", "A"), ("restart", "B")
+    batch = [("update", {"r": 0.1}), a, ("play", None), ("step", 0.1), b, ("update", 1)]
+    assert coalesce(batch) == [("play", None), b, ("update", 1)]
+    assert coalesce([("update", 1), ("step", None)]) == [("update", 1), ("step", None)]
+    assert coalesce([a, ("stop", None), b]) == [a, ("stop", None)]
+    r = Runner(build_preset("two_level"), make_params(N=1000), start=False)
+    gen = r.generation
+    for N in (200, 300, 400):
+        r.send("restart", (build_preset("two_level"), make_params(N=N)))
+    batch = []
+    while not r._commands.empty():
+        batch.append(r._commands.get())
+    for cmd, value in coalesce(batch):
+        r.process(cmd, value)
+    assert r.generation == gen + 1 and r.latest().frame.N == 400
 
 
 def test_runner_restart_new_generation(runner):
@@ -139,6 +174,8 @@ def test_runner_history_has_cli_columns():
     for _ in range(5):
         r.process("step", 0.1)
     cols = r.history_columns()
+    got = r.history.rows(2)
+    assert got.start == 2 and len(got) == 4 and got.t[0] == pytest.approx(0.2)
     expected = simulate(ham, params, t_end=0.5).columns()
     assert list(cols) == list(expected)
     np.testing.assert_allclose(cols["t"], np.arange(6) * 0.1, atol=1e-12)
@@ -189,119 +226,6 @@ def test_matrix_editor_live_restart_and_error():
     assert [c[0] for c in calls] == ["live", "restart"] and not ed.alert.visible
 
 
-# --- the app: params -> runner commands ----------------------------------------------------
-
-@pytest.fixture
-def app():
-    a = EnsembleApp()
-    a.start(thread=False)  # a runner driven by hand: commands are recorded, not run
-    sent = []
-    a.runner.send = lambda cmd, value=None: sent.append((cmd, value))
-    a.sent = sent
-    yield a
-    a.runner = None
-
-
-def test_live_params_become_update_commands(app):
-    app.sim.r = 0.25
-    app.sim.f = 2.0
-    assert app.sent == [("update", {"r": 0.25}), ("update", {"f": 2.0})]
-
-
-def test_ensemble_params_restart_once_on_next_tick(app):
-    app.sim.N = 2000
-    app.sim.seed = 7
-    assert app.sent == []  # coalesced: nothing until the next tick
-    app.tick()
-    assert [c for c, _ in app.sent] == ["restart"]
-    ham, params = app.sent[0][1]
-    assert params.N == 2000 and params.seed == 7 and ham.P == 2
-
-
-def test_preset_and_its_values_restart(app):
-    app.preset = "three_level"
-    app.tick()
-    ham, _ = app.sent[-1][1]
-    assert ham.P == 3 and app.matrix.table.value.shape == (3, 5)
-    app.preset_values = {"E1": 2.0}
-    app.tick()
-    ham, _ = app.sent[-1][1]
-    assert ham.H[1, 1].real == pytest.approx(2.0)
-
-
-@pytest.mark.parametrize("mode", available_modes())
-@pytest.mark.parametrize("preset", preset_names())
-def test_every_preset_ticks_in_every_mode(preset, mode, monkeypatch):
-    """Paused and playing, every view of every preset in every engine mode takes frames
-    without an error or a warning (warnings are errors here), and the status follows.
-    Lattices (ring, double well) add the mean-position view, which flushes in turn too."""
-    import app.dashboard as dashboard
-    from engine.classical import is_lattice
-
-    clock = iter(np.arange(100.0, 200.0, 0.06))
-    monkeypatch.setattr(dashboard.time, "monotonic", lambda: next(clock))
-    a = EnsembleApp(preset=preset, mode=mode, N=1000)
-    a.start(thread=False)
-    try:
-        a.runner.process("step", 0.1)
-        a.tick()  # paused: every view flushed at once
-        assert "0.10" in a.status.object
-        lattice = is_lattice(a.runner.ham)
-        assert ("classical" in a.views) == lattice == a.classical_box.visible
-        a.runner.process("play")
-        for _ in range(12):  # playing: one view flushed per frame, in turn
-            a.runner.process("step", 0.05)
-            a.tick()
-        assert a.runner.error is None
-        assert f"{a.runner.latest().frame.t:.2f}" in a.status.object
-        if lattice:
-            assert len(a.views["classical"].source.data["t"]) > 1
-    finally:
-        a.runner.stop()
-
-
-def test_play_speed_and_matrix_edits(app):
-    app.playing = True
-    app.speed = 2.5
-    assert app.sent[:2] == [("play", None), ("speed", 2.5)]
-    assert app.play_button.label == "Pause"
-    app.sent.clear()
-    app.matrix.table.value.loc[0, "0"] = "1.5"
-    app.matrix._on_edit(Edit(0, "0", "1.5"))
-    assert app.sent[0][0] == "update" and app.sent[0][1]["H"][0, 0] == 1.5
-    app.matrix.mirror = False
-    app.matrix.table.value.loc[0, "1"] = "9"
-    app.matrix._on_edit(Edit(0, "1", "9"))
-    assert len(app.sent) == 1 and app.matrix.alert.visible  # nothing reached the runner
-
-
-def test_bad_input_shows_a_sentence_and_sends_nothing(app):
-    app.preset_values = {"detuning": 99.0}  # outside the preset's bounds
-    app.tick()
-    assert app.sent == []
-    assert app.error.visible and "outside its bounds" in app.error.object
-    app.preset_values = {"detuning": 2.0}
-    app.tick()
-    assert [c for c, _ in app.sent] == ["restart"]
-
-
-def test_modes_and_N_scale():
-    modes = available_modes()
-    assert modes[-2:] == ["population", "bell"]
-    assert ("agents" in modes) == ("engine.agents" in sys.modules or _imports("engine.agents"))
-    opts = n_options("agents")
-    assert max(opts.values()) == 10**7 and min(opts.values()) == 10
-    assert max(n_options("population").values()) == 10**15
-
-
-def _imports(name):
-    try:
-        __import__(name)
-    except ImportError:
-        return False
-    return True
-
-
 # --- frames -> data sources ----------------------------------------------------------------
 
 def test_histogram_inline_columns_and_absorbed_marks():
@@ -339,8 +263,8 @@ def test_phase_view_population_and_agents():
 
 def test_populations_lines_stream_and_heat_strip():
     v = PopulationsView(2)
-    for i in range(3):
-        v.update(frame([60, 40], [0.5, 0.5], t=0.1 * i))
+    v.add_rows(rows([60, 40], [0.5, 0.5], [0.0, 0.1]))
+    v.add_rows(rows([60, 40], [0.5, 0.5], [0.2]))
     assert len(v.source.data["t"]) == 0  # rows wait for the next flush, none is lost
     v.flush()
     assert len(v.source.data["t"]) == 3
@@ -350,7 +274,7 @@ def test_populations_lines_stream_and_heat_strip():
     assert len(v.source.data["t"]) == 3
     assert {"rangesupdate", "reset"} <= set(v.fig._event_callbacks)  # wired to the plot
     v._on_ranges_update(None)  # the user pans or zooms: the axis stays where they left it
-    v.update(frame([60, 40], [0.5, 0.5], t=0.5))
+    v.add_rows(rows([60, 40], [0.5, 0.5], [0.5]))
     v.flush()
     assert v.x.end == pytest.approx(0.204)
     v._on_reset(None)  # the reset tool: following again
@@ -360,8 +284,7 @@ def test_populations_lines_stream_and_heat_strip():
     n[10:20] = 10
     p = np.zeros(64)
     p[10:20] = 0.1
-    for i in range(400):
-        lattice.update(frame(n, p, t=0.05 * i))
+    lattice.add_rows(rows(n, p, 0.05 * np.arange(400)))
     lattice.flush()
     img = lattice.source.data["image"][0]
     assert img.shape == (64, 360) and img.dtype == np.float32
@@ -378,7 +301,7 @@ def test_a_frame_travels_in_few_websocket_messages():
     from bokeh.document import Document
     from bokeh.protocol import Protocol
 
-    from app.views import INLINE_MAX
+    from app.plots.base import INLINE_MAX
 
     views = [HistogramView(2), PhaseView(2), PopulationsView(2), DeviationView(1000),
              TrackedView(2, k=3)]
@@ -397,6 +320,7 @@ def test_a_frame_travels_in_few_websocket_messages():
         events.clear()
         for v in views:
             v.update(frame([600, 400 + t], [0.55, 0.45], t=t, **extra))
+            v.add_rows(rows([600, 400 + t], [0.55, 0.45], [t], tracked=[0, 1, 1]))
             v.flush()
         buffers.append(len(Protocol().create("PATCH-DOC", events).buffers))
         changed = {getattr(ev, "model", None) for ev in events}
@@ -410,66 +334,16 @@ def test_a_frame_travels_in_few_websocket_messages():
 
 def test_deviation_and_tracked():
     d = DeviationView(10_000)
-    d.update(frame([60, 40], [0.6, 0.4]))  # D = 0 is clipped for the log axis
+    d.add_rows(rows([60, 40], [0.6, 0.4], [0.0]))  # D = 0 is clipped for the log axis
     d.flush()
     assert d.source.data["D"][0] > 0
     tr = TrackedView(3, k=2)
-    tr.update(frame([1, 1, 1], [1 / 3] * 3))
+    tr.add_rows(rows([1, 1, 1], [1 / 3] * 3, [0.0]))  # no tracked systems: nothing drawn
     tr.flush()
-    assert tr.note.visible and len(tr.source.data["t"]) == 0
-    tr.update(frame([1, 1, 1], [1 / 3] * 3, tracked_a=np.array([2, 0])))
+    assert len(tr.source.data["t"]) == 0
+    tr.add_rows(rows([1, 1, 1], [1 / 3] * 3, [0.0, 0.1], tracked=[2, 0]))
     tr.flush()
-    assert not tr.note.visible and list(tr.source.data["a0"]) == [2.0]
-
-
-def test_plots_over_time_flush_one_per_frame_in_turn_while_playing(app, monkeypatch):
-    import app.dashboard as dashboard
-
-    app.runner.process("step", 0.1)
-    app.tick()  # paused: everything is sent at once
-    flushed = []
-    for name, view in app.views.items():
-        monkeypatch.setattr(view, "flush", lambda k=name: flushed.append(k))
-    clock = iter(np.arange(100.0, 200.0, 0.06))  # one frame every 60 ms
-    monkeypatch.setattr(dashboard.time, "monotonic", lambda: next(clock))
-    per_frame = []
-    for _ in range(8):
-        before = len(flushed)
-        app._flush_views(playing=True)
-        per_frame.append(len(flushed) - before)
-    buffered = [k for k, v in app.views.items() if v.buffered]
-    assert set(buffered) == {"phase", "pop", "dev", "tracked"} and "hist" not in flushed
-    assert per_frame == [1] * 8  # one plot per frame (four frames per SERIES_PERIOD)
-    assert flushed == buffered * 2  # in turn
-    for k in buffered:  # each at most every SERIES_PERIOD
-        assert flushed.count(k) <= 8 * 0.06 / dashboard.SERIES_PERIOD + 1
-    flushed.clear()
-    app._flush_views(playing=False)
-    assert sorted(flushed) == sorted(buffered)
-
-
-def test_bokeh_workaround_is_installed_on_document_ready():
-    from bokeh.document import Document
-
-    from app import bokeh_fixes
-
-    doc = Document()
-    bokeh_fixes.install(doc)
-    (cb,) = doc.callbacks._js_event_callbacks["document_ready"]
-    assert "InlineStyleSheet" in cb.code and "__rel_style_patch" in cb.code
-    assert "GlyphRendererView" in cb.code and "setTimeout" in cb.code
-
-
-def test_tick_builds_views_from_frames_and_exports(app):
-    app.runner.process("step", 0.3)
-    app.tick()
-    assert set(app.views) == {"hist", "phase", "pop", "dev", "tracked"}
-    assert app.panes["hist"].object is app.views["hist"].fig
-    assert "0.30" in app.status.object
-    csv = app._export_csv().getvalue()
-    assert csv.splitlines()[0] == "t,n_0,n_1,p_0,p_1,tv" and len(csv.splitlines()) == 5
-    table = pd.read_parquet(io.BytesIO(app._export_parquet().getvalue()))
-    assert list(table.columns) == ["t", "n_0", "n_1", "p_0", "p_1", "tv"]
+    assert list(tr.source.data["a0"]) == [2.0, 2.0]
 
 
 def test_legends_hang_on_static_copies_of_the_live_renderers():
@@ -488,52 +362,6 @@ def test_legends_hang_on_static_copies_of_the_live_renderers():
                 data = r.data_source.data
                 assert all(len(col) == 1 for col in data.values())
                 assert np.isnan(data["t"][0])  # draws nothing
-
-
-def test_restart_with_the_same_shape_keeps_the_figures(app):
-    app.runner.process("step", 0.3)
-    app.tick()
-    figs = {k: v.fig for k, v in app.views.items()}
-    assert len(app.views["pop"].source.data["t"]) > 0
-    # a new ensemble of another N, same P: same figures, cleared data, band moved
-    app.runner.process("restart", (build_preset("two_level"), make_params(mode="population",
-                                                                          N=100, seed=4)))
-    app.tick()
-    assert {k: v.fig for k, v in app.views.items()} == figs
-    assert len(app.views["pop"].source.data["t"]) == 1  # the new run's first row only
-    assert app.views["dev"].bands[0].top == pytest.approx(0.1)
-    # another P: new figures
-    app.runner.process("restart", (build_preset("three_level"), make_params(mode="population",
-                                                                            N=100)))
-    app.tick()
-    assert app.views["hist"].fig is not figs["hist"] and app.views["hist"].P == 3
-    assert app.panes["hist"].object is app.views["hist"].fig
-
-
-def test_lesson_from_picker_or_link_and_presentation_mode(app):
-    app.lesson_select.value = "alignment"  # the picker
-    assert app.lesson == "alignment" and app.sim.f == 6.0 and app.sim.mode == "agents"
-    assert app.preset == "three_level" and app.playing
-    assert "lesson-highlight" in app.f_slider.css_classes
-    app.tick()  # the restart, with the lesson's text
-    assert "restart" in [c for c, _ in app.sent] and "Lesson 5:" in app.explain.object
-    app.lesson = "bell_vs_ensemble"  # what a shared link (?lesson=...) sets
-    app.tick()
-    assert app.lesson_select.value == "bell_vs_ensemble" and "Lesson 7:" in app.explain.object
-    app.lesson = "no_such_lesson"
-    assert "Unknown lesson 'no_such_lesson'" in app.error.object and app.lesson == ""
-    assert app.lesson_select.value == ""
-    app.lesson = "alignment"
-    app.sidebar()
-    app.presentation = True  # ?present=true
-    assert app.present_toggle.value and app.banner.objects == [app.explain]
-    assert app.status.css_classes == ["status", "big"]  # large figures in the status bar
-    assert app.banner.visible and not app.explain_box.visible
-    assert not app._cards["matrix"].visible and not app._cards["advanced"].visible
-    app.present_toggle.value = False
-    assert not app.presentation and app.explain_box.objects == [app.explain]
-    assert app.status.css_classes == ["status"]
-    assert app._cards["matrix"].visible
 
 
 # --- re-anchoring the reference and the time-stepping estimate ------------------------------
@@ -569,87 +397,3 @@ def test_reanchor_command_reaches_the_stepper_and_the_next_frame():
     r.stop()
 
 
-def test_reanchor_button_and_reference_widgets_send_commands(app):
-    app.sidebar()
-    alignment = app._cards["alignment"].objects
-    assert {id(app.reference), id(app.align_threshold), id(app.reanchor_button)} <= \
-        {id(w) for w in alignment}
-    assert "ψ_a = √(n_a/N) e^{−iφ̄_a}" in app.reanchor_button.description
-    app.reanchor_button.clicks += 1
-    assert app.sent == [("reanchor", None)]
-    app.sent.clear()
-    assert app.reference.options == {"exact from ψ₀": "initial",
-                                     "the ensemble's own state once aligned": "own"}
-    app.reference.value = "own"
-    app.align_threshold.value = 0.9
-    assert app.sent == [("update", {"reference": "own"}),
-                        ("update", {"align_threshold": 0.9})]
-    assert app.sim.reference == "own" and app.sim.align_threshold == 0.9
-    from app.dashboard import URL_PARAMS
-
-    assert {"reference", "align_threshold"} <= set(URL_PARAMS)
-
-
-def test_plots_over_time_mark_the_reanchoring(app):
-    """A dashed line labelled 're-anchored' at frame.reanchor_t on the populations and
-    deviation plots: hidden before, moved to the frame's time, hidden again on restart."""
-    app.runner.process("step", 0.3)
-    app.tick()
-    marked = [app.views["pop"], app.views["dev"]]
-    for v in marked:
-        assert v.anchor_line in v.fig.center and not v.anchor_line.visible
-        assert v.anchor_line.line_dash == [6]  # bokeh's "dashed"
-        assert v.anchor_label.text == "re-anchored" and not v.anchor_label.visible
-    app.runner.process("reanchor")
-    app.runner.process("step", 0.2)
-    app.tick()
-    t_a = app.runner.stepper.reanchor_t
-    assert t_a == pytest.approx(0.3)
-    for v in marked:
-        assert v.anchor_line.visible and v.anchor_label.visible
-        assert v.anchor_line.location == v.anchor_label.x == t_a
-    app.runner.process("reset")  # a new ensemble: not re-anchored yet
-    app.tick()
-    for v in marked:
-        assert not v.anchor_line.visible and not v.anchor_label.visible
-    strip = PopulationsView(64)  # heat strips (P > 8) carry the mark too
-    n = np.full(64, 10)
-    strip.update(replace(frame(n, n / n.sum(), t=1.0), reanchor_t=0.75))
-    assert strip.anchor_line.visible and strip.anchor_line.location == 0.75
-    strip.reset(640)
-    assert not strip.anchor_line.visible
-
-
-def test_status_shows_steps_and_flags_the_time_stepping_error(app):
-    """Steps and the estimated time-stepping error of D; amber, with the reason, once it
-    exceeds the ensemble's own scale 1/sqrt(N)."""
-    f = replace(frame([5000, 5000], [0.5, 0.5]), steps=14616, step_error=2.2e-5)
-    app._update_status(Published(1, 1, f, False, -0.5))
-    html = app.status.object
-    assert "14 616" in html and "2.2e-05" in html
-    assert "warn" not in html and "lower the tolerances" not in html  # 2.2e-5 * 100 < 1
-    app._update_status(Published(2, 1, replace(f, step_error=0.02), False, -0.5))
-    html = app.status.object
-    assert 'class="stat aux warn"' in html and "2.0e-02" in html
-    assert 'title="The time stepping, not the finite ensemble, dominates D·√N here: lower ' \
-           'the tolerances."' in html
-
-
-def test_bell_refuses_to_reanchor_with_a_sentence_and_keeps_running():
-    a = EnsembleApp(mode="bell", N=1000)
-    a.start(thread=False)
-    try:
-        a.runner.process("play")
-        a.runner.process("step", 0.1)
-        a.tick()
-        a.runner.send = a.runner.process  # no thread here: commands apply at once
-        a.reanchor_button.clicks += 1
-        a.tick()
-        assert a.error.visible and "Bell baseline" in a.error.object
-        assert "re-anchor" in a.error.object and a.error.object.count(".") == 1
-        assert a.runner.latest().playing and a.runner.stepper.reanchor_t is None
-        a.runner.process("step", 0.1)
-        a.tick()
-        assert "0.20" in a.status.object  # still running
-    finally:
-        a.runner.stop()

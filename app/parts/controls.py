@@ -9,7 +9,7 @@ from typing import Any
 
 import panel as pn
 
-from engine import SimParams, preset_info, preset_names
+from engine import InputError, SimParams, preset_info, preset_names
 from engine.params import CONTROLS, param_names
 
 from ..controller import Controller
@@ -33,11 +33,11 @@ class SimControls(pn.viewable.Viewer):
         self.widgets: dict[str, pn.widgets.Widget] = {
             k: sim_widget(ctl.sim, k) for k in param_names() if k != "t_end"}
         self.boxes = {k: with_help(w, help_of(k)) for k, w in self.widgets.items()}
-        self.r_reset = pn.widgets.Button(name="r = −½", button_type="light", width=80,
+        self.r_reset = pn.widgets.Button(label="r = −½", color="light", width=80,
                                          align="end", description="Back to quantum mechanics")
         self.r_reset.on_click(lambda e: ctl.restore_r())
-        self.reanchor = pn.widgets.Button(name="Re-anchor to the ensemble",
-                                          button_type="primary", button_style="outline",
+        self.reanchor = pn.widgets.Button(label="Re-anchor to the ensemble",
+                                          color="primary", variant="outline",
                                           description=REANCHOR_TIP,
                                           sizing_mode="stretch_width",
                                           css_classes=["reanchor"])
@@ -79,7 +79,7 @@ class HamiltonianControls(pn.viewable.Viewer):
         super().__init__(**params)
         self.ctl = ctl
         self.select = pn.widgets.Select(
-            name="Preset", sizing_mode="stretch_width", value=ctl.preset,
+            label="Preset", sizing_mode="stretch_width", value=ctl.preset,
             options={preset_info(n)["title"]: n for n in preset_names()},
             description="The Hamiltonian and initial state (assets/presets.yaml)")
         self.select.param.watch(lambda e: setattr(ctl, "preset", e.new), "value")
@@ -103,7 +103,14 @@ class HamiltonianControls(pn.viewable.Viewer):
             widgets.append(with_help(w, spec.get("doc")))
         self.values_box.objects = widgets
         if self.ctl.custom is None:
-            self.matrix.load(self.ctl.hamiltonian().with_admixture(0.0))
+            self._load_matrix()
+
+    def _load_matrix(self) -> None:
+        try:
+            ham = self.ctl.hamiltonian()
+        except InputError:
+            return  # the controller says why on the next tick; the table keeps the last
+        self.matrix.load(ham.with_admixture(0.0))
 
     def _set_value(self, key: str, value: Any) -> None:
         if self.ctl.custom is not None:
@@ -114,7 +121,7 @@ class HamiltonianControls(pn.viewable.Viewer):
 
     def _on_custom(self, event) -> None:
         if event.new is None:
-            self.matrix.load(self.ctl.hamiltonian().with_admixture(0.0))
+            self._load_matrix()
         else:
             self.edited.visible = False
 

@@ -62,7 +62,7 @@ class PlotsArea(pn.viewable.Viewer):
             '<div class="rel-press-play">Press <b>Play</b> (or Space) to start</div>',
             visible=False, stylesheets=[_PRESS], css_classes=["rel-press"], width=330,
             margin=(8, 4))
-        self.show_captions = pn.widgets.Checkbox(name="Show plot captions", value=True,
+        self.show_captions = pn.widgets.Checkbox(label="Show plot captions", value=True,
                                                  css_classes=["rel-captions-toggle"])
         self.show_captions.param.watch(self._captions, "value")
         self.rows = [pn.FlexBox(*(self.boxes[k] for k in names if k in self.boxes),

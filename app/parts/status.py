@@ -95,7 +95,7 @@ class Notices(pn.viewable.Viewer):
                                                                          "run-error"], **box)
         self.advice = pn.pane.Alert("", alert_type="info", css_classes=["rel-notice",
                                                                         "rel-advice"], **box)
-        self.fix = pn.widgets.Button(name="Reset the ensemble", button_type="primary",
+        self.fix = pn.widgets.Button(label="Reset the ensemble", color="primary",
                                      visible=False, css_classes=["rel-fix"])
         self.fix.on_click(lambda e: (setattr(ctl, "advice", ""), ctl.reset()))
         ctl.param.watch(self.refresh, ["notices", "cost", "error", "advice"])
@@ -129,8 +129,8 @@ class LessonBanner(pn.viewable.Viewer):
         self.ctl = ctl
         self.line = pn.pane.Markdown("", sizing_mode="stretch_width",
                                      css_classes=["rel-lesson-line"])
-        self.more = pn.widgets.Toggle(name="Full lesson text", button_type="primary",
-                                      button_style="outline", width=170,
+        self.more = pn.widgets.Toggle(label="Full lesson text", color="primary",
+                                      variant="outline", width=170,
                                       css_classes=["rel-lesson-more"])
         self.full = pn.pane.Markdown("", sizing_mode="stretch_width", visible=False,
                                      css_classes=["lesson-text", "rel-lesson-text"])

@@ -51,20 +51,20 @@ class Transport(pn.viewable.Viewer):
         self.ctl = ctl
         W = pn.widgets
         big = dict(height=46, stylesheets=[_BIG], margin=(6, 4))
-        self.play = W.Button(name="Play", button_type="success", css_classes=["rel-play"],
+        self.play = W.Button(label="Play", color="success", css_classes=["rel-play"],
                              description="Start or pause the simulation (Space)", width=120,
                              **big)
         self.play.on_click(lambda e: ctl.toggle_play())
-        self.step = W.Button(name="Step", button_type="primary", button_style="outline",
+        self.step = W.Button(label="Step", color="primary", variant="outline",
                              description="Advance by one output interval Δt", width=80,
                              css_classes=["rel-step"], **big)
         self.step.on_click(lambda e: ctl.step())
-        self.reset = W.Button(name="Reset", button_type="primary", button_style="outline",
+        self.reset = W.Button(label="Reset", color="primary", variant="outline",
                               description="A fresh ensemble with the same settings, at t = 0",
                               width=80, css_classes=["rel-reset"], **big)
         self.reset.on_click(lambda e: ctl.reset())
         self.speed = W.EditableFloatSlider(
-            name="Speed (time units per second)", start=0.05, end=5.0,
+            label="Speed (time units per second)", start=0.05, end=5.0,
             fixed_start=ctl.param.speed.bounds[0], fixed_end=ctl.param.speed.bounds[1],
             step=0.05, value=ctl.speed, sizing_mode="stretch_width",
             css_classes=["rel-w-speed"])
@@ -81,7 +81,7 @@ class Transport(pn.viewable.Viewer):
     def _show_playing(self, *events) -> None:
         playing = self.ctl.playing
         self.play.param.update(label="Pause" if playing else "Play",
-                               button_type="warning" if playing else "success")
+                               color="warning" if playing else "success")
         self.step.disabled = self.ctl.preparing
 
     def speed_box(self) -> pn.Column:
@@ -91,7 +91,7 @@ class Transport(pn.viewable.Viewer):
 
     def __panel__(self):
         return pn.Column(self.play, pn.Row(self.step, self.reset, sizing_mode="stretch_width"),
-                         with_help(self.speed, self.ctl.param.speed.doc), self.hint, self.keys, sizing_mode="stretch_width",
+                         self.speed_box(), self.keys, sizing_mode="stretch_width",
                          css_classes=["rel-transport"])
 
 

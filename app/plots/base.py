@@ -12,28 +12,20 @@ to Bokeh as float32 bytes, short ones inline (:func:`wire`); time series use
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 from bokeh.events import RangesUpdate, Reset
 from bokeh.models import (
-    BoxAnnotation,
-    ColorBar,
     ColumnDataSource,
     CustomJS,
-    FixedTicker,
     GlyphRenderer,
     Label,
     Legend,
-    LinearColorMapper,
-    LogAxis,
     Range1d,
     Span,
 )
 from bokeh.palettes import Category10_10, Viridis256
-from bokeh.plotting import figure
-from bokeh.transform import linear_cmap
 
 from engine.stepper import Frame
 

@@ -8,8 +8,8 @@ from bokeh.plotting import figure
 
 from engine.classical import overlay
 from engine.hamiltonian import Hamiltonian
-from ..runner import Rows
 
+from ..runner import Rows
 from .base import TOOLS, SeriesView, f32, style_legend, styled
 
 

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 from bokeh.models import (
+    BoxAnnotation,
     ColorBar,
     ColumnDataSource,
     FixedTicker,
@@ -16,11 +17,8 @@ from bokeh.models import (
     LogAxis,
     Range1d,
 )
-from bokeh.models import BoxAnnotation
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure
-
-from engine.stepper import Frame
 
 from ..runner import Rows
 from .base import (

@@ -1,0 +1,418 @@
+"""The session controller and the page's wiring, without a browser and without sleeps: a
+runner driven by hand (``start=False``), an injected clock."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import param
+import pytest
+
+from app.controller import Controller
+from app.dashboard import EnsembleApp
+from app.parts.status import status_html
+from app.runner import Published
+from app.url import read_link
+from engine import SimParams, build_preset, make_params
+from engine.params import CONTROLS, N_MAX, param_names
+from engine.presets import preset_names
+from tests.test_app_unit import Edit, FakeClock, frame
+
+
+def drive(runner) -> None:
+    """What the runner's thread would do: apply every queued command."""
+    while not runner._commands.empty():
+        runner.process(*runner._commands.get())
+
+
+@pytest.fixture
+def app():
+    a = EnsembleApp(clock=FakeClock())
+    a.start(thread=False)
+    sent = []
+    send = a.ctl.runner.send
+    a.ctl.runner.send = lambda cmd, value=None: (sent.append((cmd, value)), send(cmd, value))
+    a.sent = sent
+    a.tick()
+    yield a
+    a.ctl.runner = None
+
+
+def test_live_params_coalesce_into_one_update_per_tick(app):
+    app.ctl.sim.r = 0.25
+    app.ctl.sim.f = 2.0
+    app.ctl.sim.r = 0.3  # the latest value wins
+    assert app.sent == []  # nothing until the next tick
+    app.tick()
+    assert app.sent == [("update", {"r": 0.3, "f": 2.0})]
+
+
+def test_slider_values_are_rounded_to_their_step():
+    c = Controller()
+    c.sim.r = -0.6000000000000001
+    assert c.sim.r == -0.6 and "r=-0.6" in c.share_query()
+
+
+def test_restart_parameters_pause_grey_and_open_at_t0(app):
+    app.ctl.playing = True
+    drive(app.ctl.runner)
+    app.ctl.runner.process("step", 0.3)
+    app.tick()
+    app.ctl.sim.N = 2000
+    app.ctl.sim.seed = 7
+    assert app.ctl.preparing and not app.ctl.playing  # greyed and paused at once
+    assert "rel-stale" in app.plots.column.css_classes
+    app.tick()
+    assert [c for c, _ in app.sent].count("restart") == 1  # one restart for the burst
+    ham, params = next(v for c, v in app.sent if c == "restart")
+    assert params.N == 2000 and params.seed == 7 and ham.P == 2
+    assert app.ctl.published.frame.N != 2000  # the old run still shows ...
+    assert "preparing" in app.status.pane.object  # ... and says a new one is coming
+    drive(app.ctl.runner)
+    app.tick()
+    pub = app.ctl.published
+    assert not app.ctl.preparing and pub.frame.t == 0.0 and pub.frame.N == 2000
+    assert "rel-stale" not in app.plots.column.css_classes
+    assert app.plots.press_play.visible and not pub.playing
+    assert 'class="rel-N">2 000<' in app.status.pane.object
+
+
+def test_status_describes_the_running_ensemble_not_the_widgets(app):
+    app.ctl.sim.mode = "bell"  # a restart parameter: until the runner builds it ...
+    app.tick()
+    assert ">population<" in app.status.pane.object  # ... the status shows what runs
+    drive(app.ctl.runner)
+    app.tick()
+    assert ">bell<" in app.status.pane.object
+
+
+def test_a_refused_restart_puts_the_widgets_back(app, monkeypatch):
+    """N the runner cannot build (e.g. memory): one sentence, and the N slider goes back to
+    the running N, so slider and run never disagree."""
+    from app import runner as runner_module
+
+    def no_memory(ham, params):
+        raise MemoryError
+
+    monkeypatch.setattr(runner_module, "make_stepper", no_memory)
+    w = app.sim_controls.widgets["N"]
+    with param.edit_constant(w):  # what the page sends when the slider is released
+        w.param.update(value=10**7, value_throttled=10**7)
+    assert app.ctl.sim.N == 10**7
+    app.tick()
+    drive(app.ctl.runner)
+    app.tick()
+    assert "Not enough memory" in app.ctl.error and not app.ctl.preparing
+    assert app.ctl.sim.N == app.ctl.published.frame.N == 100_000
+    assert w.value == 100_000
+
+
+def test_preset_and_its_values_restart_and_reload_the_editor(app):
+    app.ctl.preset = "three_level"
+    app.tick()
+    ham, _ = app.sent[-1][1]
+    assert ham.P == 3 and app.ham_controls.matrix.table.value.shape == (3, 5)
+    app.ctl.preset_values = {"E1": 2.0}
+    app.tick()
+    ham, _ = app.sent[-1][1]
+    assert ham.H[1, 1].real == pytest.approx(2.0)
+
+
+def test_bad_preset_value_shows_a_sentence_and_sends_nothing(app):
+    app.ctl.preset_values = {"detuning": 99.0}  # outside the preset's bounds
+    app.tick()
+    assert [c for c, _ in app.sent if c == "restart"] == []
+    assert app.notices.error.visible and "outside its bounds" in app.notices.error.object
+    app.ctl.preset_values = {"detuning": 2.0}
+    app.tick()
+    assert [c for c, _ in app.sent] == ["pause", "restart"] or \
+        [c for c, _ in app.sent][-1] == "restart"
+
+
+def test_play_speed_and_matrix_edits(app):
+    app.ctl.playing = True
+    app.ctl.speed = 2.5
+    assert app.sent[:2] == [("play", None), ("speed", 2.5)]
+    assert app.transport.play.label == "Pause"
+    app.sent.clear()
+    ed = app.ham_controls.matrix
+    ed.table.value.loc[0, "0"] = "1.5"
+    ed._on_edit(Edit(0, "0", "1.5"))
+    app.tick()
+    assert app.sent[0][0] == "update" and app.sent[0][1]["H"][0, 0] == 1.5
+    ed.mirror = False
+    ed.table.value.loc[0, "1"] = "9"
+    ed._on_edit(Edit(0, "1", "9"))
+    app.tick()
+    assert len(app.sent) == 1 and ed.alert.visible  # nothing reached the runner
+
+
+@pytest.mark.parametrize("mode", ["agents", "population", "bell"])
+@pytest.mark.parametrize("preset", preset_names())
+def test_every_preset_ticks_in_every_mode(preset, mode):
+    """Paused and playing, every view of every preset in every engine mode takes frames
+    and history rows without an error or a warning (warnings are errors here); only the
+    views with a meaning in the mode are shown."""
+    clock = FakeClock()
+    a = EnsembleApp(clock=clock, preset=preset, mode=mode, N=1000)
+    a.start(thread=False)
+    try:
+        r = a.ctl.runner
+        r.process("step", 0.1)
+        a.tick()
+        assert 'class="rel-time" data-frame' in a.status.pane.object
+        assert ">0.10<" in a.status.pane.object
+        shown = {k for k, p in a.plots.panes.items() if p.visible}
+        assert ("tracked" in shown) == ("order" in shown) == (mode == "agents")
+        assert ("phase" in shown) == (mode != "bell")
+        r.process("play")
+        for _ in range(12):  # playing: one view flushed per frame, in turn
+            clock.advance(0.06)
+            r.process("step", 0.05)
+            a.tick()
+        assert r.error is None
+        assert f">{r.latest().frame.t:.2f}<" in a.status.pane.object
+        pop = a.plots.views["pop"]
+        if pop.lines:
+            assert len(pop.source.data["t"]) >= 7  # every recorded row, none skipped
+    finally:
+        r.stop()
+
+
+def test_plots_over_time_come_from_the_history_not_the_frames(app):
+    """A stall of the page (many steps between two ticks) leaves no straight segment: the
+    plots over time get every row recorded on the output grid, with the exact curve
+    computed on the same grid."""
+    r = app.ctl.runner
+    for _ in range(30):
+        r.process("step", 0.1)  # 3 time units while the page did not look
+    app.tick()
+    src = app.plots.views["pop"].source.data
+    t = np.asarray(src["t"], float)
+    assert np.max(np.diff(t)) == pytest.approx(0.1, rel=1e-5)
+    assert len(t) == 31
+    p_exact = r.history.rows(0).p[:, 0]
+    np.testing.assert_allclose(src["p0"], p_exact, rtol=1e-6)
+
+
+def test_plots_over_time_flush_one_per_frame_in_turn_while_playing(app, monkeypatch):
+    from app.parts import plots_area
+
+    app.ctl.runner.process("step", 0.1)
+    app.tick()  # paused: everything is sent at once
+    flushed = []
+    for name, view in app.plots.views.items():
+        monkeypatch.setattr(view, "flush", lambda k=name: flushed.append(k))
+    per_frame = []
+    for _ in range(8):
+        app.plots.clock.advance(0.07)  # one frame every 70 ms
+        before = len(flushed)
+        app.plots._flush(playing=True)
+        per_frame.append(len(flushed) - before)
+    buffered = [k for k, v in app.plots.views.items() if v.buffered]
+    assert set(buffered) == {"phase", "pop", "dev"} and "hist" not in flushed
+    assert per_frame == [1] * 8  # one plot per frame
+    assert flushed[:6] == buffered * 2  # in turn
+    for k in buffered:
+        assert flushed.count(k) <= 8 * 0.07 / plots_area.SERIES_PERIOD + 1
+
+
+def test_restart_with_the_same_shape_keeps_the_figures(app):
+    r = app.ctl.runner
+    r.process("step", 0.3)
+    app.tick()
+    views = app.plots.views
+    figs = {k: v.fig for k, v in views.items()}
+    assert len(views["pop"].source.data["t"]) > 0
+    r.process("restart", (build_preset("two_level"), make_params(mode="population", N=100,
+                                                                 seed=4)))
+    app.tick()
+    assert {k: v.fig for k, v in app.plots.views.items()} == figs
+    assert len(app.plots.views["pop"].source.data["t"]) == 1  # the new run's first row
+    assert app.plots.views["dev"].bands[0].top == pytest.approx(0.1)
+    r.process("restart", (build_preset("three_level"), make_params(mode="population",
+                                                                   N=100)))
+    app.tick()
+    assert app.plots.views["hist"].fig is not figs["hist"] and app.plots.views["hist"].P == 3
+    assert app.plots.panes["hist"].object is app.plots.views["hist"].fig
+
+
+def test_lesson_opens_paused_with_its_banner_and_highlights(app):
+    app.lesson_select.value = "alignment"  # the picker
+    c = app.ctl
+    assert c.lesson == "alignment" and c.sim.f == 6.0 and c.sim.mode == "agents"
+    assert c.preset == "three_level" and not c.playing and c.preparing
+    assert any("lesson-highlight" in w.css_classes
+               for w in [app.sim_controls.boxes["f"]])
+    app.tick()
+    drive(c.runner)
+    app.tick()
+    assert c.published.frame.t == 0.0 and not c.playing and app.plots.press_play.visible
+    assert app.banner.box.visible and "Lesson 5:" in app.banner.line.object
+    assert "Lesson 5:" in app.banner.full.object and not app.banner.full.visible
+    c.lesson = "no_such_lesson"
+    assert "Unknown lesson 'no_such_lesson'" in c.error and c.lesson == ""
+    assert app.lesson_select.value == ""
+
+
+def test_presentation_mode_closes_the_sidebar_and_enlarges_the_text(app):
+    app.ctl.lesson = "nodes"
+    app.present.value = True
+    assert app.ctl.presentation and app.transport.keys.collapse
+    assert "big" in app.status.pane.css_classes
+    assert not app.explain_box.visible
+    assert "22px" in app.banner.line.stylesheets[0]
+    app.present.value = False
+    assert not app.transport.keys.collapse and app.explain_box.visible
+
+
+def test_space_key_presses_toggle_play(app):
+    app.transport.keys.presses += 1
+    assert app.ctl.playing
+    app.transport.keys.presses += 1
+    assert not app.ctl.playing
+
+
+def test_r_button_explains_an_emptied_class(app):
+    r = app.ctl.runner
+    f = replace(r.latest().frame, n=np.array([100_000, 0]), p=np.array([0.6, 0.4]))
+    app.ctl.published = Published(99, r.generation, f, False, 0.4, mode="population")
+    app.ctl.sim.r = 0.4
+    app.sim_controls.r_reset.clicks += 1
+    assert app.ctl.sim.r == -0.5
+    assert "class 1 emptied" in app.ctl.advice and "Reset" in app.ctl.advice
+    assert app.notices.advice.visible and app.notices.fix.visible
+    app.notices.fix.clicks += 1
+    assert app.ctl.advice == "" and app.ctl.preparing  # a fresh ensemble is on its way
+
+
+def test_reanchor_and_reference_widgets(app):
+    box = app.sim_controls.cards["alignment"].objects
+    assert app.sim_controls.reanchor in box
+    assert "ψ_a = √(n_a/N)" in app.sim_controls.reanchor.description
+    app.sim_controls.reanchor.clicks += 1
+    assert app.sent == [("reanchor", None)]
+    app.sent.clear()
+    w = app.sim_controls.widgets["reference"]
+    assert w.options == {"exact from ψ₀": "initial",
+                         "the ensemble's own state once aligned": "own"}
+    w.value = "own"
+    app.sim_controls.widgets["align_threshold"].value = 0.9
+    app.tick()
+    assert app.sent == [("update", {"reference": "own", "align_threshold": 0.9})]
+
+
+def test_status_shows_steps_and_flags_the_time_stepping_error():
+    f = replace(frame([5000, 5000], [0.5, 0.5]), steps=14616, step_error=2.2e-5)
+    html = status_html(Published(1, 1, f, False, -0.5, mode="population"), 1.0, False)
+    assert "14 616" in html and "2.2e-05" in html and "warn" not in html
+    html = status_html(Published(2, 1, replace(f, step_error=0.02), False, -0.5,
+                                 mode="population"), 1.0, False)
+    assert 'class="stat aux warn"' in html and "lower the tolerances" in html
+    slow = status_html(Published(3, 1, f, True, -0.5, 0.31, mode="agents"), 1.0, False)
+    assert 'class="stat slow"' in slow and ">0.31<" in slow and "cannot keep up" in slow
+
+
+def test_bell_refuses_to_reanchor_with_a_sentence_and_keeps_running():
+    a = EnsembleApp(clock=FakeClock(), mode="bell", N=1000)
+    a.start(thread=False)
+    try:
+        r = a.ctl.runner
+        r.process("play")
+        r.process("step", 0.1)
+        a.tick()
+        a.sim_controls.reanchor.clicks += 1
+        drive(r)
+        a.tick()
+        assert "Bell baseline" in a.ctl.error and a.notices.error.visible
+        assert r.latest().playing and r.stepper.reanchor_t is None
+        r.process("step", 0.1)
+        a.tick()
+        assert ">0.20<" in a.status.pane.object
+    finally:
+        r.stop()
+
+
+def test_exports_carry_the_cli_columns(app):
+    app.ctl.runner.process("step", 0.3)
+    app.tick()
+    csv = app._export_csv().getvalue()
+    assert "t,n_0,n_1,p_0,p_1,tv" in csv.splitlines()
+    table = pd.read_parquet(io.BytesIO(app._export_parquet().getvalue()))
+    assert list(table.columns)[:6] == ["t", "n_0", "n_1", "p_0", "p_1", "tv"]
+
+
+# --- the one spec ------------------------------------------------------------------------
+
+def test_every_parameter_has_one_widget_one_flag_and_the_same_bounds():
+    """SimParams declares each parameter once; the page's widget and the command line's
+    flag are generated from it and agree on its bounds."""
+    import argparse
+
+    from engine.cli import add_param_options
+
+    a = EnsembleApp()
+    widgets = a.sim_controls.widgets
+    assert set(CONTROLS) == set(param_names())
+    assert set(widgets) == set(param_names()) - {"t_end"}  # t_end: the command line's
+    parser = argparse.ArgumentParser()
+    add_param_options(parser)
+    flags = {act.dest: act for act in parser._actions if act.dest in param_names()}
+    assert set(flags) == set(param_names())
+    for name in param_names():
+        p = SimParams.param[name]
+        act = flags[name]
+        if isinstance(p, param.Selector):
+            assert list(act.choices) == list(p.objects)
+            if name in widgets:
+                assert sorted(widgets[name].values) == sorted(p.objects)
+            continue
+        lo, hi = p.bounds
+        assert f"from {lo:g} to {hi:g}" in act.help
+        if name not in widgets:
+            continue
+        w = widgets[name]
+        if name == "N":  # a log scale, capped per mode in the app (N_MAX)
+            assert max(w.values) == N_MAX[a.ctl.sim.mode] and min(w.values) >= lo
+            continue
+        got = (w.fixed_start, w.fixed_end) if hasattr(w, "fixed_start") else (w.start, w.end)
+        assert got == (lo, hi), name
+
+
+def test_links_with_bad_values_are_read_with_notices():
+    cases = {
+        'pv={"theta":99}': "theta=99 from the link is outside",
+        'pv={"nope":1}': "has no parameter 'nope'",
+        "N=-5": "N=-5 from the link is outside",
+        "mode=foo": "mode=foo from the link must be one of",
+        "lesson=nope": "lesson=nope from the link is not a lesson",
+        "r=100": "r=100 from the link is outside -2 to 2, so 2 is used",
+        "speed=1000": "speed=1000 from the link is outside",
+        "mode=agents&N=300000000": "so 10000000 is used instead",
+        "x=1": "'x' is not a setting",
+    }
+    for query, text in cases.items():
+        link = read_link(query)
+        assert len(link.notices) == 1 and text in link.notices[0], query
+        c = Controller()
+        c.apply_link(link)  # applies without an exception
+        c.hamiltonian(), c.sim_params()
+    assert read_link("r=100").sim["r"] == 2.0
+
+
+def test_share_link_round_trips_a_custom_matrix():
+    c = Controller()
+    H = np.array([[1.0, 0.5j], [-0.5j, -1.0]])
+    c.edit_matrix("restart", H, np.array([0.6, 0.8]))
+    c.sim.r = -0.6000000000000001
+    q = c.share_query()
+    assert "r=-0.6&" in q + "&" and "H=" in q and "psi0=" in q
+    d = Controller()
+    d.apply_link(read_link(q))
+    assert d.notices == []
+    np.testing.assert_allclose(d.hamiltonian().H, H)
+    np.testing.assert_allclose(d.hamiltonian().psi0, [0.6, 0.8])
+    assert d.sim.r == -0.6
