@@ -184,6 +184,8 @@ class StudiesView(pn.viewable.Viewer):
             heat = heatmap_plot(s, self.x, self.y, self.metric)
             hv.streams.Tap(source=heat, x=None, y=None).add_subscriber(self._cell_links)
             self._heat.object = heat
+            if not self._cell.object:
+                self._cell.object = "Click a cell of the heatmap for links to its runs."
         else:
             self._heat.object = None
         self._tables.object = fit_table(ser, t_min=self.t_min) if not ser.empty else ""
