@@ -1,168 +1,56 @@
-"""The "Studies" page: results of parameter sweeps (engine/sweep.py), and small sweeps run
-from the page on a local Dask cluster.
+"""The "Studies" page: results of parameter sweeps (engine/sweep.py) from the data folder
+(engine/datadir.py), and small sweeps run from the page on the shared Dask client
+(app/studies_cluster.py).
 
-Plots (HoloViews, Bokeh backend) come from the engine's analysis helpers
-(engine/analysis.py): error·√N against t per N (PHYSICS.md §3 "Drift"), the probability
-of absorption into an empty class against N with Wilson intervals, and a heatmap of a
-deviation metric over two chosen parameters. The plot builders are plain functions so the
-docs (docs/studies.md) render the very same figures.
+The figures are plain functions in app/studies_plots.py (the docs render the same ones).
+Every stored run links to the dashboard with its preset, parameters and seed
+(app/studies_links.py): a row of the runs table, or a cell of the heatmap.
 """
 
 from __future__ import annotations
 
-import atexit
-import math
 import threading
 from pathlib import Path
 from typing import Any
 
 import holoviews as hv
-import numpy as np
 import pandas as pd
 import panel as pn
 import param
 
-from engine.analysis import (
-    absorption_probability,
-    deviation_grid,
-    drift_fit,
-    error_curves,
-    load_series,
-    load_summary,
-    varying,
-)
+from engine.analysis import load_series, load_summary, varying
+from engine.datadir import STUDIES as STUDIES_SUBDIR
+from engine.datadir import data_dir, resolve_inside, result_dirs
 from engine.errors import InputError
+
+from . import studies_cluster as cluster
+from .studies_cluster import close_shared_client, shared_client  # noqa: F401 - the API
+from .studies_links import link_gaps, live_link
+from .studies_plots import (  # noqa: F401 - re-exported for docs/render_studies.py
+    MAX_CURVES,
+    _fmt,
+    _label,
+    absorption_plot,
+    categories,
+    drift_plot,
+    fit_table,
+    heatmap_plot,
+    runs_table,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDIES = ROOT / "assets" / "studies"
-RESULTS = ROOT / "results"
 METRICS = ["max_tv_sqrtN", "final_tv_sqrtN", "max_tv", "final_tv", "absorbed", "wall_time"]
-#: Curves drawn at most in the error plot (one per parameter combination).
-MAX_CURVES = 40
+#: Runs listed at most under one heatmap cell that was clicked.
+MAX_CELL_LINKS = 12
+_LINK = {"type": "link", "label": "open live ↗", "target": "_blank"}
 
-if "bokeh" not in hv.Store.renderers:
-    hv.extension("bokeh", logo=False)
-
-
-# --- plot builders (used by the page and by docs/render_studies.py) ----------------------
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, bool | np.bool_) or not isinstance(v, int | float | np.number):
-        return str(v)
-    return f"{int(v)}" if float(v).is_integer() and abs(v) < 1e15 else f"{v:g}"
-
-
-def _label(row: pd.Series | dict, cols: list[str]) -> str:
-    return ", ".join(f"{c.removeprefix('pp_')}={_fmt(row[c])}" if c != "mode" else str(row[c])
-                     for c in cols)
-
-
-def drift_plot(series: pd.DataFrame, width: int = 760, height: int = 380) -> hv.Overlay:
-    """Mean over seeds of tv·√N against t, one curve per parameter combination."""
-    by = varying(series)
-    curves = error_curves(series, by)
-    groups = list(curves.groupby(by, sort=True)) if by else [((), curves)]
-    # One colour per N (the same for every mode), dashed lines for Bell's baseline.
-    Ns = sorted(series["N"].unique()) if "N" in by else []
-    palette = hv.Cycle("Category10").values
-    hv_curves = []
-    for i, (gkey, g) in enumerate(groups[:MAX_CURVES]):
-        gkey = gkey if isinstance(gkey, tuple) else (gkey,)
-        vals = dict(zip(by, gkey, strict=True))
-        lab = _label(vals, by) or "all runs"
-        dash = "dashed" if vals.get("mode") == "bell" else "solid"
-        color = palette[(Ns.index(vals["N"]) if Ns else i) % len(palette)]
-        hv_curves.append(hv.Curve(g, "t", ("mean", "tv·√N"), label=lab)
-                         .opts(line_dash=dash, color=color))
-    # the legend below the plot, four entries a row: the curves keep the plot's width
-    return hv.Overlay(hv_curves).opts(
-        width=width, height=height + 30 * math.ceil(len(hv_curves) / 4),
-        legend_position="bottom", legend_cols=min(4, len(hv_curves)),
-        title="error·√N against t",
-        show_grid=True, tools=["hover"], xlabel="t", ylabel="mean tv·√N")
-
-
-def absorption_plot(summary: pd.DataFrame, width: int = 620, height: int = 320) -> hv.Overlay:
-    """Probability of absorption against N with 95 % Wilson intervals, per other parameter."""
-    if "N" not in summary.columns:
-        raise InputError("The results have no N column.")
-    by = [c for c in varying(summary) if c != "N"]
-    ab = absorption_probability(summary, by=[*by, "N"])
-    parts = []
-    groups = list(ab.groupby(by, sort=True)) if by else [((), ab)]
-    for i, (gkey, g) in enumerate(groups[:MAX_CURVES]):
-        gkey = gkey if isinstance(gkey, tuple) else (gkey,)
-        lab = _label(dict(zip(by, gkey, strict=True)), by) or "all runs"
-        color = hv.Cycle("Category20").values[i % 20]
-        g = g.assign(neg=g["prob"] - g["lo"], pos=g["hi"] - g["prob"])
-        parts.append(hv.Curve(g, "N", ("prob", "P(absorbed)"), label=lab)
-                     .opts(color=color, logx=True))
-        parts.append(hv.Scatter(g, "N", "prob").opts(color=color, size=6, logx=True))
-        parts.append(hv.ErrorBars(g, "N", ["prob", "neg", "pos"])
-                     .opts(line_color=color, logx=True))
-    return hv.Overlay(parts).opts(
-        width=width, height=height, logx=True, legend_position="right", show_grid=True,
-        title="absorption into an empty class against N (95 % Wilson)", ylim=(-0.02, 1.02),
-        xlabel="N", ylabel="P(absorbed)")
-
-
-def heatmap_plot(summary: pd.DataFrame, x: str, y: str, metric: str = "max_tv_sqrtN",
-                 width: int = 620, height: int = 360, logz: bool = False) -> hv.HeatMap:
-    """Mean of ``metric`` over the runs at each (x, y): the deviation over two parameters."""
-    df = summary.assign(absorbed=summary["absorbed"].astype(float))
-    grid = deviation_grid(df, x, y, metric)
-    # Categorical axes keep uneven grids (N = 100, 1000, ...) readable.
-    grid[x] = grid[x].map(_fmt)
-    grid[y] = grid[y].map(_fmt)
-    return hv.HeatMap(grid, [x, y], metric).opts(
-        width=width, height=height, cmap="viridis", colorbar=True, tools=["hover"],
-        logz=logz, title=f"mean {metric} over {x} and {y}", xrotation=45)
-
-
-# --- a local cluster shared by every session of the page --------------------------------
-
-_CLUSTER: dict[str, Any] = {}
-_LOCK = threading.Lock()
-
-
-def shared_client(workers: int = 2):
-    """A Dask client on one LocalCluster shared by the page's sweeps (closed at exit)."""
-    from distributed import Client
-
-    from engine.sweep import local_cluster
-
-    with _LOCK:
-        if "client" not in _CLUSTER:
-            cluster = local_cluster(workers)
-            _CLUSTER["cluster"] = cluster
-            _CLUSTER["client"] = Client(cluster, set_as_default=False)
-            atexit.register(close_shared_client)
-        return _CLUSTER["client"]
-
-
-def close_shared_client() -> None:
-    with _LOCK:
-        client = _CLUSTER.pop("client", None)
-        cluster = _CLUSTER.pop("cluster", None)
-    if client is not None:
-        client.close()
-    if cluster is not None:
-        cluster.close()
-
-
-def result_dirs(root: Path = RESULTS) -> list[str]:
-    """Folders under ``root`` holding sweep results (a summary/ folder)."""
-    if not root.is_dir():
-        return []
-    return sorted(str(p.parent) for p in root.glob("*/summary") if p.is_dir())
-
-
-# --- the page ---------------------------------------------------------------------------
 
 class StudiesView(pn.viewable.Viewer):
-    """Browse sweep results and run small sweeps (issue 5)."""
+    """Browse sweep results in the data folder and run small sweeps (issues 5, 17, 18)."""
 
-    directory = param.String(default="", doc="Folder of sweep results (python -m engine sweep).")
+    directory = param.String(default="", doc="Results folder inside the data folder "
+                             "(relative to it, or absolute inside it).")
     metric = param.Selector(default="max_tv_sqrtN", objects=METRICS,
                             doc="Deviation shown in the heatmap.")
     x = param.Selector(default=None, objects=[], doc="Heatmap: parameter on the x axis.")
@@ -175,106 +63,168 @@ class StudiesView(pn.viewable.Viewer):
 
     def __init__(self, **params: Any):
         studies = sorted(p.stem for p in STUDIES.glob("*.yaml"))
-        dirs = result_dirs()
+        dirs = self._dirs()
         params.setdefault("directory", dirs[0] if dirs else "")
         super().__init__(**params)
         self.param.study.objects = studies
         if studies and self.study is None:
             self.study = studies[0]
+        cluster.hold()  # this session may use the shared cluster (here or in its Bell tests)
         self.summary = pd.DataFrame()
         self.series = pd.DataFrame()
         self._doc = None
+        self._loading = False
+        self.param.watch(self._swap, ["x", "y"])
         self._dir_select = pn.widgets.Select(label="Results", options=[""] + dirs,
                                              value=self.directory if self.directory in dirs
                                              else "")
         self._dir_select.param.watch(self._picked, "value")
         self._dir_input = pn.widgets.TextInput.from_param(self.param.directory,
                                                           label="Results folder")
-        self._run_button = pn.widgets.Button(label="Run sweep", color="primary")
+        self._x_select = pn.widgets.Select.from_param(self.param.x, label="Heatmap x")
+        self._y_select = pn.widgets.Select.from_param(self.param.y, label="Heatmap y")
+        self._run_button = pn.widgets.Button(label="Run sweep", color="primary",
+                                             disabled=cluster.hosted())
         self._run_button.on_click(self._start_sweep)
         self.progress = pn.indicators.Progress(value=0, max=1, width=300, visible=False)
-        self.status = pn.pane.Markdown("", sizing_mode="stretch_width")
-        self.message = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.status = pn.pane.Markdown(self._hosted_note(), sizing_mode="stretch_width")
+        self.message = pn.pane.Markdown("", sizing_mode="stretch_width",
+                                        css_classes=["studies-message"])
         self._drift = pn.pane.HoloViews(None, sizing_mode="fixed")
         self._absorb = pn.pane.HoloViews(None, sizing_mode="fixed")
         self._heat = pn.pane.HoloViews(None, sizing_mode="fixed")
+        self._cell = pn.pane.Markdown("", sizing_mode="stretch_width")
         self._tables = pn.pane.Markdown("")
+        self._runs = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False,
+                                          pagination="local", page_size=12,
+                                          formatters={"live": _LINK}, visible=False,
+                                          css_classes=["studies-runs"])
         self._load()
 
     # -- data -------------------------------------------------------------------------
+    @staticmethod
+    def _dirs() -> list[str]:
+        try:
+            return result_dirs()
+        except InputError:
+            return []
+
+    @staticmethod
+    def _hosted_note() -> str:
+        if cluster.hosted():
+            return ("Sweeps from the page are off on this hosted server; load existing "
+                    "results above.")
+        return ""
+
     def _picked(self, event) -> None:
         if event.new:
             self.directory = event.new
 
+    def refresh_dirs(self) -> None:
+        """List the results folders again (after a sweep, or one written meanwhile)."""
+        self._dir_select.options = [""] + self._dirs()
+
     @param.depends("directory", watch=True)
     def _load(self) -> None:
         self.summary, self.series = pd.DataFrame(), pd.DataFrame()
+        self._cell.object = ""
         if not self.directory:
             self.message.object = "Choose a results folder, or run a sweep below."
             self._refresh()
             return
         try:
-            self.summary = load_summary(self.directory)
+            path = resolve_inside(self.directory, data_dir())
+            self.summary = load_summary(path)
             if not self.summary.empty:
                 cols = ["key", "t", "tv_sqrtN", *varying(self.summary), "seed"]
-                self.series = load_series(self.directory, columns=cols)
+                self.series = load_series(path, columns=cols)
         except InputError as err:
+            self.summary, self.series = pd.DataFrame(), pd.DataFrame()
             self.message.object = f"**{err}**"
             self._refresh()
             return
         axes = varying(self.summary)
-        self.param.x.objects = axes
-        self.param.y.objects = axes
-        if axes:
-            with param.parameterized.discard_events(self):
-                self.x = axes[-1] if "N" not in axes else "N"
-                rest = [a for a in axes if a != self.x]
-                self.y = rest[0] if rest else self.x
+        self._loading = True  # one redraw at the end, not one per axis set
+        try:
+            self.param.x.objects = axes
+            self.param.y.objects = axes
+            if axes:  # not discard_events: the boxes must show the axes drawn
+                x = "N" if "N" in axes else axes[-1]
+                rest = [a for a in axes if a != x]
+                self.param.update(x=x, y=rest[0] if rest else x)
+        finally:
+            self._loading = False
         self.message.object = (f"{len(self.summary)} runs in `{self.directory}`; parameters "
                                f"that vary: {', '.join(axes) or 'none'}.")
         self._refresh()
 
+    def _swap(self, *events) -> None:
+        """x chosen equal to y (or y to x): the other axis takes the one given up."""
+        if self._loading or self.x != self.y:
+            return
+        for e in events:
+            if e.old is not None and e.old != e.new:
+                setattr(self, "y" if e.name == "x" else "x", e.old)
+                return
+
     @param.depends("metric", "x", "y", "t_min", watch=True)
     def _refresh(self) -> None:
+        if self._loading:
+            return
         s, ser = self.summary, self.series
         if s.empty:
             for pane in (self._drift, self._absorb, self._heat):
                 pane.object = None
             self._tables.object = ""
+            self._runs.value, self._runs.visible = pd.DataFrame(), False
             return
         self._drift.object = drift_plot(ser) if not ser.empty else None
         self._absorb.object = absorption_plot(s) if "N" in s.columns else None
         if self.x and self.y and self.x != self.y:
-            self._heat.object = heatmap_plot(s, self.x, self.y, self.metric)
+            heat = heatmap_plot(s, self.x, self.y, self.metric)
+            hv.streams.Tap(source=heat, x=None, y=None).add_subscriber(self._cell_links)
+            self._heat.object = heat
+            if not self._cell.object:
+                self._cell.object = "Click a cell of the heatmap for links to its runs."
         else:
             self._heat.object = None
-        self._tables.object = self._fit_table()
+        self._tables.object = fit_table(ser, t_min=self.t_min) if not ser.empty else ""
+        self._runs.value, self._runs.visible = runs_table(s), True
 
-    def _fit_table(self) -> str:
-        by = varying(self.series)
-        if self.series.empty or not by:
-            return ""
-        fit = drift_fit(self.series, by=by, t_min=self.t_min, n_boot=100)
-        if len(fit) > MAX_CURVES:
-            return ""
-        lines = ["| " + " | ".join(by) + " | runs | growth exponent alpha |",
-                 "|" + "---|" * (len(by) + 2)]
-        for _, r in fit.iterrows():
-            vals = " | ".join(_fmt(r[c]) for c in by)
-            lines.append(f"| {vals} | {r['runs']} | {r['alpha']:.3f} ± {r['alpha_err']:.3f} |")
-        return ("**Drift fit** (mean tv·√N ∝ t^alpha for t ≥ t_min; ± is a bootstrap "
-                "over seeds):\n\n" + "\n".join(lines))
+    def _cell_links(self, x: Any = None, y: Any = None) -> None:
+        """Links to the runs under the heatmap cell at (x, y) (axis labels)."""
+        s = self.summary
+        if x is None or y is None or s.empty or not self.x or self.x == self.y:
+            return
+        xs, ys = categories(s, self.x), categories(s, self.y)
+        if x not in xs or y not in ys:
+            return
+        cell = s[(s[self.x] == xs[x]) & (s[self.y] == ys[y])].sort_values("seed")
+        links = [f"[seed {int(r['seed'])} ↗]({live_link(r)})"
+                 for _, r in cell.head(MAX_CELL_LINKS).iterrows()]
+        more = f" (first {MAX_CELL_LINKS} of {len(cell)})" if len(cell) > MAX_CELL_LINKS else ""
+        gaps = link_gaps(cell.iloc[0]) if len(cell) else []
+        note = (f" The address cannot carry {', '.join(gaps)}: the live run uses the "
+                f"dashboard's defaults for them." if gaps else "")
+        self._cell.object = (f"**{self.x} = {x}, {self.y} = {y}**: open a run live{more}: "
+                             + " · ".join(links) + note)
 
     # -- running a sweep ----------------------------------------------------------------
     def _start_sweep(self, event=None) -> None:
         if self.running or self.study is None:
             return
+        refused = cluster.try_start_sweep()
+        if refused is not None:
+            self.status.object = refused
+            return
         self._doc = pn.state.curdoc
+        cluster.hold()
         with param.edit_constant(self):
             self.running = True
         self._run_button.disabled = True
         self.progress.value, self.progress.max, self.progress.visible = 0, 1, True
-        self.status.object = f"Starting a local cluster for **{self.study}** …"
+        where = "the Dask scheduler" if cluster.remote() else "a local cluster"
+        self.status.object = f"Starting {where} for **{self.study}** …"
         threading.Thread(target=self._run_sweep, args=(self.study, self.seeds),
                          daemon=True).start()
 
@@ -282,7 +232,10 @@ class StudiesView(pn.viewable.Viewer):
         """Run ``fn(*args)`` on the document's event loop (or now, without a server)."""
         doc = self._doc
         if doc is not None and getattr(doc, "session_context", None) is not None:
-            doc.add_next_tick_callback(lambda: fn(*args))
+            try:
+                doc.add_next_tick_callback(lambda: fn(*args))
+            except Exception:  # the page was closed meanwhile: nobody to tell
+                pass
         else:
             fn(*args)
 
@@ -292,40 +245,53 @@ class StudiesView(pn.viewable.Viewer):
         self.status.object = f"Running **{self.study}**: {done} / {total} runs"
 
     def _finished(self, out: str, text: str) -> None:
-        with param.edit_constant(self):
-            self.running = False
-        self._run_button.disabled = False
         self.progress.visible = False
         self.status.object = text
-        self._dir_select.options = [""] + result_dirs()
+        self.refresh_dirs()  # the new folder, and any written meanwhile
         if out:
-            self.directory = ""  # force a reload even when the folder is the same
-            self.directory = out
+            if self.directory == out:
+                self._load()  # the same folder, with more runs
+            else:
+                self.directory = out
+            self._dir_select.value = out if out in self._dir_select.options else ""
+        self._run_button.disabled = cluster.hosted()
+        with param.edit_constant(self):
+            self.running = False  # last: whoever waits for it sees the results loaded
+
+    def sweep_folder(self, study: str, seeds: int) -> tuple[str, Path]:
+        """Where a sweep from the page writes: relative name and path in the data folder."""
+        rel = f"{STUDIES_SUBDIR}/{study}-page-{seeds}seeds"
+        return rel, resolve_inside(rel, data_dir(create=True))
 
     def _run_sweep(self, study: str, seeds: int) -> None:
         from engine.sweep import load_config, run_sweep
 
-        out = RESULTS / f"{study}-page-{seeds}seeds"
         try:
+            rel, out = self.sweep_folder(study, seeds)
             config = {**load_config(STUDIES / f"{study}.yaml"), "seeds": seeds}
-            RESULTS.mkdir(exist_ok=True)
+            out.parent.mkdir(parents=True, exist_ok=True)
             res = run_sweep(config, out, client=shared_client(),
+                            shared_fs=not cluster.remote(),
                             progress=lambda d, t: self._on_loop(self._progress, d, t),
                             log=lambda msg: None)
             text = (f"Done: {res.computed} runs computed, {res.skipped} already there, "
-                    f"{res.failed} failed, in {res.wall_time:.1f} s → `{out}`")
-            self._on_loop(self._finished, str(out), text)
+                    f"{res.failed} failed, in {res.wall_time:.1f} s → `{rel}`")
+            self._on_loop(self._finished, rel, text)
         except Exception as err:  # shown on the page; the thread must not die silently
             self._on_loop(self._finished, "", f"**The sweep failed: {err}**")
+        finally:
+            cluster.end_sweep()
 
     # -- layout -------------------------------------------------------------------------
     def __panel__(self) -> pn.viewable.Viewable:
         controls = pn.Column(
             "### Results",
             self._dir_select, self._dir_input,
+            pn.pane.Markdown(f"Folders inside the data folder `{data_dir()}` "
+                             f"(set by `REAL_ENSEMBLE_LAB_DATA`).",
+                             styles={"color": "#6b7280", "font-size": "0.85em"}),
             pn.widgets.Select.from_param(self.param.metric, label="Heatmap metric"),
-            pn.widgets.Select.from_param(self.param.x, label="Heatmap x"),
-            pn.widgets.Select.from_param(self.param.y, label="Heatmap y"),
+            self._x_select, self._y_select,
             pn.widgets.FloatInput.from_param(self.param.t_min, label="Drift fit from t ="),
             "### Run a small sweep",
             pn.widgets.Select.from_param(self.param.study, label="Study (assets/studies)"),
@@ -333,5 +299,7 @@ class StudiesView(pn.viewable.Viewer):
             self._run_button, self.progress, self.status,
             width=320,
         )
-        plots = pn.Column(self.message, self._drift, self._tables, self._absorb, self._heat)
+        plots = pn.Column(self.message, self._drift, self._tables, self._absorb, self._heat,
+                          self._cell, "**Runs** (each opens live in the dashboard with its "
+                          "preset, parameters and seed)", self._runs)
         return pn.Row(controls, plots, name="Studies")

@@ -438,6 +438,12 @@ def _prepare_out(out: Path, config: dict[str, Any], specs: list[RunSpec]) -> Non
     os.replace(tmp, out / "sweep.json")
 
 
+def connect(scheduler: str, timeout: float | None = None):
+    """A Dask client of the scheduler at ``scheduler`` within ``timeout`` seconds (default
+    ``CONNECT_TIMEOUT_S``), or one :class:`InputError` sentence."""
+    return _connect(scheduler, timeout)
+
+
 def _connect(scheduler: str, timeout: float | None = None):
     """A client of the scheduler at ``scheduler``, or one sentence after ``timeout`` seconds.
 
@@ -524,6 +530,7 @@ def run_sweep(
     client: Any = None,
     progress: bool | Callable[[int, int], None] = True,
     log: Callable[[str], None] | None = None,
+    shared_fs: bool | None = None,
 ) -> SweepOutcome:
     """Run (or resume) a sweep and write its dataset under ``out``.
 
@@ -545,6 +552,10 @@ def run_sweep(
         A terminal progress bar, none, or ``progress(done, total)`` called as runs finish.
     log : callable, optional
         Receives one-line messages (default: standard error).
+    shared_fs : bool, optional
+        Whether the workers see ``out`` and write each run there themselves; otherwise
+        the results travel back and are written here. Default: yes for a local cluster
+        or a given ``client``, no for a ``scheduler`` by address (remote workers).
 
     Returns
     -------
@@ -583,10 +594,11 @@ def run_sweep(
     from contextlib import ExitStack
 
     with ExitStack() as stack:
-        shared_fs = True
-        if client is None and scheduler is not None and pending:
+        remote = client is None and scheduler is not None
+        if remote and pending:
             client = stack.enter_context(_connect(scheduler))
-            shared_fs = False  # remote workers may not see this folder: write here
+        if shared_fs is None:
+            shared_fs = not remote  # remote workers may not see this folder: write here
         # The folder only now: a failed connection leaves nothing behind.
         out.mkdir(exist_ok=True)
         _prepare_out(out, config, specs)

@@ -146,7 +146,7 @@ def test_wilson_interval_known_values():
 # --- a real LocalCluster ----------------------------------------------------------------
 
 @pytest.mark.slow
-def test_local_cluster_sweep_schema_and_values(tmp_path):
+def test_local_cluster_sweep_schema_and_values(tmp_path, monkeypatch):
     out = tmp_path / "res"
     seen = []
     res = run_sweep(SMALL, out, workers=2, progress=lambda d, t: seen.append((d, t)),
@@ -191,9 +191,10 @@ def test_local_cluster_sweep_schema_and_values(tmp_path):
     grid = deviation_grid(summary, "N", "pp_theta")
     assert len(grid) == 4
 
-    # The Studies page reads the same folder (no server, no cluster needed).
+    # The Studies page reads the same folder inside its data folder (no server, no cluster).
     from app.studies import StudiesView
 
+    monkeypatch.setenv("REAL_ENSEMBLE_LAB_DATA", str(tmp_path))
     view = StudiesView(directory=str(out))
     assert "72 runs" in view.message.object
     assert view._drift.object is not None and view._absorb.object is not None

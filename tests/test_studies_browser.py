@@ -1,0 +1,93 @@
+"""From a study to a live run, in a served app and headless Chromium (issue 18): the Studies
+page lists a results folder of its data folder, a run's link opens the dashboard with that
+run's preset, parameters and seed, and the live run starts from the stored run's counts."""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import urlsplit
+
+import numpy as np
+import pytest
+from panel.util import parse_query
+from playwright.sync_api import expect
+
+from app.studies_links import live_link
+from engine import build_preset, make_params, make_stepper, simulate
+from engine.analysis import load_series, load_summary
+from engine.datadir import ENV
+from tests._app_fixtures import free_port, panel_argv, serve
+from tests._studies_data import make_results, results  # noqa: F401 - a fixture
+from tests.test_app_browser import (  # noqa: F401 - pytest-playwright fixtures
+    browser_context_args,
+    browser_type_launch_args,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, results):  # noqa: F811 - the fixture
+    """The app served with its data folder holding the tiny study (stops by itself)."""
+    data = tmp_path_factory.mktemp("data")
+    make_results(data / "studies" / "tiny", copy_from=results)
+    port = free_port()
+    with serve(panel_argv(port), port, env={ENV: str(data)}) as base:
+        yield base, data / "studies" / "tiny"
+
+
+def test_a_run_of_a_study_opens_live_with_its_settings(page, served):
+    base, folder = served
+    summary = load_summary(folder)
+    row = summary.query("mode == 'population' and N == 1000").iloc[0]
+    pv = json.loads(row["preset_values"])
+
+    # The Studies page lists the folder and links each run.
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(base + "/app")
+    page.get_by_text("Studies", exact=True).click()
+    expect(page.locator(".studies-message")).to_contain_text("4 runs in studies/tiny",
+                                                             timeout=30_000)
+    expect(page.locator(".studies-runs a")).to_have_count(4, timeout=30_000)
+    link = page.locator(f'.studies-runs a[href="{live_link(row)}"]')
+    expect(link).to_have_text("open live ↗")
+    expect(page.locator(".studies-message")).to_be_visible()
+    assert errors == []
+
+    # A person clicks it: the dashboard opens in a new tab with the run's settings.
+    with page.context.expect_page() as opened:
+        link.click()
+    live = opened.value
+    live.locator(".status b.t").wait_for(timeout=30_000)
+    assert urlsplit(live.url).path == "/app"
+    stat = live.locator(".status .stat")
+    expect(stat.filter(has_text="engine").locator("b")).to_have_text("population")
+    expect(stat.filter(has_text="systems N").locator("b")).to_have_text("1 000")
+    expect(live.locator(".status b.r")).to_have_text("-0.50")
+    expect(live.get_by_label("Seed", exact=True)).to_have_value("7")
+    expect(live.get_by_label("Preset", exact=True)).to_have_value("Two-level system")
+    expect(live.locator(".bk-slider-title").filter(has_text="theta")).to_have_text(
+        re.compile(r"theta:\s*0\.90?$"))  # the preset's own value from the study, not 1.2
+    query = parse_query(live.evaluate("() => window.location.search"))
+    assert query["seed"] == 7 and query["pv"]["theta"] == 0.9 and query["N"] == 1000
+
+    # ... and starts from the stored run: D at t = 0 is the stored tv at t = 0.
+    series = load_series(folder).query(f"key == '{row['key']}'").sort_values("t")
+    expect(live.locator(".status b.t")).to_have_text("0.00")
+    expect(live.locator(".status b.D")).to_have_text(f"{series['tv'].iloc[0]:.4f}")
+
+    # The engine with the same seed: the stored counts at t = 0 and the first output time.
+    ham = build_preset(row["preset"], **pv)
+    params = {k: row[k] for k in ("mode", "N", "r", "seed", "t_end", "dt_out")}
+    fresh = simulate(ham, **{k: v.item() if hasattr(v, "item") else v
+                             for k, v in params.items()})
+    stored = np.stack(series["n"].to_numpy())
+    np.testing.assert_array_equal(stored[:2], fresh.n[:2])
+    assert series["t"].iloc[1] == 0.5 and (stored[0] != stored[1]).any()
+    # the dashboard's stepper starts from those very counts
+    st = make_stepper(ham, make_params(**{k: fresh.params[k] for k in ("mode", "N", "r",
+                                                                       "seed")}))
+    np.testing.assert_array_equal(st.n, stored[0])
