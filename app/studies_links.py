@@ -1,8 +1,7 @@
 """From a study to a live run: the dashboard address of one stored run (no Panel here).
 
-The dashboard reads its settings from the address (``EnsembleApp.sync_location`` in
-app/dashboard.py): ``preset``, ``pv`` (the preset's values as JSON) and the simulation
-parameters of ``URL_PARAMS``. :func:`live_link` writes every one of them from a row of a
+The dashboard reads its settings from the address (``app.url.read_link``): ``preset``, ``pv`` (the preset's values as JSON) and the simulation
+parameters marked ``url`` in ``engine.params.CONTROLS``. :func:`live_link` writes every one of them from a row of a
 sweep's summary (engine/sweep.py), so the live run starts from the stored run's preset,
 parameters and seed.
 """
@@ -15,15 +14,13 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from engine.params import SimParams
+from engine.params import CONTROLS, SimParams, param_names
 
-#: Simulation parameters the dashboard takes from its address, in its order (the same
-#: names as ``app.dashboard.URL_PARAMS``; a test keeps the two equal).
-LINK_PARAMS = ("mode", "N", "r", "f", "gamma", "potential", "normalisation", "init_phases",
-               "phases", "spectators", "admixture", "seed", "reference", "align_threshold")
+#: Simulation parameters the dashboard takes from its address (``CONTROLS[k].url``).
+LINK_PARAMS = tuple(k for k in param_names() if CONTROLS[k].url)
 #: Parameters that change the live run but that the address cannot carry: a run whose
 #: value differs from the dashboard's default is flagged by :func:`link_gaps`.
-NOT_CARRIED = ("phase_tol", "jump_tol", "phase_noise", "reanchor_at")
+NOT_CARRIED = tuple(k for k in param_names() if not CONTROLS[k].url and k != "t_end")
 
 
 def _value(v: Any) -> Any:

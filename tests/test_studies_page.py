@@ -3,6 +3,8 @@ life of its shared Dask client."""
 
 from __future__ import annotations
 
+from engine.params import SimParams
+
 import json
 import threading
 from types import SimpleNamespace
@@ -76,9 +78,10 @@ def test_every_run_links_to_the_dashboard_with_its_settings(view):
 
 
 def test_the_link_carries_what_the_dashboard_reads():
-    from app.dashboard import URL_PARAMS
+    from app.url import read_link
 
-    assert tuple(LINK_PARAMS) == tuple(URL_PARAMS)
+    every = {k: SimParams.param[k].default for k in LINK_PARAMS}
+    assert read_link(live_link({"preset": "two_level", **every})).sim.keys() == set(every)
     row = {"preset": "ring", "preset_values": {"b": 2}, "N": np.int64(10**12),
            "r": np.float64(-0.25), "mode": "agents", "seed": np.int64(3), "phase_tol": 0.001}
     assert live_link(row, base="/app") == ("/app?preset=ring&pv=%7B%22b%22:2%7D&mode=agents"
