@@ -165,7 +165,7 @@ class EnsembleApp(pn.viewable.Viewer):
 
     def read_location(self, location) -> None:
         """Apply the page's link (every bad value becomes a notice; the page renders)."""
-        self.ctl.apply_link(read_link(location.search or ""))
+        self.ctl.apply_link(read_link(location.search or "", mode=self.ctl.sim.mode))
         self._location = location
 
     def _session_setup(self) -> None:

@@ -111,8 +111,9 @@ def _num_or(v: Any) -> str:
     return _num(v) if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
 
 
-def read_link(search: str) -> Link:
-    """Parse a query string (``?a=1&b=2`` or ``a=1&b=2``) into checked settings."""
+def read_link(search: str, mode: str | None = None) -> Link:
+    """Parse a query string (``?a=1&b=2`` or ``a=1&b=2``) into checked settings; ``mode``
+    is the engine mode in force when the link names none (its N cap applies)."""
     link = Link()
     text = search[1:] if search.startswith("?") else search
     if len(text) > MAX_QUERY:
@@ -126,7 +127,7 @@ def read_link(search: str) -> Link:
             link.notices.append(f"The link's '{key}' is not a setting of this lab; it was "
                                 f"ignored.")
     mode = _check_sim("mode", raw["mode"], "population", link.notices) if "mode" in raw \
-        else SimParams.param.mode.default
+        else (mode or SimParams.param.mode.default)
     for key in param_names():
         if key in raw and CONTROLS[key].url:
             link.sim[key] = mode if key == "mode" else _check_sim(key, raw[key], mode,

@@ -7,7 +7,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from app.composite_views import JointGridView, MarginalsView
+from app.plots import JointGridView, MarginalsView
 
 from app.bell_tests import BellTests, chsh_verdict, signalling_verdict
 from app.dashboard import EnsembleApp
@@ -84,38 +84,40 @@ def test_joint_grid_of_three_qubits_is_A_against_BC():
 def switch(a: EnsembleApp) -> None:
     """The restart a change of preset asks for, run by hand (no thread), then its frame."""
     a.tick()  # sends the restart
-    q = a.runner._commands
+    q = a.ctl.runner._commands
     while not q.empty():
-        a.runner.process(*q.get_nowait())
+        a.ctl.runner.process(*q.get_nowait())
     a.tick()  # the new ensemble's first frame
 
 
 def test_composite_views_shown_for_two_qubits_hidden_otherwise():
     a = EnsembleApp(preset="two_level")
     a.start(thread=False)
+    views, boxes = a.plots.views, a.plots.boxes
     try:
         a.tick()
-        assert "marg" not in a.views and "joint" not in a.views
-        assert not a.composite_box.visible and not a.bell_box.visible
-        a.preset = "two_qubits"
+        assert "marg" not in a.plots.views and "joint" not in a.plots.views
+        assert not boxes["marg"].visible and not a.bell_box.visible
+        a.ctl.preset = "two_qubits"
         switch(a)
-        assert {"marg", "joint"} <= set(a.views)
-        assert a.composite_box.visible and a.bell_box.visible
-        assert a.panes["marg"].object is a.views["marg"].fig
-        assert a.panes["joint"].object is a.views["joint"].fig
-        f = a.runner.latest().frame
-        np.testing.assert_allclose(a.views["marg"].bars.data["p"],
+        views = a.plots.views
+        assert {"marg", "joint"} <= set(views)
+        assert boxes["marg"].visible and boxes["joint"].visible and a.bell_box.visible
+        assert a.plots.panes["marg"].object is views["marg"].fig
+        assert a.plots.panes["joint"].object is views["joint"].fig
+        f = a.ctl.runner.latest().frame
+        np.testing.assert_allclose(views["marg"].bars.data["p"],
                                    np.concatenate([f.p.reshape(2, 2).sum(1),
                                                    f.p.reshape(2, 2).sum(0)]), rtol=1e-6)
-        a.preset = "three_qubits"  # composite, but no CHSH
+        a.ctl.preset = "three_qubits"  # composite, but no CHSH
         switch(a)
-        assert a.composite_box.visible and not a.bell_box.visible
-        assert a.views["joint"].cols == 4
-        a.preset = "three_level"
+        assert boxes["marg"].visible and not a.bell_box.visible
+        assert a.plots.views["joint"].cols == 4
+        a.ctl.preset = "three_level"
         switch(a)
-        assert not a.composite_box.visible and "marg" not in a.views
+        assert not boxes["marg"].visible and "marg" not in a.plots.views
     finally:
-        a.runner.stop()
+        a.ctl.runner.stop()
 
 
 # --- Bell tests ---------------------------------------------------------------------------

@@ -228,10 +228,10 @@ def test_url_N_above_the_mode_cap_is_refused_with_a_notice(query):
     from engine.params import N_MAX
 
     app = EnsembleApp(mode="agents")
-    app.sync_location(Location(search=query))
-    assert app.sim.N == N_MAX["agents"]
-    note = app.notice.object
-    assert app.notice.visible and note.count(". ") == 0 and note.endswith(".")
-    assert "N = 300000000" in note and f"N = {N_MAX['agents']} is used" in note
+    app.read_location(Location(search=query))
+    assert app.ctl.sim.N == N_MAX["agents"]
+    (note,) = app.ctl.notices
+    assert app.notices.link.visible and note.count(". ") == 0 and note.endswith(".")
+    assert "N=300000000" in note and f"so {N_MAX['agents']} is used" in note
     assert app.template() is not None  # the page still renders
     app.stop()
