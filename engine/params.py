@@ -58,7 +58,8 @@ class SimParams(param.Parameterized):
         doc="Admixture eps of the ground state: psi0 -> normalise(psi0 + eps*psi_ground), "
         "used by the ensemble and the exact reference alike.",
     )
-    seed = param.Integer(default=1, bounds=(0, 2**63 - 1), doc="Seed of the random generator.")
+    seed = param.Integer(default=1, bounds=(0, 2**53 - 1),
+                         doc="Seed of the random generator (up to 2^53 - 1, exact in a browser).")
     t_end = param.Number(default=6.0, bounds=(0.0, 1e6), doc="Final time of a run.")
     dt_out = param.Number(
         default=0.1, bounds=(1e-6, 1e6), inclusive_bounds=(True, True),

@@ -35,3 +35,12 @@ def server():
     port = free_port()
     with serve(panel_argv(port), port) as base:
         yield base
+
+
+def pytest_configure(config):
+    """Browser assertions wait up to 20 s: CI machines are loaded and slow."""
+    try:
+        from playwright.sync_api import expect
+    except ImportError:  # pragma: no cover - playwright is in the test extra
+        return
+    expect.set_options(timeout=20_000)

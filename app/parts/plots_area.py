@@ -50,9 +50,10 @@ class PlotsArea(pn.viewable.Viewer):
         self.boxes = {}
         for k in PLOTS:
             items = [self.panes[k], self.captions[k]]
-            if k == "phase":
-                items = [self.panes["phase"], self.captions["phase"], self.panes["order"],
-                         self.captions["order"]]
+            if k == "phase":  # Bokeh panes are never hidden themselves: their boxes are
+                self.order_box = pn.Column(self.panes["order"], self.captions["order"],
+                                           sizing_mode="stretch_width", visible=False)
+                items = [self.panes["phase"], self.captions["phase"], self.order_box]
             if k == "order":
                 continue
             self.boxes[k] = pn.Column(*items, sizing_mode="stretch_width",
@@ -121,10 +122,9 @@ class PlotsArea(pn.viewable.Viewer):
             if k == "order" and not PLOTS["order"].shown(pub.mode, ham):
                 fig = None
             pane.object = fig
-            pane.visible = fig is not None
-            self.captions[k].visible = fig is not None and self.show_captions.value
-            if k in self.boxes:
-                self.boxes[k].visible = fig is not None
+            self.captions[k].visible = self.show_captions.value
+            box = self.order_box if k == "order" else self.boxes[k]
+            box.visible = fig is not None
 
     def _flush(self, playing: bool) -> None:
         """Send buffered rows: all at once when paused; while playing, one view per frame in
@@ -151,8 +151,8 @@ class PlotsArea(pn.viewable.Viewer):
             self.press_play.visible = False
 
     def _captions(self, event) -> None:
-        for k, cap in self.captions.items():
-            cap.visible = event.new and self.panes[k].visible
+        for cap in self.captions.values():
+            cap.visible = event.new
 
     def __panel__(self):
         return self.column

@@ -281,8 +281,13 @@ class SeriesView(View):
         if not pending:
             return
         self._pending = None
-        self.source.stream({k: wire(np.concatenate(v)) for k, v in pending.items()},
-                           rollover=ROLLOVER)
+        new = {k: wire(np.concatenate(v)) for k, v in pending.items()}
+        if len(self.source.data.get("t", ())) == 0:
+            # the first rows replace the data: a stream into a source whose figure is new
+            # to the page would arrive on top of the same rows in its first picture
+            self.source.data = new
+        else:
+            self.source.stream(new, rollover=ROLLOVER)
         self.follow()
 
     def reset(self, N: int) -> None:
