@@ -86,10 +86,14 @@ def test_custom_json_errors_are_one_sentence_naming_the_entry(data, words):
     assert msg.endswith(".") and "\n" not in msg
 
 
-def test_hermitian_tolerance_is_relative():
-    Hamiltonian.from_matrix([[0, 1e6], [1e6 + 1e-4, 0]], [1, 0])  # 1e-10 relative: fine
+def test_hermitian_tolerance_is_relative_to_the_pair():
+    Hamiltonian.from_matrix([[0, 1e5], [1e5 + 1e-5, 0]], [1, 0])  # 1e-10 relative: fine
     with pytest.raises(InputError, match="not Hermitian"):
-        Hamiltonian.from_matrix([[0, 1e6], [1e6 + 1e-2, 0]], [1, 0])
+        Hamiltonian.from_matrix([[0, 1e5], [1e5 + 1e-3, 0]], [1, 0])
+    with pytest.raises(InputError, match="not Hermitian"):  # a big entry hides nothing
+        Hamiltonian.from_matrix([[1e6, 1], [1.0005, 0]], [1, 0])
+    with pytest.raises(InputError, match="too large"):
+        Hamiltonian.from_matrix([[0, 1e6 + 1], [1e6 + 1, 0]], [1, 0])
 
 
 def test_custom_json_round_trip(tmp_path):
