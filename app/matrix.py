@@ -25,6 +25,13 @@ PSI = "psi0"
 
 _BARE_J = re.compile(r"(?<![\d.eE])j")
 
+#: Tabulator options. Its default Tab binding (navNext) moves to the next editable cell and
+#: swallows the key even on the last one, so keyboard focus could never leave the table.
+#: Without it Tab is the browser's own: it commits the edit and moves focus on, cell by
+#: cell in reading order (each focused cell opens its editor), then out of the table.
+TABLE_CONFIG = {"columnDefaults": {"headerSort": False},
+                "keybindings": {"navNext": False, "navPrev": False}}
+
 
 def fmt(z: complex) -> str:
     """A complex number as short text: 0.8, -0.3i, 0.8-0.3i."""
@@ -92,7 +99,7 @@ class MatrixEditor(pn.viewable.Viewer):
         self.table = pn.widgets.Tabulator(
             pd.DataFrame({"a": []}), show_index=False, editors={"a": None},
             layout="fit_data_stretch", sizing_mode="stretch_width", max_height=320,
-            theme="simple", configuration={"columnDefaults": {"headerSort": False}},
+            theme="simple", configuration=TABLE_CONFIG,
             stylesheets=[":host .tabulator {font-size: 14px;}"],
         )
         self.table.on_edit(self._on_edit)

@@ -76,7 +76,8 @@ def cmd_presets(ns: argparse.Namespace) -> int:
         print("    " + " ".join(info["description"].split()))
         for key, spec in info["params"].items():
             rng = spec["objects"] if "objects" in spec else spec["bounds"]
-            print(f"    --set {key}={spec['default']}  {rng}  {spec.get('doc', '')}")
+            unit = f" in {spec['unit']}" if spec.get("unit") else ""
+            print(f"    --set {key}={spec['default']}  {rng}{unit}  {spec.get('doc', '')}")
         print()
     return 0
 

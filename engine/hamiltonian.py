@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,16 +19,79 @@ from .errors import InputError
 P_MIN, P_MAX = 2, 4096
 #: Largest custom-Hamiltonian file read (a dense P = 1000 complex matrix is about 50 MiB).
 FILE_MAX_BYTES = 64 * 2**20
+#: Largest |H_ab| and |psi0_a| accepted: beyond it the time step (about phase_tol / |E|)
+#: is too short to run and squares of entries near the float limit overflow.
+ENTRY_MAX = 1e6
+#: Hermiticity: |H_ab - conj(H_ba)| <= HERMITIAN_ATOL + HERMITIAN_RTOL * max(|H_ab|, |H_ba|),
+#: pair by pair, so that a large entry elsewhere in H cannot hide a non-Hermitian pair. The
+#: absolute floor absorbs round-off on entries that should be zero (e.g. H = U D U^dagger),
+#: which a purely relative test of a zero entry would refuse.
 HERMITIAN_RTOL = 1e-9
+HERMITIAN_ATOL = 1e-9
+_LIMIT_TEXT = "entries must be finite with |H_ab| ≤ 10⁶"
+
+
+def _num(x: float) -> str:
+    """6 significant digits; exponents without '+' or leading zeros (1e308, 2.5e-07 -> 2.5e-7)."""
+    return re.sub(r"e([+-])0*(\d)", lambda m: "e" + m[1].replace("+", "") + m[2], f"{x:.6g}")
 
 
 def _fmt(z: complex) -> str:
     z = complex(z)
-    return f"{z.real:.6g}" if z.imag == 0 else f"{z.real:.6g}{z.imag:+.6g}i"
+    if z.imag == 0:
+        return _num(z.real)
+    sign = "-" if z.imag < 0 else "+"
+    return f"{_num(z.real)}{sign}{_num(abs(z.imag))}i"
+
+
+def check_entries(values: np.ndarray, name: str, limit_text: str) -> None:
+    """Refuse the first non-finite entry or entry with modulus above :data:`ENTRY_MAX`.
+
+    ``values`` is a complex array (1-d for psi0, 2-d for H); the sentence names the entry as
+    ``name[a]`` or ``name[a][b]`` and ends with ``limit_text``.
+
+    Raises
+    ------
+    InputError
+        "H[0][0] = 1e308 is too large: entries must be finite with |H_ab| ≤ 10⁶."
+    """
+    finite = np.isfinite(values)
+    with np.errstate(over="ignore", invalid="ignore"):
+        bad = ~finite | (np.abs(np.where(finite, values, 0)) > ENTRY_MAX)
+    if not bad.any():
+        return
+    idx = tuple(int(i) for i in np.argwhere(bad)[0])
+    where = name + "".join(f"[{i}]" for i in idx)
+    z = complex(values[idx])
+    if not finite[idx]:
+        raise InputError(f"{where} is not a finite number: {limit_text}.")
+    raise InputError(f"{where} = {_fmt(z)} is too large: {limit_text}.")
+
+
+def check_hermitian(H: np.ndarray) -> None:
+    """Refuse a matrix with a pair ``H_ab != conj(H_ba)`` beyond the tolerance (see
+    :data:`HERMITIAN_RTOL`, :data:`HERMITIAN_ATOL`); names the worst pair (PHYSICS.md §1)."""
+    mag = np.abs(H)
+    excess = np.abs(H - H.conj().T) - (HERMITIAN_ATOL + HERMITIAN_RTOL * np.maximum(mag, mag.T))
+    if excess.max() <= 0:
+        return
+    a, b = np.unravel_index(np.argmax(excess), excess.shape)
+    if a == b:
+        raise InputError(
+            f"H[{a}][{a}] = {_fmt(H[a, a])} must be real: the matrix is not Hermitian."
+        )
+    a, b = min(a, b), max(a, b)
+    raise InputError(
+        f"H[{a}][{b}] = {_fmt(H[a, b])} is not the complex conjugate of "
+        f"H[{b}][{a}] = {_fmt(H[b, a])}: the matrix is not Hermitian."
+    )
 
 
 def validate(H: Any, psi0: Any) -> tuple[np.ndarray, np.ndarray]:
     """Check ``H`` and ``psi0`` and return them as complex arrays (H symmetrised, psi0 normalised).
+
+    Every entry must be finite with modulus at most :data:`ENTRY_MAX` (:func:`check_entries`)
+    and H Hermitian pair by pair (:func:`check_hermitian`).
 
     Raises
     ------
@@ -43,23 +107,8 @@ def validate(H: Any, psi0: Any) -> tuple[np.ndarray, np.ndarray]:
     P = H.shape[0]
     if not P_MIN <= P <= P_MAX:
         raise InputError(f"H has size {P}, but it must be between {P_MIN} and {P_MAX}.")
-    bad = np.argwhere(~np.isfinite(H))
-    if len(bad):
-        a, b = bad[0]
-        raise InputError(f"H[{a}][{b}] is not a finite number.")
-    scale = max(float(np.abs(H).max()), 1e-300)
-    dev = np.abs(H - H.conj().T)
-    if dev.max() > HERMITIAN_RTOL * scale:
-        a, b = np.unravel_index(np.argmax(dev), dev.shape)
-        if a == b:
-            raise InputError(
-                f"H[{a}][{a}] = {_fmt(H[a, a])} must be real: the matrix is not Hermitian."
-            )
-        a, b = min(a, b), max(a, b)
-        raise InputError(
-            f"H[{a}][{b}] = {_fmt(H[a, b])} is not the complex conjugate of "
-            f"H[{b}][{a}] = {_fmt(H[b, a])}: the matrix is not Hermitian."
-        )
+    check_entries(H, "H", _LIMIT_TEXT)
+    check_hermitian(H)
     H = 0.5 * (H + H.conj().T)
     try:
         psi0 = np.asarray(psi0, dtype=complex)
@@ -67,9 +116,7 @@ def validate(H: Any, psi0: Any) -> tuple[np.ndarray, np.ndarray]:
         raise InputError("psi0 must be a list of numbers.") from None
     if psi0.ndim != 1 or psi0.shape[0] != P:
         raise InputError(f"psi0 has {psi0.size} entries, but H is {P} x {P}.")
-    bad = np.flatnonzero(~np.isfinite(psi0))
-    if len(bad):
-        raise InputError(f"psi0[{bad[0]}] is not a finite number.")
+    check_entries(psi0, "psi0", "entries must be finite with |psi0_a| ≤ 10⁶")
     norm = float(np.linalg.norm(psi0))
     if norm == 0.0:
         raise InputError("psi0 is zero everywhere, so it cannot be normalised.")

@@ -22,10 +22,39 @@ ASSETS = Path(os.environ.get("REAL_ENSEMBLE_ASSETS",
                              Path(__file__).resolve().parent.parent / "assets"))
 
 
+#: Keys a preset parameter's spec may hold; ``default``, ``unit`` and ``doc`` are required.
+SPEC_KEYS = {"default", "bounds", "objects", "integer", "unit", "doc"}
+
+
 @functools.cache
 def _load() -> dict[str, dict[str, Any]]:
-    with open(ASSETS / "presets.yaml") as fh:
-        return yaml.safe_load(fh)["presets"]
+    with open(ASSETS / "presets.yaml", encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)["presets"]
+    for name, info in data.items():
+        for key, spec in info["params"].items():
+            _check_spec(name, key, spec)
+    return data
+
+
+def _check_spec(name: str, key: str, spec: Any) -> None:
+    """One parameter's spec in presets.yaml: default, bounds or objects, a unit ("" for a
+    pure number or a choice) and a one-sentence doc."""
+    where = f"Preset {name!r} parameter {key!r}"
+    if not isinstance(spec, dict):
+        raise InputError(f"{where} must be a mapping.")
+    extra = set(spec) - SPEC_KEYS
+    if extra:
+        raise InputError(f"{where} has an unknown key {sorted(extra)[0]!r}.")
+    for field in ("default", "unit", "doc"):
+        if field not in spec:
+            raise InputError(f"{where} has no {field!r}.")
+    if not isinstance(spec["unit"], str):
+        raise InputError(f"{where} needs a unit as text ('' for a pure number).")
+    doc = spec["doc"]
+    if not isinstance(doc, str) or not doc.strip().endswith("."):
+        raise InputError(f"{where} needs a doc sentence ending with a full stop.")
+    if ("bounds" in spec) == ("objects" in spec):
+        raise InputError(f"{where} needs either bounds or objects.")
 
 
 def preset_names() -> list[str]:
@@ -34,11 +63,22 @@ def preset_names() -> list[str]:
 
 
 def preset_info(name: str) -> dict[str, Any]:
-    """The preset's data: title, description, builder and parameter specs."""
+    """The preset's data: title, description, builder and parameter specs.
+
+    ``preset_info(name)["params"][key]`` holds ``default``, ``bounds`` (and ``integer``)
+    or ``objects``, ``unit`` (e.g. ``"energy (ħ = 1)"``, ``"sites"``, ``""`` for a pure
+    number or a choice) and ``doc`` (one plain-text sentence). The description is Markdown
+    with LaTeX between ``$...$``.
+    """
     data = _load()
     if name not in data:
         raise InputError(f"Unknown preset {name!r}; choose one of {', '.join(data)}.")
     return data[name]
+
+
+def preset_units(name: str) -> dict[str, str]:
+    """Unit of each of the preset's parameters ("" for a pure number or a choice)."""
+    return {k: spec["unit"] for k, spec in preset_info(name)["params"].items()}
 
 
 def preset_defaults(name: str) -> dict[str, Any]:

@@ -39,6 +39,34 @@ STEP_ERROR_METHOD = (
 OUT_SUFFIXES = (".csv", ".parquet")
 
 
+def run_meta(ham: Hamiltonian, params: SimParams | dict[str, Any], preset: str | None = None,
+             preset_values: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The part of a run's metadata that reproduces it: parameters, seed, preset, H, psi0,
+    version. The sidecar ``.meta.json`` (:meth:`Result.meta`) and the dashboard's exports
+    (engine/export.py) both start from it.
+
+    Parameters
+    ----------
+    ham : Hamiltonian
+        The Hamiltonian as given to the stepper: psi0 *before* the admixture, which the
+        stepper applies from ``params["admixture"]``.
+    params : SimParams or dict
+        The run's parameters (the seed is one of them).
+    preset, preset_values : optional
+        The preset the matrix came from; default: the ones ``ham`` was built with.
+    """
+    values = params if isinstance(params, dict) else params_dict(params)
+    return {
+        "params": dict(values),
+        "seed": int(values["seed"]),
+        "preset": preset if preset is not None else ham.extra.get("preset"),
+        "preset_values": dict(preset_values) if preset_values is not None
+        else ham.extra.get("values"),
+        "hamiltonian": ham.to_dict(),
+        "version": __version__,
+    }
+
+
 def output_times(t_end: float, dt_out: float) -> np.ndarray:
     """t = 0, dt_out, ..., up to t_end (t_end included when it is a multiple of dt_out)."""
     if t_end > 0 and dt_out > t_end:
@@ -86,6 +114,9 @@ class Result:
     reanchor_t: float | None = None  # when the reference re-anchored (reference 'own')
     reanchor_psi: np.ndarray | None = None  # the state it re-anchored to
     protocol: Protocol | None = None  # the segments H(t) followed (engine/protocol.py)
+    #: The Hamiltonian given to the stepper (psi0 before the admixture; ``hamiltonian``
+    #: holds the one the ensemble started from, admixture applied).
+    source_hamiltonian: Hamiltonian | None = None
     _step_error: float | None = field(default=None, repr=False)
 
     @property
@@ -125,13 +156,10 @@ class Result:
 
     def meta(self) -> dict[str, Any]:
         """Everything needed to reproduce the run (the sidecar ``.meta.json``)."""
-        ham = self.hamiltonian
+        source = self.source_hamiltonian or self.hamiltonian
         return {
-            "params": self.params,
+            **run_meta(source, self.params),
             "seed": self.seed,
-            "preset": ham.extra.get("preset"),
-            "preset_values": ham.extra.get("values"),
-            "hamiltonian": ham.to_dict(),
             "version": self.version,
             "wall_time_s": self.wall_time,
             "steps": self.steps,
@@ -259,7 +287,7 @@ def simulate(ham: Hamiltonian, params: SimParams | None = None, protocol: Any = 
         bounds = []
     start = time.perf_counter()
     st = make_stepper(ham, params)
-    ham0 = st.ham
+    source, ham0 = ham, st.ham
     T, P = len(times), st.ham.P
     n = np.empty((T, P), dtype=np.int64)
     phi = np.empty((T, P))
@@ -291,4 +319,5 @@ def simulate(ham: Hamiltonian, params: SimParams | None = None, protocol: Any = 
                   params=params_dict(params), hamiltonian=ham0, seed=st.seed,
                   wall_time=wall, steps=st.steps,
                   extra={k: np.asarray(v) for k, v in extra.items()},
-                  reanchor_t=st.reanchor_t, reanchor_psi=st.reanchor_psi, protocol=protocol)
+                  reanchor_t=st.reanchor_t, reanchor_psi=st.reanchor_psi, protocol=protocol,
+                  source_hamiltonian=source)

@@ -34,6 +34,7 @@ def test_every_preset_builds_with_defaults_and_bounds(name):
     assert np.isclose(np.linalg.norm(ham.psi0), 1.0)
     for key, spec in info["params"].items():
         assert spec.get("doc"), key
+        assert isinstance(spec["unit"], str), key  # "" for a pure number or a choice
         if "bounds" in spec:
             lo, hi = spec["bounds"]
             assert lo <= spec["default"] <= hi
@@ -86,10 +87,14 @@ def test_custom_json_errors_are_one_sentence_naming_the_entry(data, words):
     assert msg.endswith(".") and "\n" not in msg
 
 
-def test_hermitian_tolerance_is_relative():
-    Hamiltonian.from_matrix([[0, 1e6], [1e6 + 1e-4, 0]], [1, 0])  # 1e-10 relative: fine
+def test_hermitian_tolerance_is_relative_to_the_pair():
+    Hamiltonian.from_matrix([[0, 1e5], [1e5 + 1e-5, 0]], [1, 0])  # 1e-10 relative: fine
     with pytest.raises(InputError, match="not Hermitian"):
-        Hamiltonian.from_matrix([[0, 1e6], [1e6 + 1e-2, 0]], [1, 0])
+        Hamiltonian.from_matrix([[0, 1e5], [1e5 + 1e-3, 0]], [1, 0])
+    with pytest.raises(InputError, match="not Hermitian"):  # a big entry hides nothing
+        Hamiltonian.from_matrix([[1e6, 1], [1.0005, 0]], [1, 0])
+    with pytest.raises(InputError, match="too large"):
+        Hamiltonian.from_matrix([[0, 1e6 + 1], [1e6 + 1, 0]], [1, 0])
 
 
 def test_custom_json_round_trip(tmp_path):
@@ -158,3 +163,30 @@ def test_preset_defaults_come_from_the_data_file(tmp_path, monkeypatch):
         monkeypatch.undo()
         presets._load.cache_clear()
     assert preset_defaults("two_level")["coupling"] == 1.0
+
+
+def test_preset_units_are_exposed_and_required(tmp_path, monkeypatch):
+    """Every preset parameter has a unit (issue #18): energies in units with hbar = 1, angles
+    in rad, sizes in sites; a spec without one, or without a doc sentence, is refused."""
+    import yaml
+
+    from engine import presets
+
+    assert preset_info("two_level")["params"]["detuning"]["unit"] == "energy (ħ = 1)"
+    assert presets.preset_units("ring")["P"] == "sites"
+    assert presets.preset_units("three_level")["variant"] == ""
+    assert presets.preset_units("two_qubits")["theta_A"] == "rad"
+    data = yaml.safe_load((presets.ASSETS / "presets.yaml").read_text(encoding="utf-8"))
+    for field, words in (("unit", "has no 'unit'"), ("doc", "has no 'doc'")):
+        bad = json.loads(json.dumps(data))
+        del bad["presets"]["ring"]["params"]["mass"][field]
+        (tmp_path / "presets.yaml").write_text(yaml.safe_dump(bad, allow_unicode=True),
+                                               encoding="utf-8")
+        monkeypatch.setattr(presets, "ASSETS", tmp_path)
+        presets._load.cache_clear()
+        try:
+            with pytest.raises(InputError, match=f"Preset 'ring' parameter 'mass' {words}"):
+                preset_info("ring")
+        finally:
+            monkeypatch.undo()
+            presets._load.cache_clear()
