@@ -321,3 +321,14 @@ class Controller(param.Parameterized):
         if self.runner is None:
             return {"t": np.zeros(0)}
         return self.runner.history_columns()
+
+    def export_meta(self) -> dict[str, Any]:
+        """The running run's metadata (the command line's sidecar): parameters, seed,
+        preset, H and psi0, so a downloaded file can be rerun from itself alone."""
+        from engine.export import export_meta
+
+        r = self.runner
+        if r is None:
+            raise InputError("There is no run to export yet.")
+        extra = r.ham.extra
+        return export_meta(r.ham, r.params, extra.get("preset"), extra.get("values"))

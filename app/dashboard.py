@@ -20,11 +20,10 @@ from typing import Any
 
 import panel as pn
 
-from engine.simulate import write_csv
-
 from . import patches
 from .bell_tests import BellTests
 from .controller import Controller
+from .maths import math_markdown
 from .parts.controls import HamiltonianControls, SimControls, control_widgets
 from .parts.plots_area import PlotsArea
 from .parts.status import LessonBanner, Notices, StatusBar, lesson_options
@@ -73,15 +72,17 @@ class EnsembleApp(pn.viewable.Viewer):
                                          sizing_mode="stretch_width",
                                          css_classes=["present-toggle"])
         self.present.param.watch(lambda e: setattr(ctl, "presentation", e.new), "value")
-        self.explain = pn.pane.Markdown("", sizing_mode="stretch_width",
+        self.explain = math_markdown("", sizing_mode="stretch_width",
                                         css_classes=["rel-explain"],
                                         stylesheets=[":host {font-size: 17px;}"])
         self.csv_button = pn.widgets.FileDownload(
-            callback=self._export_csv, filename="ensemble.csv", label="Download CSV",
+            callback=self._export_csv, filename="ensemble.csv",
+            label="Download CSV (with its parameters)",
             color="primary", variant="outline", sizing_mode="stretch_width")
         self.parquet_button = pn.widgets.FileDownload(
             callback=self._export_parquet, filename="ensemble.parquet",
-            label="Download Parquet", color="primary", variant="outline",
+            label="Download Parquet (with its parameters)", color="primary",
+            variant="outline",
             sizing_mode="stretch_width")
         self.explain_box = pn.Column(self.explain, sizing_mode="stretch_width",
                                      css_classes=["rel-explain-box"])
@@ -234,17 +235,12 @@ class EnsembleApp(pn.viewable.Viewer):
         return page.servable(title=title)
 
     # -- export -----------------------------------------------------------------------------
-    def _export_csv(self) -> io.StringIO:
-        buf = io.StringIO()
-        write_csv(self.ctl.columns(), buf)
-        buf.seek(0)
-        return buf
+    def _export_csv(self) -> io.BytesIO:
+        from engine.export import export_csv
+
+        return io.BytesIO(export_csv(self.ctl.columns(), self.ctl.export_meta()))
 
     def _export_parquet(self) -> io.BytesIO:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        from engine.export import export_parquet
 
-        buf = io.BytesIO()
-        pq.write_table(pa.table(self.ctl.columns()), buf)
-        buf.seek(0)
-        return buf
+        return io.BytesIO(export_parquet(self.ctl.columns(), self.ctl.export_meta()))

@@ -337,13 +337,23 @@ def test_bell_refuses_to_reanchor_with_a_sentence_and_keeps_running():
         r.stop()
 
 
-def test_exports_carry_the_cli_columns(app):
+def test_exports_carry_the_cli_columns_and_rerun_from_their_metadata(app):
+    """A downloaded run holds its parameters, seed, preset, H and psi0: the same counts come
+    back from the file alone."""
+    from engine import simulate
+    from engine.export import read_export, rerun
+
     app.ctl.runner.process("step", 0.3)
     app.tick()
     csv = app._export_csv().getvalue()
-    assert "t,n_0,n_1,p_0,p_1,tv" in csv.splitlines()
+    assert b"t,n_0,n_1,p_0,p_1,tv" in csv
     table = pd.read_parquet(io.BytesIO(app._export_parquet().getvalue()))
     assert list(table.columns)[:6] == ["t", "n_0", "n_1", "p_0", "p_1", "tv"]
+    for data in (csv, app._export_parquet().getvalue()):
+        cols, meta = read_export(data)
+        ham, params = rerun(meta)
+        again = simulate(ham, params, t_end=0.3).columns()
+        np.testing.assert_array_equal(again["n_0"], cols["n_0"])
 
 
 # --- the one spec ------------------------------------------------------------------------

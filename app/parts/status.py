@@ -11,6 +11,7 @@ import panel as pn
 from engine import lessons as lesson_data
 
 from ..controller import Controller
+from ..maths import math_markdown
 from ..runner import Published
 from ..widgets import fmt_N
 
@@ -127,13 +128,13 @@ class LessonBanner(pn.viewable.Viewer):
     def __init__(self, ctl: Controller, **params):
         super().__init__(**params)
         self.ctl = ctl
-        self.line = pn.pane.Markdown("", sizing_mode="stretch_width",
-                                     css_classes=["rel-lesson-line"])
+        self.line = math_markdown("", sizing_mode="stretch_width",
+                                  css_classes=["rel-lesson-line"])
         self.more = pn.widgets.Toggle(label="Full lesson text", color="primary",
                                       variant="outline", width=170,
                                       css_classes=["rel-lesson-more"])
-        self.full = pn.pane.Markdown("", sizing_mode="stretch_width", visible=False,
-                                     css_classes=["lesson-text", "rel-lesson-text"])
+        self.full = math_markdown("", sizing_mode="stretch_width", visible=False,
+                                  css_classes=["lesson-text", "rel-lesson-text"])
         self.more.param.watch(lambda e: setattr(self.full, "visible", e.new), "value")
         self.box = pn.Column(pn.Row(self.line, self.more, sizing_mode="stretch_width"),
                              self.full, sizing_mode="stretch_width", visible=False,
