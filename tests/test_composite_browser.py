@@ -20,7 +20,7 @@ def test_lesson8_runs_chsh_from_the_page(page, server):
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(server + "/app?lesson=entanglement")
-    page.locator(".lesson-text").get_by_text("Lesson 8:").wait_for(timeout=60_000)
+    expect(page.locator(".rel-lesson")).to_contain_text("Lesson 8:", timeout=60_000)
     expect(page.get_by_text("Bell tests: CHSH and signalling")).to_be_visible(timeout=30_000)
     button = page.get_by_role("button", name="Run CHSH")
     button.scroll_into_view_if_needed()

@@ -1,64 +1,56 @@
-"""Every lesson through the dashboard's picker: it loads, shows its text, highlights its
-controls and runs (issue 6). One real browser test."""
+"""Every lesson through the dashboard's picker: it opens paused at t = 0 with its banner,
+highlights its controls and runs on Play (one real browser test)."""
 
 from __future__ import annotations
 
-import time
+import re
 
 import pytest
+from playwright.sync_api import expect
 
 from engine import lessons
-from tests._app_fixtures import ROOT
 from tests.test_app_browser import (  # noqa: F401 - pytest-playwright fixtures
     browser_context_args,
     browser_type_launch_args,
     open_app,
-    shown,
-    wait_until,
+    pause,
+    play,
+    screenshot,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 
-def test_every_lesson_opens_renders_and_runs(page, server):
+def test_every_lesson_opens_paused_renders_and_runs(page, server):
     errors = open_app(page, server)
     select = page.locator(".lesson-select select")
-    switch = {}
     for name in lessons.lesson_names():
         lesson = lessons.get(name)
-        t_click = time.monotonic()
         select.select_option(label=f"{lesson.number}. {lesson.title}")
-        page.locator(".lesson-text").get_by_text(f"Lesson {lesson.number}:").wait_for(
-            timeout=60_000)
-        switch[lesson.number] = round(time.monotonic() - t_click, 2)
-        assert page.locator(".lesson-highlight").count() >= 1
-        page.locator(".plot-hist canvas").first.wait_for(timeout=20_000)
-        t0 = shown(page, "t")
-        wait_until(lambda t0=t0: shown(page, "t") > t0 + 0.3, timeout=60)  # it runs
+        expect(page.locator(".rel-lesson")).to_contain_text(f"Lesson {lesson.number}:")
+        expect(page.locator(".rel-press")).to_be_visible(timeout=60_000)  # paused, t = 0
+        expect(page.locator(".rel-time")).to_have_text("0.00")
+        expect(page.locator(".lesson-highlight").first).to_be_attached()
+        expect(page.locator(".rel-plot-hist canvas").first).to_be_visible()
+        play(page)
+        expect(page.locator(".rel-time")).not_to_have_text("0.00")  # it runs
+        pause(page)
         if name == "classical_limit":
-            page.locator(".plot-classical canvas").first.wait_for(timeout=20_000)
-            page.locator(".present-toggle button").click()
-            time.sleep(2.0)
-            (ROOT / "test-results").mkdir(exist_ok=True)
-            page.screenshot(path=str(ROOT / "test-results" / "lesson6-presentation.png"))
-            page.locator(".present-toggle button").click()
-    print("seconds from choosing a lesson to its text:", switch)
+            expect(page.locator(".rel-plot-classical canvas").first).to_be_visible()
     assert errors == []
 
 
-def test_a_link_opens_a_lesson_in_presentation_mode(page, server):
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(server + "/app?lesson=nodes&present=true")
-    page.locator(".lesson-text").get_by_text("Lesson 4:").wait_for(timeout=30_000)
-    page.locator(".plot-hist canvas").first.wait_for(timeout=20_000)
-    assert page.locator(".present-toggle button").get_attribute("aria-pressed") in (
-        "true", None)
-    # the lesson text sits above the plots; the matrix editor is hidden
-    text_y = page.locator(".lesson-text").bounding_box()["y"]
-    assert text_y < page.locator(".plot-hist").bounding_box()["y"]
-    assert not page.get_by_text("Matrix editor (H and ψ₀)").is_visible()
-    time.sleep(1.5)
-    (ROOT / "test-results").mkdir(exist_ok=True)
-    page.screenshot(path=str(ROOT / "test-results" / "lesson4-link-presentation.png"))
+def test_a_link_opens_a_lesson_in_presentation_mode_with_rendered_maths(page, server):
+    errors = open_app(page, server, "?lesson=nodes&present=true")
+    expect(page.locator(".rel-lesson")).to_contain_text("Lesson 4:")
+    expect(page.locator(".present-toggle button")).to_have_class(re.compile("bk-active"))
+    # the lesson banner sits above the plots; the sidebar is closed
+    assert page.locator(".rel-lesson").bounding_box()["y"] < \
+        page.locator(".rel-plot-hist").bounding_box()["y"]
+    expect(page.locator("#sidebar")).to_have_class(re.compile("hidden"))
+    page.locator(".rel-lesson-more button").click()
+    text = page.locator(".rel-lesson-text")
+    expect(text).to_be_visible()
+    expect(text.locator("mjx-container").first).to_be_attached()  # maths typeset
+    screenshot(page, "lesson4-link-presentation")
     assert errors == []
