@@ -56,5 +56,9 @@ bench: install
 	$(PY) benchmarks/bench_sweep.py
 	$(PY) benchmarks/bench_app.py
 
+# The README's picture (the test suite writes its screenshots to test-results/ only).
+screenshot: install chromium
+	$(PY) docs/screenshot.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache

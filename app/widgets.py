@@ -19,6 +19,8 @@ import param
 from engine import SimParams, preset_info
 from engine.params import CONTROLS, N_MAX
 
+from . import patches
+
 MODE_LABELS = {
     "agents": "Agents: every system has its own phase",
     "population": "Population: counts and class phases",
@@ -124,6 +126,8 @@ def _bind(w: pn.widgets.Widget, sim: SimParams, name: str) -> None:
         if w.value != new:
             w.value = new
 
+    if live:  # handled as they come (Panel merges what arrives meanwhile; the controller
+        patches.undebounced(w)  # sends the latest once per tick)
     w.param.watch(to_sim, event)
     sim.param.watch(to_widget, name)
 

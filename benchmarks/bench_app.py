@@ -50,7 +50,7 @@ const walk = (root, s) => {
 };
 let host = null;
 window.__status = (inner) => {
-  if (host == null || !host.isConnected) host = walk(document, '.status');
+  if (host == null || !host.isConnected) host = walk(document, '.rel-status');
   return host ? (host.shadowRoot || host).querySelector(inner) : null;
 };
 }
@@ -61,7 +61,7 @@ async (seconds) => {
   // last one: the status bar carries the frame's number (data-frame) and changes with
   // the plots in the same document update.
   const frame = () => {
-    const el = window.__status('b.t');
+    const el = window.__status('.rel-time');
     return el && el.getAttribute('data-frame');
   };
   let last = frame(), changes = 0;
@@ -88,7 +88,7 @@ JS_WAIT_R = """
   const on_key = (ev) => { if (t_key == null) t_key = ev.timeStamp };
   document.addEventListener('keydown', on_key, {capture: true});
   const tick = () => {
-    const el = window.__status('b.r');
+    const el = window.__status('.rel-r');
     if (el && el.textContent !== old && t_key != null) {
       document.removeEventListener('keydown', on_key, {capture: true});
       const now = performance.now();
@@ -116,7 +116,7 @@ def open_page(browser, url):
     ctx = browser.new_context(viewport={"width": 1600, "height": 1000})
     page = ctx.new_page()
     page.goto(url)
-    page.locator(".status b.t").wait_for(timeout=60_000)
+    page.locator(".rel-status .rel-time").wait_for(timeout=60_000)
     page.evaluate(JS_FIND)
     return ctx, page
 
@@ -146,17 +146,17 @@ def main() -> None:
             if ctx is not None:
                 ctx.close()
             ctx, page = open_page(browser, f"{base}/app?{query}")
-            shown_mode = page.locator(".status b").nth(4).text_content()
-            page.get_by_role("button", name="Play", exact=True).click()
+            shown_mode = page.locator(".rel-mode").text_content()
+            page.locator(".rel-play button").click()
             time.sleep(3.0)  # warm-up: numba compile, first frames
             rates = [page.evaluate(JS_COUNT_FRAMES, 5) for _ in range(3)]
             fps_runs.append(statistics.median(rates))
             print(f"run {run + 1}: fps {fps_runs[-1]:.1f} (windows "
                   f"{', '.join(f'{x:.1f}' for x in rates)})", flush=True)
             lat, lat_press = [], []
-            handle = page.locator(".r-slider .noUi-handle")
+            handle = page.locator(".rel-w-r .noUi-handle")
             for _ in range(10):
-                old = page.evaluate("window.__status('b.r').textContent")
+                old = page.evaluate("window.__status('.rel-r').textContent")
                 handle.focus()
                 page.evaluate(JS_WAIT_R, old)
                 t0 = page.evaluate("performance.now()")
@@ -177,7 +177,7 @@ def main() -> None:
                           f"ms (max {max(lat_press_all):.0f} ms)")
         print("fps", out["fps"], "\nlatency", out["latency"], flush=True)
 
-        page.get_by_role("button", name="Pause", exact=True).click()
+        page.locator(".rel-play button").click()
         time.sleep(2.0)
         proc.cpu_percent(None)
         time.sleep(10.0)
@@ -194,7 +194,7 @@ def main() -> None:
         for _ in range(2):
             for _ in range(20):
                 ctx, page = open_page(browser, f"{base}/app")
-                page.get_by_role("button", name="Play", exact=True).click()
+                page.locator(".rel-play button").click()
                 time.sleep(1.0)
                 ctx.close()
             wait_runners(base, 0)
@@ -269,7 +269,7 @@ What was done, with this benchmark's figures:
   step; the simulation's sliders skip Panel's 50 ms server-side debounce (~60 → 5-20 ms
   from Panel receiving a change to the app's handler).
 - Before (~17 frames/s with the first item alone, 19.6 to 22 with all): a BokehJS
-  workaround (`app/bokeh_fixes.py`: BokehJS 3.9 rewrote every renderer's stylesheet and
+  workaround (`app/patches.py`: BokehJS 3.9 rewrote every renderer's stylesheet and
   read computed CSS on every paint, a forced style recalculation per renderer,
   bokeh/bokeh#15286); one data source for the histogram; the order bars and the plots over
   time sent 5 times a second, one plot per frame in turn, with their time axis set by the

@@ -174,6 +174,20 @@ def test_after_a_lesson_switch_only_the_new_run_is_shown(page, server):
     expect(page.locator(".rel-play button")).to_have_text("Play")
 
 
+def test_fast_input_coalesces_and_the_page_keeps_up(page, server):
+    """Two hundred key presses on the N slider (each a new ensemble) within a few seconds:
+    the page shows the last value soon after the last press, and never builds them all."""
+    open_app(page, server)
+    handle = page.locator(".rel-w-N .noUi-handle")
+    handle.focus()
+    for i in range(200):
+        handle.press("ArrowLeft" if i % 2 else "ArrowRight")
+    handle.press("ArrowRight")  # ends one step up: 2 x 10^5
+    expect(page.locator(".rel-N")).to_have_text("2×10⁵")
+    expect(page.locator(".rel-time")).to_have_text("0.00")
+    expect(page.locator(".rel-plots.rel-stale")).to_have_count(0)
+
+
 def test_r_away_from_minus_half_grows_deviation(page, server):
     open_app(page, server, "?speed=2")
     play(page)

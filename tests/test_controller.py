@@ -266,7 +266,12 @@ def test_presentation_mode_closes_the_sidebar_and_enlarges_the_text(app):
     assert "big" in app.status.pane.css_classes
     assert not app.explain_box.visible
     assert "22px" in app.banner.line.stylesheets[0]
+    hist = app.plots.views["hist"].fig
+    assert hist.title.text_font_size == "19pt"  # the projector profile
+    width = hist.renderers[1].glyph.line_width
     app.present.value = False
+    assert hist.title.text_font_size == "15pt"
+    assert hist.renderers[1].glyph.line_width == pytest.approx(width / 1.6)
     assert not app.transport.keys.collapse and app.explain_box.visible
 
 

@@ -12,6 +12,7 @@ import panel as pn
 
 from ..controller import Controller
 from ..plots import PLOTS, View, build_views
+from ..plots.base import projector
 from ..runner import Published
 
 #: Seconds between updates of the plots over time while playing (their rows wait meanwhile).
@@ -72,6 +73,7 @@ class PlotsArea(pn.viewable.Viewer):
         self.column = pn.Column(*self.rows, sizing_mode="stretch_width",
                                 css_classes=["rel-plots"])
         ctl.param.watch(self._stale, "preparing")
+        ctl.param.watch(lambda e: self._projector(), "presentation")
 
     # -- data ----------------------------------------------------------------------------
     def show(self, pub: Published, runner) -> None:
@@ -116,6 +118,7 @@ class PlotsArea(pn.viewable.Viewer):
         self._key = key
         self.views = build_views(P, labels, f.N, pub.mode, ham, params.tracked,
                                  params.t_end)
+        self._projector()
         for k, pane in self.panes.items():
             view = self.views.get("phase") if k == "order" else self.views.get(k)
             fig = None if view is None else (view.order_fig if k == "order" else view.fig)
@@ -149,6 +152,13 @@ class PlotsArea(pn.viewable.Viewer):
         self.column.css_classes = classes
         if event.new:
             self.press_play.visible = False
+
+    def _projector(self) -> None:
+        """Presentation mode draws every plot in the projector profile."""
+        for view in self.views.values():
+            for fig in (view.fig, getattr(view, "order_fig", None)):
+                if fig is not None:
+                    projector(fig, self.ctl.presentation)
 
     def _captions(self, event) -> None:
         for cap in self.captions.values():

@@ -36,8 +36,9 @@ PLOTS: dict[str, PlotSpec] = {
                       "their diamond.", modes=("agents", "population")),
     "order": PlotSpec("How well each class's phases agree: 1 when all aligned, near 0 "
                       "when random.", modes=("agents",)),
-    "dev": PlotSpec("D(t): how far the ensemble is from quantum mechanics. Inside the "
-                    "blue band (1/√N) the difference is what any finite sample shows.",
+    "dev": PlotSpec("D(t) = ½ Σ|n_a/N − |ψ_a|²|: how far the ensemble is from quantum "
+                    "mechanics. Inside the blue band (1/√N) the difference is what any "
+                    "finite sample shows.",
                     ),
     "pop": PlotSpec("Solid lines: the ensemble's fractions n_a/N over time; dashed: "
                     "quantum mechanics' |ψ_a(t)|², on the same time grid."),

@@ -56,13 +56,13 @@ def palette(P: int) -> list[str]:
 def styled(fig, title: str):
     """Large type, quiet grid: readable at projector distance."""
     fig.title.text = title
-    fig.title.text_font_size = "15pt"
+    fig.title.text_font_size = FONTS[False][0]
     fig.title.text_color = INK
     fig.title.text_font_style = "bold"
     for ax in (*fig.xaxis, *fig.yaxis):
-        ax.axis_label_text_font_size = "14pt"
+        ax.axis_label_text_font_size = FONTS[False][1]
         ax.axis_label_text_font_style = "normal"
-        ax.major_label_text_font_size = "12pt"
+        ax.major_label_text_font_size = FONTS[False][2]
         ax.axis_line_color = "#9ca3af"
     fig.grid.grid_line_alpha = 0.35
     fig.outline_line_color = None
@@ -72,6 +72,32 @@ def styled(fig, title: str):
     fig.border_fill_color = "#ffffff"
     fig.min_border_left = 60
     return fig
+
+
+#: Font sizes (title, axis label, tick label) on a screen and on a projector.
+FONTS = {False: ("15pt", "14pt", "12pt"), True: ("19pt", "17pt", "15pt")}
+
+
+def projector(fig, on: bool) -> None:
+    """The projector profile (after PhET's): larger type, lines 1.6 times thicker, a
+    stronger grid and darker axes, so a plot reads from the back of a classroom."""
+    if getattr(fig, "_rel_projector", False) == on:
+        return
+    fig._rel_projector = on
+    title, label, tick = FONTS[on]
+    fig.title.text_font_size = title
+    for ax in (*fig.xaxis, *fig.yaxis):
+        ax.axis_label_text_font_size = label
+        ax.major_label_text_font_size = tick
+        ax.axis_line_color = "#111827" if on else "#9ca3af"
+        ax.major_tick_line_color = "#111827" if on else "black"
+    fig.grid.grid_line_alpha = 0.6 if on else 0.35
+    k = 1.6 if on else 1 / 1.6
+    for r in fig.renderers:
+        glyph = getattr(r, "glyph", None)
+        width = getattr(glyph, "line_width", None)
+        if isinstance(width, int | float) and width > 0:
+            glyph.line_width = width * k
 
 
 #: Glyph properties that place a glyph (a legend swatch's copy gets NaN there).

@@ -32,12 +32,12 @@ class HistogramView(View):
                      x_range=Range1d(-0.6, P - 0.4), tools=TOOLS,
                      x_axis_label="beable value a", y_axis_label="fraction of systems")
         fig.vbar(x="a", top="rho", width=w, source=self.bars, color="color", alpha=0.85,
-                 line_color=None, legend_label="ensemble  n_a / N")
+                 line_color=None, legend_label="ensemble")
         fig.segment(x0="x0", y0="p", x1="x1", y1="p", source=self.bars, color=EXACT,
-                    line_width=4 if P <= 16 else 2, legend_label="exact |ψ_a(t)|²")
+                    line_width=4 if P <= 16 else 2, legend_label="exact |ψ_a|²")
         fig.scatter(x="a", y=0, source=self.bars, marker="x", size=16 if P <= 16 else 8,
                     line_width=3, color=EMPTY, line_alpha="empty",
-                    legend_label="empty class (absorbing)")
+                    legend_label="empty class")
         if P <= 16 and labels:
             fig.xaxis.ticker = FixedTicker(ticks=list(range(P)))
             fig.xaxis.major_label_overrides = {i: str(s) for i, s in enumerate(labels)}
@@ -100,7 +100,7 @@ class PhaseView(View):
                                         "size": f32([])})
         self.exact = ColumnDataSource({"x": f32(np.zeros(P)), "y": f32(np.zeros(P)),
                                        "color": cols})
-        fig = figure(height=290, width=290, match_aspect=True, tools="save",
+        fig = figure(height=330, width=290, match_aspect=True, tools="save",
                      x_range=Range1d(-1.12, 1.12), y_range=Range1d(-1.12, 1.12))
         t = np.linspace(0, 2 * np.pi, 121)
         if P <= 16:

@@ -171,7 +171,7 @@ class DeviationView(SeriesView):
         fig.add_layout(self.bands[1])
         fig.add_layout(self.bands[0])
         fig.line("t", "D", source=self.source, color=ACCENT, line_width=3,
-                 legend_label="D(t) = ½ Σ |n_a/N − |ψ_a|²|")
+                 legend_label="D(t)")
         self.labels = (Label(x=8, y=floor, x_units="screen", text="1/√N",
                              text_font_size="12pt", text_color="#1d4ed8",
                              text_baseline="bottom"),
