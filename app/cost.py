@@ -106,7 +106,7 @@ def calibrate(N: int = 20_000, wall: float = 0.3) -> dict[tuple[str, bool], floa
         st.advance(st.t + 1e3, wall_budget=wall)
         spent = time.perf_counter() - w0
         if st.t > t0 and spent > 0:
-            _fold(k, (st.t - t0) / spent * N ** exponent(k))
+            _fold(k, float((st.t - t0) / spent * N ** exponent(k)))
     for mode in ("population", "bell"):
         make_stepper(ham, make_params(mode=mode, N=1000)).advance(0.05)
     with _lock:

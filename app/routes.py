@@ -8,6 +8,7 @@ session stops its thread.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from tornado import web
@@ -22,6 +23,16 @@ try:
 except SetupError as _err:
     print(f"error: {_err}", file=sys.stderr)
     raise SystemExit(2) from None
+
+
+# Compile (or load from numba's cache) every engine's kernels and measure this machine's
+# speed before the first visitor: a compile holds the interpreter lock for seconds, which
+# froze the page of the session that triggered it; the measure sizes the "will run slowly"
+# notices (app/cost.py).
+if os.environ.get("REAL_ENSEMBLE_LAB_WARMUP", "1") != "0":
+    from app.cost import calibrate
+
+    calibrate()
 
 
 class RunnersHandler(web.RequestHandler):

@@ -216,6 +216,13 @@ class Runner:
 
     def _record_and_publish(self) -> None:
         f = self.stepper.frame()
+        if not (np.isfinite(f.tv) and np.all(np.isfinite(f.p))):
+            # a matrix at the edge of what floats hold, a blown-up step: never draw NaN
+            if self.playing or self.error is None:
+                self.playing = False
+                self._fail("The simulation produced a value that is not a finite number, so "
+                           "it was paused; press Reset, or choose smaller entries of H.")
+            return
         if f.t >= self._next_out - 1e-12:
             self.history.add(f)
             k = np.floor(f.t / self.history.dt + 1e-9) + 1

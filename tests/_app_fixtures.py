@@ -39,7 +39,7 @@ def get_json(url: str, timeout: float = 5.0) -> dict:
 
 @contextmanager
 def serve(argv: Sequence[str], port: int, ready_path: str = "/liveness",
-          env: dict[str, str] | None = None, timeout: float = 60.0) -> Iterator[str]:
+          env: dict[str, str] | None = None, timeout: float = 180.0) -> Iterator[str]:
     """Run a server command; yield its base URL once ``ready_path`` answers; always kill it."""
     log = open(ROOT / "test-results" / f"server-{port}.log", "w") if \
         (ROOT / "test-results").is_dir() else subprocess.DEVNULL

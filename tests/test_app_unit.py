@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -158,6 +160,25 @@ def test_runner_coalesces_a_burst_of_commands():
     for cmd, value in coalesce(batch):
         r.process(cmd, value)
     assert r.generation == gen + 1 and r.latest().frame.N == 400
+
+
+def test_a_non_finite_state_pauses_the_run_with_one_sentence():
+    """NaN never reaches the page: the last finite frame stays, the run pauses and says why."""
+    r = Runner(build_preset("two_level"), make_params(N=1000), start=False)
+    r.process("play")
+    r.process("step", 0.1)
+    good = r.latest().frame
+    real = r.stepper.frame
+
+    def broken():
+        f = real()
+        return replace(f, tv=float("nan"), p=np.full_like(f.p, np.nan))
+
+    r.stepper.frame = broken
+    r.process("step", 0.1)
+    assert not r.playing and not r.latest().playing
+    assert r.error.startswith("The simulation produced a value that is not a finite number")
+    assert r.error.count(". ") == 0 and r.latest().frame is good
 
 
 def test_runner_restart_new_generation(runner):

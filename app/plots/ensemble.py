@@ -91,7 +91,7 @@ class PhaseView(View):
 
     def __init__(self, P: int, individual: bool = True):
         self.P = P
-        self.points_label = "systems (a sample)" if individual else "class phase φ_a"
+        self.points_label = "systems" if individual else "class phase"
         self.radius = ring_radius(P)
         cols = palette(P)
         self._jitter: np.ndarray | None = None
@@ -115,7 +115,7 @@ class PhaseView(View):
         fig.scatter("x", "y", source=self.points, size="size", color=cmap, alpha=0.7,
                     line_color=None, legend_label=self.points_label)
         fig.scatter("x", "y", source=self.exact, marker="diamond", size=16, fill_color="white",
-                    line_color=EXACT, line_width=2.5, legend_label="exact −arg ψ_a")
+                    line_color=EXACT, line_width=2.5, legend_label="exact")
         for spine in ("0", "π/2", "π", "3π/2"):
             ang = {"0": 0, "π/2": np.pi / 2, "π": np.pi, "3π/2": 3 * np.pi / 2}[spine]
             fig.add_layout(Label(x=1.06 * np.cos(ang), y=1.06 * np.sin(ang), text=spine,
