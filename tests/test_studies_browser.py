@@ -61,23 +61,22 @@ def test_a_run_of_a_study_opens_live_with_its_settings(page, served):
     with page.context.expect_page() as opened:
         link.click()
     live = opened.value
-    live.locator(".status b.t").wait_for(timeout=30_000)
+    expect(live.locator(".rel-status .rel-time")).to_be_visible(timeout=60_000)
     assert urlsplit(live.url).path == "/app"
-    stat = live.locator(".status .stat")
-    expect(stat.filter(has_text="engine").locator("b")).to_have_text("population")
-    expect(stat.filter(has_text="systems N").locator("b")).to_have_text("1 000")
-    expect(live.locator(".status b.r")).to_have_text("-0.50")
+    expect(live.locator(".rel-mode")).to_have_text("population")
+    expect(live.locator(".rel-N")).to_have_text("1 000")
+    expect(live.locator(".rel-r")).to_have_text("-0.50")
     expect(live.get_by_label("Seed", exact=True)).to_have_value("7")
     expect(live.get_by_label("Preset", exact=True)).to_have_value("Two-level system")
-    expect(live.locator(".bk-slider-title").filter(has_text="theta")).to_have_text(
-        re.compile(r"theta:\s*0\.90?$"))  # the preset's own value from the study, not 1.2
+    # the preset's own value from the study, not its default 1.2
+    expect(live.locator(".rel-pv-theta input").first).to_have_value(re.compile(r"^0\.90?$"))
     query = parse_query(live.evaluate("() => window.location.search"))
     assert query["seed"] == 7 and query["pv"]["theta"] == 0.9 and query["N"] == 1000
 
     # ... and starts from the stored run: D at t = 0 is the stored tv at t = 0.
     series = load_series(folder).query(f"key == '{row['key']}'").sort_values("t")
-    expect(live.locator(".status b.t")).to_have_text("0.00")
-    expect(live.locator(".status b.D")).to_have_text(f"{series['tv'].iloc[0]:.4f}")
+    expect(live.locator(".rel-time")).to_have_text("0.00")
+    expect(live.locator(".rel-D")).to_have_text(f"{series['tv'].iloc[0]:.4f}")
 
     # The engine with the same seed: the stored counts at t = 0 and the first output time.
     ham = build_preset(row["preset"], **pv)
