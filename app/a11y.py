@@ -3,8 +3,10 @@
 Page CSS (``app/style.css``) does not reach inside the components' shadow roots, and the
 Fast design removes the focus outline of buttons there (``outline: none``). The design
 below adds one stylesheet to every component's shadow root: a visible focus ring for
-keyboard users, a clear disabled look, and inline code in a colour that reads on the
-page's grey (Panel's default, #82aaff, is 2.3:1; axe's colour-contrast rule). The names
+keyboard users, a clear disabled look, and two colours that did not read (axe's
+colour-contrast rule): inline code on the page's grey (Panel's #82aaff is 2.3:1) and the
+text of a pressed outline toggle ("Full lesson text", "Presentation mode": dark on the
+indigo it fills with, 2.1:1). The names
 Bokeh and Panel leave out (slider handles, spinner arrows, help icons, the template's
 sidebar button) are added in the browser by ``app.patches`` (private BokehJS views).
 """
@@ -23,6 +25,7 @@ FOCUS_CSS = f"""
 }}
 .bk-description[role="button"] {{border-radius: 50%;}}
 :host {{--code-text-color: #1e40af;}}
+:host(.outline) .bk-btn.bk-btn-primary.bk-active {{color: #fff !important;}}
 """
 
 

@@ -237,6 +237,12 @@ after(card, "_collapse", expanded)
 after(bokeh_view("models/canvas/canvas", "CanvasView"), "render", (view) => {
   if (view.events_el != null) { view.events_el.tabIndex = -1 }
 })
+// Tabulator (the matrix editor) makes its scrolling body focusable inside role="grid",
+// where only rows may be (axe: aria-required-children); the editable cells take the focus
+// themselves, and the body scrolls to them
+after(panel_view("panel.models.tabulator.DataTabulator"), "tableBuilt", (view) => {
+  view.tabulator?.element?.querySelector(".tabulator-tableholder")?.removeAttribute("tabindex")
+})
 // A button re-rendered while it has the focus (Play becomes Pause) keeps it, so Space or
 // Enter pauses again.
 const buttons = bokeh_view("models/widgets/abstract_button", "AbstractButtonView")

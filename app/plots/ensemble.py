@@ -138,6 +138,7 @@ class PhaseView(View):
         style_legend(fig)
         fig.add_layout(fig.legend[0], "below")
         fig.legend.orientation = "horizontal"
+        fig.legend.label_text_font_size = "10pt"  # at 12pt it ran past the plot's 290 px
         left_border(fig, 10)
 
         self.order = ColumnDataSource({"a": np.arange(P, dtype=np.float32) - 0.18,
