@@ -85,3 +85,32 @@ def test_the_status_bar_never_shows_a_non_finite_number(bad):
     assert "nan" not in text and "inf" not in text.replace("infinite", "")
     assert html.count('class="nonfinite"') == 3  # D, D·√N and the step error
     assert 'class="rel-D"><abbr' in html and "not a finite number" in html
+
+
+def test_every_component_gets_the_focus_ring_and_the_fast_design_stays():
+    import panel as pn
+    from panel.theme import DefaultTheme
+
+    from app import a11y, patches
+
+    design = a11y.accessible(patches.offline_fast())
+    assert design.__name__ == "Fast"  # Panel finds the bundled files by the name
+    for cls in (pn.widgets.Button, pn.widgets.EditableFloatSlider, pn.layout.Card):
+        sheets = design._resolve_modifiers(cls, DefaultTheme)[0]["stylesheets"]
+        assert a11y.FOCUS_CSS in sheets and any("fast.css" in str(s) for s in sheets)
+    assert "outline: 3px solid" in a11y.FOCUS_CSS and "disabled" in a11y.FOCUS_CSS
+
+
+def test_a_phone_gets_compact_plot_titles_and_fewer_ticks(app):  # noqa: F811
+    hist = app.plots.views["hist"].fig
+    assert hist.title.text_font_size == "15pt"
+    app.transport.keys.narrow = True  # what the page reports under 600 px
+    assert app.plots.narrow and hist.title.text_font_size == "12pt"
+    assert hist.yaxis[0].ticker.desired_num_ticks == 3
+    assert app.plots.views["hist"].fig.legend[0].label_text_font_size == "10pt"
+    app.ctl.presentation = True  # the projector profile on a phone: still compact
+    assert hist.title.text_font_size == "12pt"
+    app.transport.keys.narrow = False
+    assert hist.title.text_font_size == "17pt" and hist.yaxis[0].ticker.desired_num_ticks == 6
+    assert hist.legend[0].label_text_font_size == "11pt"
+    assert hist.title.offset == -50  # the title starts near the canvas's edge
