@@ -20,7 +20,7 @@ from typing import Any
 
 import panel as pn
 
-from . import patches
+from . import a11y, patches
 from .bell_tests import BellTests
 from .controller import Controller
 from .maths import math_markdown
@@ -57,6 +57,8 @@ class EnsembleApp(pn.viewable.Viewer):
         self.notices = Notices(ctl)
         self.banner = LessonBanner(ctl)
         self.plots = PlotsArea(ctl, **kw)
+        self.transport.keys.param.watch(lambda e: setattr(self.plots, "narrow", e.new),
+                                        "narrow")
         self.sim_controls = SimControls(ctl)
         self.ham_controls = HamiltonianControls(ctl)
         self.bell = BellTests(lambda: (ctl.hamiltonian(), ctl.sim_params(), ctl.preset,
@@ -200,7 +202,9 @@ class EnsembleApp(pn.viewable.Viewer):
 
     def main(self) -> pn.viewable.Viewable:
         t = self.transport
-        top = pn.FlexBox(pn.Row(t.play, t.step, t.reset, self.plots.press_play),
+        # the "Press Play" banner is an item of its own: on a phone it wraps under the
+        # buttons instead of running off the screen
+        top = pn.FlexBox(pn.Row(t.play, t.step, t.reset), self.plots.press_play,
                          self.status, flex_wrap="wrap", sizing_mode="stretch_width",
                          css_classes=["rel-top"])
         live = pn.Column(top, self.banner, self.notices, self.plots, self.bell_box,
@@ -219,7 +223,7 @@ class EnsembleApp(pn.viewable.Viewer):
 
     def template(self) -> pn.template.FastListTemplate:
         return pn.template.FastListTemplate(
-            design=patches.offline_fast(),
+            design=a11y.accessible(patches.offline_fast()),
             font="'Segoe UI', 'Helvetica Neue', 'DejaVu Sans', Arial, sans-serif",
             accent="#4338ca", theme_toggle=False, title="Real Ensemble Lab",
             logo=str(LOGO) if LOGO.exists() else None,

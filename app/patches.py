@@ -4,7 +4,7 @@ there and logs a warning when it is not, so an upgrade shows in the server log i
 failing quietly.
 
 1. ``install(doc)``: a BokehJS hot-path workaround, installed in the browser when a page is
-   ready (below).
+   ready (below), and the accessibility workarounds (``A11Y_JS``, below that).
 2. ``undebounced(widget)``: Panel's 50 ms debounce of browser changes, off.
 3. ``pin_local_stylesheets()``: component stylesheets always from this server.
 4. ``OfflineFast``: Panel's Fast design without its Google web font.
@@ -101,9 +101,208 @@ if (glyph != null) {
 """
 
 
+#: Names and keyboard access that BokehJS, Panel and the Fast template leave out (issue 18;
+#: found by axe-core in ``tests/test_a11y_browser.py``). Each view's ``render`` is wrapped
+#: to add what is missing after the original ran; what it cannot find, it leaves alone.
+A11Y_JS = """
+const B = window.Bokeh
+if (B == null || B.__rel_a11y) { return }
+B.__rel_a11y = true
+const warn = (what) => console.warn(`real-ensemble-lab: ${what}; accessibility patch not applied`)
+const bokeh_view = (path, name) => {
+  try {
+    const cls = B.require(path)[name]
+    if (cls != null && typeof cls.prototype.render === "function") { return cls }
+  } catch (e) { }
+  warn(`BokehJS has no ${name}`)
+  return null
+}
+const panel_view = (model) => {
+  const cls = B.Models.get(model)?.prototype?.default_view
+  if (cls != null && typeof cls.prototype.render === "function") { return cls }
+  warn(`Panel has no view of ${model}`)
+  return null
+}
+// run fn(view) after cls.prototype[method], from now on and (below) once for the views
+// already on the page; an error in fn never breaks the page
+const hooks = []
+const safely = (fn, view) => {
+  try { fn(view) } catch (e) { console.warn("real-ensemble-lab: a11y", e) }
+}
+const after = (cls, method, fn) => {
+  if (cls == null || typeof cls.prototype[method] !== "function") { return }
+  const orig = cls.prototype[method]
+  cls.prototype[method] = function (...args) {
+    const out = orig.apply(this, args)
+    safely(fn, this)
+    return out
+  }
+  hooks.push([cls, fn])
+}
+const plain = (html) => {
+  const el = document.createElement("div")
+  el.innerHTML = html
+  return el.textContent.replace(/\\s+/g, " ").trim()
+}
+// The name of a widget: its title, else (Panel's EditableFloatSlider, DiscreteSlider) the
+// label its composite shows beside it, a text up to two levels down from its parent.
+const name_of = (view) => {
+  const title = view.model.title
+  if (typeof title === "string" && title.trim()) { return title.trim().replace(/:$/, "") }
+  let level = view.parent?.child_views ?? []
+  for (let depth = 0; depth < 2; depth++) {
+    for (const child of level) {
+      const text = child.model?.text
+      if (typeof text === "string" && text.trim()) {
+        return plain(text.replace(/<b>.*<\\/b>/, "")).replace(/:$/, "")
+      }
+    }
+    level = level.flatMap((child) => child.child_views ?? [])
+  }
+  return null
+}
+// A help icon (Bokeh's description, Panel's TooltipIcon) opens its tooltip on hover only:
+// make it a focusable button named by its text that opens the tooltip on focus.
+const help = (el, tooltip) => {
+  if (el == null || el.hasAttribute("role")) { return }
+  const content = tooltip?.content ?? tooltip  // a string, or an HTML model (html: parts)
+  const html = typeof content === "string" ? content : [content?.html ?? []].flat()
+    .filter((part) => typeof part === "string").join(" ")
+  const text = plain(html)
+  el.tabIndex = 0
+  el.setAttribute("role", "button")
+  el.setAttribute("aria-label", text ? `Help: ${text}` : "Help")
+  el.addEventListener("focus", () => el.dispatchEvent(new Event("mouseenter")))
+  el.addEventListener("blur", () => el.dispatchEvent(new Event("mouseleave")))
+  el.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" || e.key === " ") {  // pins or unpins it, as a click does
+      e.preventDefault()
+      el.dispatchEvent(new MouseEvent("mousedown", {bubbles: true, composed: true}))
+    } else if (e.key === "Escape") {
+      el.dispatchEvent(new Event("mouseleave"))
+    }
+  })
+}
+const inputs = bokeh_view("models/widgets/input_widget", "InputWidgetView")
+after(inputs, "render", (view) => {
+  help(view.desc_el, view.description)
+  const name = name_of(view)
+  if (name == null) { return }
+  if (!(typeof view.model.title === "string" && view.model.title.trim())) {
+    view.input_el?.setAttribute("aria-label", name)  // its own label is hidden
+  }
+  // spinner arrows: mouse only (the arrow keys in the field do the same), so named for
+  // screen readers and out of the tab order
+  for (const [el, what] of [[view.btn_up_el, "Increase"], [view.btn_down_el, "Decrease"]]) {
+    if (el == null) { continue }
+    el.setAttribute("aria-label", `${what} ${name}`)
+    el.tabIndex = -1
+  }
+})
+const sliders = bokeh_view("models/widgets/sliders/abstract_slider", "AbstractSliderView")
+after(sliders, "render", (view) => {
+  const name = name_of(view)
+  if (name == null) { return }
+  for (const handle of view.shadow_el.querySelectorAll(".noUi-handle")) {
+    handle.setAttribute("aria-label", name)
+  }
+})
+after(bokeh_view("models/widgets/checkbox", "CheckboxView"), "render", (view) => {
+  view.checkbox_el?.setAttribute("aria-label", view.model.label)
+})
+after(panel_view("panel.models.widgets.TooltipIcon"), "render", (view) => {
+  help(view.desc_el, view.model.description)
+})
+// Formulas (Bokeh's MathJax draws SVG with role="img" and no name): named by their TeX,
+// in the order find_tex finds them in the text
+after(panel_view("panel.models.markup.HTML"), "set_html", (view) => {
+  const svgs = view.container?.querySelectorAll('mjx-container svg[role="img"]') ?? []
+  const mathjax = view.provider?.MathJax
+  if (svgs.length === 0 || mathjax == null) { return }
+  const decode = document.createElement("textarea")
+  decode.innerHTML = view.model.text
+  const parts = mathjax.find_tex(decode.value)
+  svgs.forEach((svg, i) => {
+    const tex = parts[i]?.math
+    svg.setAttribute("aria-label", typeof tex === "string" && tex.trim() ? tex.trim() : "formula")
+  })
+})
+const card = panel_view("panel.models.layout.Card")
+const expanded = (view) => view.button_el?.setAttribute("aria-expanded",
+                                                        String(!view.model.collapsed))
+after(card, "render", expanded)
+after(card, "_collapse", expanded)
+// A plot's event layer takes the focus (for key-driven tools, which these plots have
+// none of) with no name: out of the tab order; the captions say what each plot shows.
+after(bokeh_view("models/canvas/canvas", "CanvasView"), "render", (view) => {
+  if (view.events_el != null) { view.events_el.tabIndex = -1 }
+})
+// Tabulator (the matrix editor) makes its scrolling body focusable inside role="grid",
+// where only rows may be (axe: aria-required-children); the editable cells take the focus
+// themselves, and the body scrolls to them
+after(panel_view("panel.models.tabulator.DataTabulator"), "tableBuilt", (view) => {
+  view.tabulator?.element?.querySelector(".tabulator-tableholder")?.removeAttribute("tabindex")
+})
+// A button re-rendered while it has the focus (Play becomes Pause) keeps it, so Space or
+// Enter pauses again.
+const buttons = bokeh_view("models/widgets/abstract_button", "AbstractButtonView")
+if (buttons != null) {
+  const render = buttons.prototype.render
+  buttons.prototype.render = function (...args) {
+    const had = this.button_el != null && this.shadow_el?.activeElement === this.button_el
+    const out = render.apply(this, args)
+    if (had && this.button_el != null) { this.button_el.focus({preventScroll: true}) }
+    return out
+  }
+}
+// The Fast template: its sidebar button is a span (no keyboard, no name), its tooltip
+// covers the title on a phone, the logo repeats the title's link without a name, the
+// sidebar is a list of divs, and the sidebar comes before the main area in the tab order.
+const bar = document.getElementById("sidebar-button")
+const sidebar = document.getElementById("sidebar")
+if (bar != null && sidebar != null) {
+  bar.setAttribute("role", "button")
+  bar.tabIndex = 0
+  bar.setAttribute("aria-label", "Show or hide the controls")
+  bar.setAttribute("aria-controls", "sidebar")
+  const state = () => bar.setAttribute("aria-expanded",
+                                       String(!sidebar.classList.contains("hidden")))
+  state()
+  new MutationObserver(state).observe(sidebar, {attributes: true, attributeFilter: ["class"]})
+  bar.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" || e.key === " ") { e.preventDefault(); bar.click() }
+  })
+  sidebar.setAttribute("role", "complementary")
+  sidebar.setAttribute("aria-label", "Controls")
+  sidebar.querySelector("ul.nav")?.setAttribute("role", "none")
+  // main first in the tab order (transport, lesson, plots), then the controls; the
+  // sidebar stays on the left (app/style.css: #content > #sidebar {order: -1})
+  const main = document.getElementById("main")
+  if (main != null && main.parentNode === sidebar.parentNode) {
+    main.setAttribute("role", "main")
+    main.after(sidebar)
+  }
+} else { warn("the template has no #sidebar-button") }
+for (const view of B.index?.all_views?.() ?? []) {
+  for (const [cls, fn] of hooks) {
+    if (view instanceof cls) { safely(fn, view) }
+  }
+}
+// (its tooltip: below and to the right, off the title; hidden on phones, app/style.css)
+document.querySelector('fast-tooltip[anchor="sidebar-button"]')
+  ?.setAttribute("position", "bottom-right")
+for (const logo of document.querySelectorAll("a.navbar-brand")) {
+  logo.tabIndex = -1
+  logo.setAttribute("aria-hidden", "true")
+  logo.querySelector("img")?.setAttribute("alt", "")
+}
+"""
+
+
 def install(doc) -> None:
-    """Install the patch in the browser page of ``doc`` (a Bokeh document)."""
+    """Install the patches in the browser page of ``doc`` (a Bokeh document)."""
     doc.js_on_event("document_ready", CustomJS(code=PATCH_JS))
+    doc.js_on_event("document_ready", CustomJS(code=A11Y_JS))
 
 
 log = logging.getLogger("app.patches")

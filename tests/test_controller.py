@@ -267,7 +267,7 @@ def test_presentation_mode_closes_the_sidebar_and_enlarges_the_text(app):
     assert not app.explain_box.visible
     assert "22px" in app.banner.line.stylesheets[0]
     hist = app.plots.views["hist"].fig
-    assert hist.title.text_font_size == "19pt"  # the projector profile
+    assert hist.title.text_font_size == "17pt"  # the projector profile
     width = hist.renderers[1].glyph.line_width
     app.present.value = False
     assert hist.title.text_font_size == "15pt"

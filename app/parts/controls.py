@@ -73,7 +73,11 @@ class SimControls(pn.viewable.Viewer):
 
 
 class HamiltonianControls(pn.viewable.Viewer):
-    """The preset, its own parameters (from the preset data) and the matrix editor."""
+    """The preset, its own parameters (from the preset data) and the matrix editor.
+
+    Moving a preset parameter rebuilds H from the preset; after hand edits of the matrix
+    the change is held and the page asks first: "Discard my matrix edits" applies it,
+    "Keep my matrix" puts the parameter back."""
 
     def __init__(self, ctl: Controller, **params):
         super().__init__(**params)
@@ -85,8 +89,19 @@ class HamiltonianControls(pn.viewable.Viewer):
         self.select.param.watch(lambda e: setattr(ctl, "preset", e.new), "value")
         ctl.param.watch(lambda e: setattr(self.select, "value", e.new), "preset")
         self.values_box = pn.Column(sizing_mode="stretch_width")
-        self.edited = pn.pane.Alert("", alert_type="warning", visible=False,
-                                    sizing_mode="stretch_width")
+        self.value_widgets: dict[str, pn.widgets.Widget] = {}
+        #: Preset parameters moved after hand edits, not applied yet: key -> new value.
+        self.pending: dict[str, Any] = {}
+        self.ask = pn.pane.Alert("", alert_type="warning", sizing_mode="stretch_width",
+                                 margin=(5, 5, 0, 5))
+        self.discard = pn.widgets.Button(label="Discard my matrix edits", color="danger",
+                                         css_classes=["rel-discard-edits"])
+        self.keep = pn.widgets.Button(label="Keep my matrix", color="primary",
+                                      variant="outline", css_classes=["rel-keep-matrix"])
+        self.discard.on_click(lambda e: self.confirm(True))
+        self.keep.on_click(lambda e: self.confirm(False))
+        self.edited = pn.Column(self.ask, pn.Row(self.discard, self.keep), visible=False,
+                                sizing_mode="stretch_width", css_classes=["rel-confirm"])
         self.matrix = MatrixEditor(on_apply=ctl.edit_matrix)
         self.matrix_card = pn.Card(self.matrix, title="Matrix editor (H and ψ₀)",
                                    collapsed=True, css_classes=["rel-card-matrix"], **_CARD)
@@ -96,10 +111,13 @@ class HamiltonianControls(pn.viewable.Viewer):
 
     def show_values(self) -> None:
         specs = preset_info(self.ctl.preset)["params"]
+        self._drop_pending()
+        self.value_widgets = {}
         widgets = []
         for key, spec in specs.items():
             value = self.ctl.preset_values.get(key, spec["default"])
             w = preset_widget(self.ctl.preset, key, value, self._set_value)
+            self.value_widgets[key] = w
             widgets.append(with_help(w, spec.get("doc")))
         self.values_box.objects = widgets
         if self.ctl.custom is None:
@@ -113,17 +131,36 @@ class HamiltonianControls(pn.viewable.Viewer):
         self.matrix.load(ham.with_admixture(0.0))
 
     def _set_value(self, key: str, value: Any) -> None:
-        if self.ctl.custom is not None:
-            self.edited.object = ("The hand-edited matrix was replaced by the preset's "
-                                  "(you moved a preset parameter).")
-            self.edited.visible = True
-        self.ctl.preset_values = {**self.ctl.preset_values, key: value}
+        if self.ctl.custom is None:
+            self.ctl.preset_values = {**self.ctl.preset_values, key: value}
+            return
+        # hand edits would be lost: hold the change and ask first
+        self.pending[key] = value
+        names = ", ".join(self.pending)
+        self.ask.object = (f"You edited the matrix by hand. The new {names} rebuilds H from "
+                           "the preset and discards those edits.")
+        self.edited.visible = True
+
+    def confirm(self, discard: bool) -> None:
+        """Answer the question: apply the held changes (discarding the hand-edited matrix)
+        or put the preset parameters back and keep the matrix."""
+        pending = self._drop_pending()
+        if discard:
+            self.ctl.preset_values = {**self.ctl.preset_values, **pending}
+        else:
+            self.show_values()  # fresh widgets at the values in force (a slider let go
+            # at the same place again must count as a change)
+
+    def _drop_pending(self) -> dict[str, Any]:
+        pending, self.pending = self.pending, {}
+        self.edited.visible = False
+        return pending
 
     def _on_custom(self, event) -> None:
         if event.new is None:
+            if self._drop_pending():  # the question no longer applies
+                self.show_values()
             self._load_matrix()
-        else:
-            self.edited.visible = False
 
     def __panel__(self):
         return pn.Card(self.select, self.values_box, self.edited, self.matrix_card,

@@ -9,10 +9,11 @@ from __future__ import annotations
 import time
 
 import panel as pn
+import param
 
 from ..controller import Controller
 from ..plots import PLOTS, View, build_views
-from ..plots.base import projector
+from ..plots.base import compact, projector
 from ..runner import Published
 
 #: Seconds between updates of the plots over time while playing (their rows wait meanwhile).
@@ -29,6 +30,8 @@ FLEX = {"hist": "3 1 420px", "phase": "0 0 300px", "dev": "2 1 340px", "pop": "3
 
 
 class PlotsArea(pn.viewable.Viewer):
+    narrow = param.Boolean(default=False, doc="A phone-sized screen: compact titles.")
+
     def __init__(self, ctl: Controller, clock=time.monotonic, **params):
         super().__init__(**params)
         self.ctl = ctl
@@ -74,6 +77,7 @@ class PlotsArea(pn.viewable.Viewer):
                                 css_classes=["rel-plots"])
         ctl.param.watch(self._stale, "preparing")
         ctl.param.watch(lambda e: self._projector(), "presentation")
+        self.param.watch(lambda e: self._projector(), "narrow")
 
     # -- data ----------------------------------------------------------------------------
     def show(self, pub: Published, runner) -> None:
@@ -154,11 +158,16 @@ class PlotsArea(pn.viewable.Viewer):
             self.press_play.visible = False
 
     def _projector(self) -> None:
-        """Presentation mode draws every plot in the projector profile."""
+        """Presentation mode draws every plot in the projector profile; a narrow screen
+        draws titles and legends smaller."""
+        on = self.ctl.presentation
         for view in self.views.values():
             for fig in (view.fig, getattr(view, "order_fig", None)):
                 if fig is not None:
-                    projector(fig, self.ctl.presentation)
+                    projector(fig, on)
+                    if self.narrow or getattr(fig, "_rel_compact", False):
+                        fig._rel_compact = self.narrow
+                        compact(fig, self.narrow, on)
 
     def _captions(self, event) -> None:
         for cap in self.captions.values():

@@ -17,6 +17,7 @@ from ..widgets import fmt_N
 
 STEP_ERROR_TIP = ("The time stepping, not the finite ensemble, dominates D·√N here: "
                   "lower the tolerances.")
+NOT_FINITE = "not a finite number: the run has left the numbers behind"
 
 
 def status_html(pub: Published, speed: float, preparing: bool) -> str:
@@ -25,14 +26,14 @@ def status_html(pub: Published, speed: float, preparing: bool) -> str:
     D = float(f.tv)
     sqrtN = math.sqrt(max(f.N, 1))
     parts = [
-        _stat("time", f'<b class="rel-time" data-frame="{pub.seq}">{f.t:.2f}</b>'),
+        _stat("time", f'<b class="rel-time" data-frame="{pub.seq}">{_num(f.t, ".2f")}</b>'),
         _stat("systems N", f'<b class="rel-N">{fmt_N(f.N)}</b>'),
-        _stat("deviation D", f'<b class="rel-D">{D:.4f}</b>'),
-        _stat("D·√N", f"<b>{D * sqrtN:.2f}</b>"),
+        _stat("deviation D", f'<b class="rel-D">{_num(D, ".4f")}</b>'),
+        _stat("D·√N", f"<b>{_num(D * sqrtN, '.2f')}</b>"),
         _stat("engine", f'<b class="rel-mode">{pub.mode}</b>'),
         _stat("r", f'<b class="rel-r">{pub.r:+.2f}</b>'),
     ]
-    if pub.playing and pub.rate > 0.0:
+    if pub.playing and pub.rate > 0.0 and math.isfinite(pub.rate):
         slow = pub.rate < 0.9 * speed
         title = (f' title="The engine cannot keep up: {pub.rate:.2g} time units per second '
                  f'of the {speed:.2g} asked. A smaller N runs faster."') if slow else ""
@@ -44,11 +45,20 @@ def status_html(pub: Published, speed: float, preparing: bool) -> str:
     steps = f"{f.steps:,}".replace(",", " ")
     head = (f'<div class="stat aux warn" title="{STEP_ERROR_TIP}">' if warn
             else '<div class="stat aux">')
+    err_text = "0" if err == 0.0 else (f"≈ {err:.1e}" if math.isfinite(err)
+                                       else _num(err, ""))
     parts.append(f'{head}<span>steps · <em>Δt</em> error</span><b class="steps">{steps} · '
-                 f'{f"≈ {err:.1e}" if err > 0.0 else "0"}</b></div>')
+                 f'{err_text}</b></div>')
     if preparing:
         parts.insert(0, '<div class="stat prep"><b>preparing…</b></div>')
     return "".join(parts)
+
+
+def _num(x: float, spec: str) -> str:
+    """A number as the status bar writes it; a non-finite one as a dash that says why."""
+    if math.isfinite(x):
+        return format(x, spec)
+    return f'<abbr class="nonfinite" title="{NOT_FINITE}">—</abbr>'
 
 
 def _stat(label: str, value: str) -> str:

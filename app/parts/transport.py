@@ -10,28 +10,37 @@ from ..widgets import with_help
 
 
 class Keys(pn.custom.ReactiveHTML):
-    """Page-wide keys: Space (outside text fields and buttons) counts a press here; the
-    sidebar follows presentation mode and narrow screens (the template's own closeNav)."""
+    """Page-wide keys: Space (outside text fields and anything Space operates: buttons,
+    links, check boxes, tabs) counts a press here; the sidebar follows presentation mode
+    and narrow screens (the template's own closeNav)."""
 
     presses = param.Integer(default=0)
     collapse = param.Boolean(default=False, doc="Sidebar closed (presentation mode).")
+    narrow = param.Boolean(default=False, doc="The page is under 600 px wide (a phone).")
 
     _template = '<div id="keys" class="rel-keys" aria-hidden="true"></div>'
     _scripts = {
         "render": """
+          const OWN = ['button', 'link', 'checkbox', 'switch', 'tab', 'gridcell', 'option',
+                       'menuitem', 'combobox', 'textbox'];
           const typing = (e) => {
             const t = e.composedPath()[0];
             if (!t || !t.tagName) return false;
             const tag = t.tagName.toLowerCase();
-            return ['input', 'textarea', 'select', 'button'].includes(tag) || t.isContentEditable
-                   || (t.getAttribute && t.getAttribute('role') === 'gridcell');
+            return ['input', 'textarea', 'select', 'button', 'a'].includes(tag)
+                   || t.isContentEditable
+                   || (t.getAttribute && OWN.includes(t.getAttribute('role')));
           };
           document.addEventListener('keydown', (e) => {
-            if ((e.code === 'Space' || e.key === ' ') && !e.repeat && !typing(e)) {
+            if ((e.code === 'Space' || e.key === ' ') && !e.repeat && !e.defaultPrevented
+                && !typing(e)) {
               e.preventDefault();
               data.presses = data.presses + 1;
             }
           });
+          const phone = window.matchMedia('(max-width: 600px)');
+          data.narrow = phone.matches;
+          phone.addEventListener('change', (e) => { data.narrow = e.matches; });
           if (window.innerWidth < 1400 || data.collapse) {
             if (typeof closeNav === 'function') closeNav();
           }
@@ -95,4 +104,11 @@ class Transport(pn.viewable.Viewer):
                          css_classes=["rel-transport"])
 
 
-_BIG = ":host .bk-btn {font-size: 18px; font-weight: 600;}"
+#: Large type; green and amber dark enough for white text (4.5:1, WCAG 1.4.3).
+_BIG = """
+:host .bk-btn {font-size: 18px; font-weight: 600;}
+:host .bk-btn-success {background-color: #15803d; border-color: #15803d; color: #fff;}
+:host .bk-btn-success:hover {background-color: #166534; border-color: #166534;}
+:host .bk-btn-warning {background-color: #b45309; border-color: #b45309; color: #fff;}
+:host .bk-btn-warning:hover {background-color: #92400e; border-color: #92400e;}
+"""

@@ -70,12 +70,19 @@ def styled(fig, title: str):
     fig.toolbar.autohide = True
     fig.background_fill_color = "#ffffff"
     fig.border_fill_color = "#ffffff"
-    fig.min_border_left = 60
+    left_border(fig, 60)
     return fig
 
 
+def left_border(fig, px: int) -> None:
+    """The figure's least left border, with its title starting 10 px from the canvas's
+    edge rather than at the frame's: the room a title needs on a phone or a projector."""
+    fig.min_border_left = px
+    fig.title.offset = -max(px - 10, 0)
+
+
 #: Font sizes (title, axis label, tick label) on a screen and on a projector.
-FONTS = {False: ("15pt", "14pt", "12pt"), True: ("19pt", "17pt", "15pt")}
+FONTS = {False: ("15pt", "14pt", "12pt"), True: ("17pt", "17pt", "15pt")}
 
 
 def projector(fig, on: bool) -> None:
@@ -98,6 +105,24 @@ def projector(fig, on: bool) -> None:
         width = getattr(glyph, "line_width", None)
         if isinstance(width, int | float) and width > 0:
             glyph.line_width = width * k
+
+
+#: Title and legend type on a phone (plots about 340 px wide: the titles fit).
+COMPACT = ("12pt", "10pt")
+
+
+def compact(fig, on: bool, presentation: bool = False) -> None:
+    """Smaller titles and legends and fewer ticks on a narrow screen (under 600 px), so a
+    title is not cut off, a legend above the plot fits its width and tick labels do not
+    run into each other; off, the screen or projector profile's."""
+    fig.title.text_font_size = COMPACT[0] if on else FONTS[presentation][0]
+    for ax in (*fig.xaxis, *fig.yaxis):  # fewer ticks: their labels must not touch
+        if hasattr(ax.ticker, "desired_num_ticks"):
+            ax.ticker.desired_num_ticks = 3 if on else 6
+    for leg in fig.select(type=Legend):
+        if not hasattr(leg, "_rel_label_size"):
+            leg._rel_label_size = leg.label_text_font_size
+        leg.label_text_font_size = COMPACT[1] if on else leg._rel_label_size
 
 
 #: Glyph properties that place a glyph (a legend swatch's copy gets NaN there).

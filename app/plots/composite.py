@@ -16,7 +16,7 @@ from bokeh.transform import transform
 from engine.composite import PART_NAMES, marginals, parts_of
 from engine.stepper import Frame
 
-from .base import EXACT, View, f32, style_legend, styled, wire
+from .base import EXACT, View, f32, left_border, style_legend, styled, wire
 
 #: One colour per part: Alice, Bob, Charlie.
 PART_COLORS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2")
@@ -152,7 +152,7 @@ class JointGridView(View):
         fig.yaxis.axis_label = f"{PERSONS[0]} (A)"
         fig.grid.visible = False
         self.fig = styled(fig, "Joint frequencies")
-        fig.min_border_left = 40
+        left_border(fig, 40)
         fig.xaxis.major_label_text_font_size = "13pt" if self.cols <= 2 else "11pt"
         self._last: np.ndarray | None = None
 

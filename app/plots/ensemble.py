@@ -10,7 +10,18 @@ from bokeh.transform import linear_cmap
 
 from engine.stepper import Frame
 
-from .base import EMPTY, EXACT, TOOLS, View, f32, palette, style_legend, styled, wire
+from .base import (
+    EMPTY,
+    EXACT,
+    TOOLS,
+    View,
+    f32,
+    left_border,
+    palette,
+    style_legend,
+    styled,
+    wire,
+)
 
 
 class HistogramView(View):
@@ -127,7 +138,8 @@ class PhaseView(View):
         style_legend(fig)
         fig.add_layout(fig.legend[0], "below")
         fig.legend.orientation = "horizontal"
-        fig.min_border_left = 10
+        fig.legend.label_text_font_size = "10pt"  # at 12pt it ran past the plot's 290 px
+        left_border(fig, 10)
 
         self.order = ColumnDataSource({"a": np.arange(P, dtype=np.float32) - 0.18,
                                        "b": np.arange(P, dtype=np.float32) + 0.18,
