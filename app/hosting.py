@@ -413,3 +413,9 @@ def bind(doc: Any, ticket: Ticket) -> None:
 
 def unbind(doc: Any) -> None:
     server()._tickets.pop(id(doc), None)
+
+
+def end_session(doc: Any, ticket: Ticket, session_context: Any) -> None:
+    """The session of ``doc`` ended (``on_session_destroyed``): its place and memory go back."""
+    unbind(doc)
+    server().release(ticket)

@@ -4,6 +4,8 @@ A session is admitted by :mod:`app.hosting` (at most REAL_ENSEMBLE_LAB_MAX_SESSI
 once); a visitor beyond that gets a one-line page and no simulation thread.
 """
 
+from functools import partial
+
 import panel as pn
 
 from app import hosting
@@ -24,19 +26,14 @@ if in_session and ticket is None:
     pn.Column(pn.pane.Markdown(f"## {host.sessions.full_message()}")).servable(
         title="Real Ensemble Lab")
 else:
-    if ticket is not None:
-        hosting.bind(doc, ticket)
-
-        def _release(session_context, ticket=ticket, doc=doc) -> None:
-            hosting.unbind(doc)
-            host.release(ticket)
-
-        pn.state.on_session_destroyed(_release)
     try:
+        if ticket is not None:
+            hosting.bind(doc, ticket)
+            # a partial, not a closure: this script's globals are gone when the session ends
+            pn.state.on_session_destroyed(partial(hosting.end_session, doc, ticket))
         EnsembleApp().servable()
     except BaseException:
-        # a session that failed to build is never destroyed: give its place back now
+        # a session that failed to build may never be destroyed: give its place back now
         if ticket is not None:
-            hosting.unbind(doc)
-            host.release(ticket)
+            hosting.end_session(doc, ticket, None)
         raise
