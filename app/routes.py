@@ -1,11 +1,12 @@
 """Extra server routes: ``panel serve app --plugins app.routes``.
 
-``GET /runners`` answers ``{"runners": k, "threads": [...], "sessions": n, ...}``: the
-simulation threads alive in this process (one per open session), the sessions admitted
-(:mod:`app.hosting`) and the memory reserved, with this process's ``pid`` (under
-``--num-procs`` each request reaches one process). Tests and operators use it to check
-that closing a session stops its thread. It answers only requests made on this machine
-(127.0.0.1 or ::1, not forwarded by a proxy) unless REAL_ENSEMBLE_LAB_PUBLIC_RUNNERS=1.
+``GET /runners`` answers ``{"runners": k, "threads": [...], "playing": j, "sessions": n,
+...}``: the simulation threads alive in this process (one per open session; j of them
+playing), the sessions admitted (:mod:`app.hosting`) and the memory reserved, with this
+process's ``pid`` (under ``--num-procs`` each request reaches one process). Tests and
+operators use it to check that closing a session stops its thread. It answers only
+requests made on this machine (127.0.0.1 or ::1, not forwarded by a proxy) unless
+REAL_ENSEMBLE_LAB_PUBLIC_RUNNERS=1.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class RunnersHandler(web.RequestHandler):
         self.set_header("Cache-Control", "no-store")
         self.write(json.dumps({"runners": len(runners),
                                "threads": sorted(r._thread.name for r in runners),
+                               "playing": sum(bool(r.playing) for r in runners),
                                **host.summary(), "pid": os.getpid()}))
 
 
