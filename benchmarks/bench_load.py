@@ -1,0 +1,441 @@
+"""Load benchmark: a class of S students on one server (issue #17, item 5).
+
+Serves the app (``panel serve app --plugins app.routes``) on 127.0.0.1 and opens S student
+sessions that press Play, then measures:
+
+1. a fresh page's load time in headless Chromium, alone and under that load (from ``goto``
+   until the status bar shows a time);
+2. each student's simulated-time rate: the status bar's time, as the server sends it,
+   read twice ``--seconds`` apart; against one student playing alone;
+3. the server's memory (PSS: pages shared by worker processes counted once) and CPU (share
+   of one core) while the S students play;
+4. what the (cap + 1)-th visitor sees in Chromium with REAL_ENSEMBLE_LAB_MAX_SESSIONS = S + 1
+   (the students and the fresh page fill it), and how long it takes to show;
+5. that every runner thread and session place is gone after all close (``GET /runners``
+   reaches 0 in every worker process).
+
+Students are light clients (``bokeh.client.pull_session``): each is a real session of the
+served app (``app/main.py`` runs, a runner thread starts: ``GET /runners`` counts them); it
+sends the two events a browser sends (the page is ready, so the app starts pulling frames;
+a click on Play) and then receives every message the server sends, reading the status bar
+from them without building plots. One Chromium on this 2-core machine cannot draw 30
+dashboards (three playing pages took 1.3 cores, each page 10 s to load, 2026-12-02); the
+light clients leave the cores to the server, as a class's own computers would.
+
+The same is done with ``--num-procs 2`` (no full-lab check there: each process has its own
+cap). Writes its section (``## Load: a class on one server``) into benchmarks/RESULTS.md.
+Run: ``.venv/bin/python benchmarks/bench_load.py --sessions 30`` (at most 5 minutes: each
+configuration stops opening sessions when its share of the time runs short, and says how
+many it had).
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import importlib
+import os
+import pkgutil
+import platform
+import re
+import signal
+import statistics
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psutil
+from playwright.sync_api import expect, sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, os.path.dirname(__file__))
+from _results import write_section  # noqa: E402
+
+from tests._app_fixtures import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    free_port,
+    get_json,
+    panel_argv,
+    serve,
+)
+
+#: The whole benchmark's bound, seconds (a SIGALRM ends it, servers and browser included).
+HARD_LIMIT = 295
+#: Seconds a configuration keeps, after opening its students, for the measurements.
+AFTER_OPENING = 55
+VIEWPORT = {"width": 1000, "height": 700}
+COLUMNS = ("worker processes", "students playing", "fresh page alone (s)",
+           "fresh page under load (s)", "simulated time / s, one student alone",
+           "under load: median (range)", "server CPU (one core = 100 %)",
+           "server memory, PSS MiB: idle → under load → closed", "visitor S + 2",
+           "runner threads after all close")
+HEADER = "| " + " | ".join(COLUMNS) + " |"
+T_RE = re.compile(r'class="t"[^>]*>\s*([-+0-9.eE]+)\s*<')
+
+
+class OutOfTime(Exception):
+    pass
+
+
+#: The light clients' own thread: Playwright's synchronous API runs an event loop in the
+#: main thread, and a Bokeh client must start and stop its loop where none runs.
+_clients = ThreadPoolExecutor(1, thread_name_prefix="bokeh-clients")
+
+
+def new_student(url: str) -> Student:
+    return _clients.submit(Student, url).result()
+
+
+def close_students(students: list[Student]) -> None:
+    _clients.submit(lambda: [s.close() for s in students]).result()
+
+
+class Student:
+    """A light client: one session of the served app that plays, then reads the status
+    bar's time from the messages the server sends (none is applied to a document).
+
+    ``bokeh.client`` connects, pulls the document and sends the events; the messages are
+    then read from its WebSocket directly: its own loop recurses once per message and
+    stops at Python's recursion limit after about a thousand (25 s of frames).
+    """
+
+    def __init__(self, url: str):
+        from bokeh.client import pull_session
+        from bokeh.document.events import MessageSentEvent
+        from bokeh.events import ButtonClick, DocumentReady
+        from bokeh.models import Button
+
+        t0 = time.monotonic()
+        self.session = pull_session(url=url)
+        self.pull_s = time.monotonic() - t0
+        doc = self.session.document
+        play = next(m for m in doc.models if isinstance(m, Button) and m.label == "Play")
+        self.samples: list[tuple[float, float]] = []  # (arrival, simulated time)
+        self.max_gap = 0.0  # longest wait between two frames since the last reset
+        # what BokehJS sends once the page is drawn (Panel's onload starts the frame pull),
+        # then a click on Play; each is sent before the call returns
+        for event in (DocumentReady(), ButtonClick(play)):
+            doc.callbacks.trigger_on_change(MessageSentEvent(doc, "bokeh_event", event))
+        conn = self.session._connection
+        self._loop, self._ws = conn._loop, conn._socket
+        self.thread = threading.Thread(target=self._loop.run_sync, args=(self._read,),
+                                       daemon=True)
+        self.thread.start()
+
+    async def _read(self) -> None:
+        while True:
+            msg = await self._ws.read_message()
+            if msg is None:
+                return
+            if isinstance(msg, str) and ("&quot;t&quot;" in msg or 'class=\\"t\\"' in msg):
+                m = T_RE.search(html.unescape(msg.replace('\\"', '"')))
+                if m:
+                    now = time.monotonic()
+                    if self.samples:
+                        self.max_gap = max(self.max_gap, now - self.samples[-1][0])
+                    self.samples.append((now, float(m[1])))
+                    del self.samples[:-2]
+
+    def latest(self) -> tuple[float, float] | None:
+        return self.samples[-1] if self.samples else None
+
+    def close(self) -> None:
+        self._loop.add_callback(self._ws.close, 1000, "closed")
+        self.thread.join(10)
+
+
+def load_panel_models() -> None:
+    """Every Panel model class, so that a client can decode the documents it pulls."""
+    import panel.models
+
+    for m in pkgutil.iter_modules(panel.models.__path__):
+        importlib.import_module(f"panel.models.{m.name}")
+
+
+def server_procs(port: int) -> list[psutil.Process]:
+    """The server's processes: the one started and, with --num-procs, its workers."""
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = p.info["cmdline"] or []
+        if "serve" in cmd and str(port) in cmd and p.parent() and \
+                str(port) not in " ".join(p.parent().cmdline()):
+            return [p, *p.children(recursive=True)]
+    raise RuntimeError("server process not found")
+
+
+def pss_mib(procs: list[psutil.Process]) -> float:
+    return sum(p.memory_full_info().pss for p in procs) / 2**20
+
+
+def runners_by_pid(base: str, workers: int, timeout: float = 10.0) -> dict[int, dict]:
+    """The latest ``/runners`` answer of every worker process (each request reaches one)."""
+    seen: dict[int, dict] = {}
+    deadline = time.monotonic() + timeout
+    while len(seen) < workers:
+        info = get_json(base + "/runners")
+        seen[info["pid"]] = info
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {len(seen)} of {workers} worker processes answered")
+    return seen
+
+
+def wait_all_closed(base: str, workers: int, timeout: float = 60.0) -> float:
+    """Seconds until every worker reports no runner and no session (polled)."""
+    t0 = time.monotonic()
+    last: dict[int, dict] = {}
+    while True:
+        info = get_json(base + "/runners")
+        last[info["pid"]] = info
+        if len(last) >= workers and all(v["runners"] == 0 and v["sessions"] == 0
+                                        for v in last.values()):
+            return time.monotonic() - t0
+        if time.monotonic() - t0 > timeout:
+            raise TimeoutError(f"runners left: {last}")
+        time.sleep(0.1)
+
+
+def open_page(browser, url: str, timeout: float = 90.0):
+    """A new student (own context): (context, page, seconds until the status bar shows a
+    time)."""
+    ctx = browser.new_context(viewport=VIEWPORT)
+    page = ctx.new_page()
+    t0 = time.monotonic()
+    page.goto(url, wait_until="commit", timeout=timeout * 1000)
+    expect(page.locator(".status b.t")).to_be_visible(timeout=timeout * 1000)
+    return ctx, page, time.monotonic() - t0
+
+
+def student_rates(students: list[Student], seconds: float) -> list[float]:
+    """Simulated time per wall second of each student over ``seconds`` (status bar times
+    and their arrival); NaN for a student whose status bar did not change."""
+    first = [s.latest() for s in students]
+    time.sleep(seconds)
+    out = []
+    for a, s in zip(first, students, strict=True):
+        b = s.latest()
+        out.append(float("nan") if a is None or b is None or b[0] == a[0]
+                   else (b[1] - a[1]) / (b[0] - a[0]))
+    return out
+
+
+def quiet_gaps(students: list[Student], seconds: float) -> list[float]:
+    """The students' longest wait between two frames over ``seconds`` with no visitor."""
+    for s in students:
+        s.max_gap = 0.0
+    time.sleep(seconds)
+    return [s.max_gap for s in students]
+
+
+def wait_frames(students: list[Student], timeout: float = 60.0) -> None:
+    """Until every student has received frames for a second (the first session of a
+    process waits several seconds for its first frame)."""
+    deadline = time.monotonic() + timeout
+    while not all(s.latest() for s in students):
+        if time.monotonic() > deadline:
+            break  # measured as not moving
+        time.sleep(0.1)
+    time.sleep(1.0)
+
+
+def run_config(browser, S: int, procs: int, seconds: float, deadline: float) -> dict:
+    """One server (``procs`` worker processes) under S playing students."""
+    out: dict = {"procs": procs, "S_asked": S}
+    port = free_port()
+    cap = S + 1
+    env = {"REAL_ENSEMBLE_LAB_MAX_SESSIONS": str(cap)}
+    argv = panel_argv(port, *(["--num-procs", str(procs)] if procs > 1 else []))
+    t_start = time.monotonic()
+    with serve(argv, port, env=env, timeout=90) as base:
+        out["startup_s"] = time.monotonic() - t_start
+        url = base + "/app"
+        sprocs = server_procs(port)
+        workers = max(1, len(sprocs) - 1) if procs > 1 else 1
+        # one student alone (the first also loads the kernels), then a fresh page alone
+        warm = new_student(url)
+        wait_frames([warm])
+        out["rate_alone"] = student_rates([warm], seconds / 2)[0]
+        out["pull_alone"] = warm.pull_s
+        close_students([warm])
+        ctx, _page, out["load_alone"] = open_page(browser, url)
+        ctx.close()
+        wait_all_closed(base, workers)
+        out["pss_base"] = pss_mib(sprocs)
+        print(f"[{procs} proc] start-up {out['startup_s']:.1f} s; alone: page load "
+              f"{out['load_alone']:.1f} s, student's rate {out['rate_alone']:.2f}", flush=True)
+
+        # the class arrives, one student after another
+        students: list[Student] = []
+        open_until = deadline - AFTER_OPENING
+        t_open = time.monotonic()
+        while len(students) < S and time.monotonic() < open_until:
+            students.append(new_student(url))
+        out["open_s"] = time.monotonic() - t_open
+        out["S"] = len(students)
+        out["pulls"] = [s.pull_s for s in students]
+        wait_frames(students)
+        info = runners_by_pid(base, workers)
+        out["runners"] = sum(v["runners"] for v in info.values())
+        out["playing"] = sum(v["playing"] for v in info.values())
+        print(f"[{procs} proc] {out['S']} students in {out['open_s']:.0f} s (each pull "
+              f"{out['pulls'][0]:.1f} → {out['pulls'][-1]:.1f} s); runners {out['runners']}, "
+              f"playing {out['playing']}", flush=True)
+
+        me = psutil.Process()
+        for p in (*sprocs, me):
+            p.cpu_percent(None)
+        out["rates"] = student_rates(students, seconds)
+        out["cpu_server"] = sum(p.cpu_percent(None) for p in sprocs)
+        out["cpu_clients"] = me.cpu_percent(None)
+        out["pss_mib"] = pss_mib(sprocs)
+        ok = [r for r in out["rates"] if r == r]
+        print(f"[{procs} proc] rate median {statistics.median(ok):.2f} ({len(ok)} of "
+              f"{len(students)} changing; min {min(ok):.2f}); server CPU "
+              f"{out['cpu_server']:.0f} %, light clients {out['cpu_clients']:.0f} %, PSS "
+              f"{out['pss_mib']:.0f} MiB", flush=True)
+
+        # a fresh visitor under load, kept open: with the students it fills the server.
+        # The students' longest wait between two frames meanwhile (the document is built
+        # on the server's event loop, which also sends everyone's frames)
+        for s in students:
+            s.max_gap = 0.0
+        fresh, _page, out["load_under"] = open_page(browser, url)
+        out["gaps"] = [s.max_gap for s in students]
+        out["gaps_quiet"] = quiet_gaps(students, 3.0)
+        if procs == 1 and out["S"] == S:
+            # the (cap + 1)-th visitor: the one-line page, no runner started
+            wait_sessions(base, cap)
+            ctx = browser.new_context(viewport=VIEWPORT)
+            late = ctx.new_page()
+            t0 = time.monotonic()
+            late.goto(url, wait_until="commit")
+            full = late.get_by_text("The lab is full")
+            expect(full).to_be_visible(timeout=60_000)
+            out["full_s"] = time.monotonic() - t0
+            out["full_text"] = full.first.text_content().strip().rstrip("¶").strip()
+            out["full_runners"] = get_json(base + "/runners")["runners"]
+            ctx.close()
+        print(f"[{procs} proc] fresh page under load {out['load_under']:.1f} s; students' "
+              f"longest frame gap meanwhile: median {statistics.median(out['gaps']):.2f} s "
+              f"(max {max(out['gaps']):.2f}), without a visitor "
+              f"{statistics.median(out['gaps_quiet']):.2f} s"
+              + (f"; full page in {out['full_s']:.1f} s: {out['full_text']!r}"
+                 if "full_s" in out else ""), flush=True)
+
+        fresh.close()
+        close_students(students)
+        out["closed_s"] = wait_all_closed(base, workers)
+        time.sleep(1.0)
+        out["pss_after"] = pss_mib(sprocs)
+        print(f"[{procs} proc] all closed: runners 0 after {out['closed_s']:.1f} s", flush=True)
+    return out
+
+
+def _cpu(p: psutil.Process) -> float:
+    try:
+        return p.cpu_percent(None)
+    except psutil.NoSuchProcess:
+        return 0.0
+
+
+def wait_sessions(base: str, n: int, timeout: float = 30.0) -> None:
+    """Until the server holds ``n`` sessions (closed pages leave theirs for ~1 s)."""
+    deadline = time.monotonic() + timeout
+    while get_json(base + "/runners")["sessions"] != n:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"sessions did not settle at {n}")
+        time.sleep(0.1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sessions", type=int, default=30, help="students S (default 30)")
+    ap.add_argument("--seconds", type=float, default=10.0,
+                    help="window over which each session's rate is measured")
+    ap.add_argument("--procs", type=int, nargs="+", default=[1, 2],
+                    help="worker process counts compared (default 1 2)")
+    ap.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
+    args = ap.parse_args()
+    t0 = time.monotonic()
+    end = t0 + HARD_LIMIT
+
+    def out_of_time(*_):
+        raise OutOfTime(f"the benchmark ran past {HARD_LIMIT} s")
+
+    # a SIGTERM (e.g. from `timeout`) or the hard bound still runs every cleanup
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
+    signal.signal(signal.SIGALRM, out_of_time)
+    signal.alarm(HARD_LIMIT)
+    load_panel_models()
+    results = []
+    load1 = os.getloadavg()[0]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for i, k in enumerate(args.procs):
+                left = end - time.monotonic()
+                deadline = time.monotonic() + left / (len(args.procs) - i)
+                results.append(run_config(browser, args.sessions, k, args.seconds, deadline))
+        finally:
+            signal.alarm(0)
+            browser.close()
+    wall = time.monotonic() - t0
+    print(f"done in {wall:.0f} s", flush=True)
+    if not args.no_write:
+        write_section("Load: a class on one server", report(results, args, wall, load1))
+
+
+def report(results: list[dict], args, wall: float, load1: float) -> str:
+    cpu = f"{psutil.cpu_count()} cores, {platform.processor() or platform.machine()}"
+    mem = psutil.virtual_memory().total / 2**30
+    cmd = (f"`.venv/bin/python benchmarks/bench_load.py --sessions {args.sessions} "
+           f"--seconds {args.seconds:g}`")
+    rows = []
+    for r in results:
+        ok = [x for x in r["rates"] if x == x]
+        full = (f"after {r['full_s']:.1f} s: “{r['full_text']}” ({r['full_runners']} runners, "
+                f"none started)" if "full_s" in r else "not checked (a cap per process)")
+        per = (r["pss_mib"] - r["pss_base"]) / max(1, r["S"])
+        rows.append(
+            f"| {r['procs']} | {r['S']} of {r['S_asked']} (runners {r['runners']}, playing "
+            f"{r['playing']}) | {r['load_alone']:.1f} | {r['load_under']:.1f} "
+            f"| {r['rate_alone']:.2f} | {statistics.median(ok):.2f} "
+            f"({min(ok):.2f}–{max(ok):.2f}; {len(ok)} of {len(r['rates'])} moving) "
+            f"| {r['cpu_server']:.0f} % | {r['pss_base']:.0f} → {r['pss_mib']:.0f} "
+            f"({per:.0f} per session) → {r['pss_after']:.0f} after closing "
+            f"| {full} | 0 after {r['closed_s']:.1f} s |")
+    opened = "; ".join(
+        f"{r['procs']} process{'es' if r['procs'] > 1 else ''}: {r['S']} in {r['open_s']:.0f} s "
+        f"(the first pull {r['pulls'][0]:.1f} s, the last {r['pulls'][-1]:.1f} s, alone "
+        f"{r['pull_alone']:.1f} s)" for r in results)
+    clients = ", ".join(f"{r['cpu_clients']:.0f} %" for r in results)
+    return f"""Command: {cmd} ({cpu}, {mem:.0f} GiB; load average {load1:.1f} at the start;
+{time.strftime('%Y-%m-%d')}; {wall:.0f} s in all). The machine is shared with other work
+and noisy: single figures vary by tens of percent between runs; rates are medians over
+the students.
+
+S students open the dashboard with its defaults and press Play: light clients
+(`bokeh.client`), each a real session of the served app with its runner thread (counted by
+`GET /runners`), sending what a browser sends (page ready, a click on Play) and reading the
+status bar from every message the server sends; the fresh pages are headless Chromium on
+the same machine. REAL_ENSEMBLE_LAB_MAX_SESSIONS = S + 1: the students and one fresh page
+fill the server, and the next visitor is refused.
+
+{HEADER}
+{'|---' * len(COLUMNS)}|
+{chr(10).join(rows)}
+
+A page load runs from `goto` to the status bar showing a time (document built, sent and
+drawn). A rate is the change of the status bar's simulated time between two messages
+{args.seconds:g} s apart, over their arrival times; the app asks for 1 time unit per second
+by default. Opening the class, one student after another: {opened}; the server builds one
+document at a time. The light clients took {clients} of a core in the benchmark's process.
+With `--num-procs 2` each worker process has its own limits (cap and memory budget) and a
+session lives in the process that answers its WebSocket.
+"""
+
+
+if __name__ == "__main__":
+    main()
