@@ -1,10 +1,11 @@
 """Load benchmark: a class of S students on one server (issue #17, item 5).
 
-Serves the app (``panel serve app --plugins app.routes``) on 127.0.0.1 and opens S student
-sessions that press Play, then measures:
+Serves the app (``panel serve app --plugins app.routes``) on 127.0.0.1; S students
+arrive (their sessions open, ``procs`` at a time) and then all press Play. Measures:
 
 1. a fresh page's load time in headless Chromium, alone and under that load (from ``goto``
-   until the status bar shows a time);
+   until the status bar shows a time), and how long the playing students wait for a frame
+   meanwhile (the server builds the visitor's document on the loop that sends the frames);
 2. each student's simulated-time rate: the status bar's time, as the server sends it,
    read twice ``--seconds`` apart; against one student playing alone;
 3. the server's memory (PSS: pages shared by worker processes counted once) and CPU (share
@@ -83,11 +84,16 @@ class OutOfTime(Exception):
 
 #: The light clients' own thread: Playwright's synchronous API runs an event loop in the
 #: main thread, and a Bokeh client must start and stop its loop where none runs.
-_clients = ThreadPoolExecutor(1, thread_name_prefix="bokeh-clients")
+_clients = ThreadPoolExecutor(2, thread_name_prefix="bokeh-clients")
 
 
 def new_student(url: str) -> Student:
     return _clients.submit(Student, url).result()
+
+
+def play_all(students: list[Student]) -> None:
+    for f in [_clients.submit(s.play) for s in students]:
+        f.result()
 
 
 def close_students(students: list[Student]) -> None:
@@ -105,20 +111,23 @@ class Student:
 
     def __init__(self, url: str):
         from bokeh.client import pull_session
-        from bokeh.document.events import MessageSentEvent
-        from bokeh.events import ButtonClick, DocumentReady
-        from bokeh.models import Button
 
         t0 = time.monotonic()
         self.session = pull_session(url=url)
         self.pull_s = time.monotonic() - t0
-        doc = self.session.document
-        play = next(m for m in doc.models if isinstance(m, Button) and m.label == "Play")
         self.samples: list[tuple[float, float]] = []  # (arrival, simulated time)
         self.max_gap = 0.0  # longest wait between two frames since the last reset
-        # what BokehJS sends once the page is drawn (Panel's onload starts the frame pull),
-        # then a click on Play; each is sent before the call returns
-        for event in (DocumentReady(), ButtonClick(play)):
+
+    def play(self) -> None:
+        """Send what BokehJS sends once the page is drawn (Panel's onload then starts the
+        frame pull), then a click on Play; read the messages from then on."""
+        from bokeh.document.events import MessageSentEvent
+        from bokeh.events import ButtonClick, DocumentReady
+        from bokeh.models import Button
+
+        doc = self.session.document
+        button = next(m for m in doc.models if isinstance(m, Button) and m.label == "Play")
+        for event in (DocumentReady(), ButtonClick(button)):  # each sent before it returns
             doc.callbacks.trigger_on_change(MessageSentEvent(doc, "bokeh_event", event))
         conn = self.session._connection
         self._loop, self._ws = conn._loop, conn._socket
@@ -144,8 +153,11 @@ class Student:
         return self.samples[-1] if self.samples else None
 
     def close(self) -> None:
-        self._loop.add_callback(self._ws.close, 1000, "closed")
-        self.thread.join(10)
+        if hasattr(self, "thread"):
+            self._loop.add_callback(self._ws.close, 1000, "closed")
+            self.thread.join(10)
+        else:
+            self.session.close()
 
 
 def load_panel_models() -> None:
@@ -255,6 +267,7 @@ def run_config(browser, S: int, procs: int, seconds: float, deadline: float) -> 
         workers = max(1, len(sprocs) - 1) if procs > 1 else 1
         # one student alone (the first also loads the kernels), then a fresh page alone
         warm = new_student(url)
+        play_all([warm])
         wait_frames([warm])
         out["rate_alone"] = student_rates([warm], seconds / 2)[0]
         out["pull_alone"] = warm.pull_s
@@ -266,15 +279,18 @@ def run_config(browser, S: int, procs: int, seconds: float, deadline: float) -> 
         print(f"[{procs} proc] start-up {out['startup_s']:.1f} s; alone: page load "
               f"{out['load_alone']:.1f} s, student's rate {out['rate_alone']:.2f}", flush=True)
 
-        # the class arrives, one student after another
+        # the class arrives (``procs`` students at a time), then everyone presses Play
         students: list[Student] = []
         open_until = deadline - AFTER_OPENING
         t_open = time.monotonic()
         while len(students) < S and time.monotonic() < open_until:
-            students.append(new_student(url))
+            n = min(procs, S - len(students))
+            futures = [_clients.submit(Student, url) for _ in range(n)]
+            students += [f.result() for f in futures]
         out["open_s"] = time.monotonic() - t_open
         out["S"] = len(students)
         out["pulls"] = [s.pull_s for s in students]
+        play_all(students)
         wait_frames(students)
         info = runners_by_pid(base, workers)
         out["runners"] = sum(v["runners"] for v in info.values())
@@ -408,20 +424,25 @@ def report(results: list[dict], args, wall: float, load1: float) -> str:
             f"| {full} | 0 after {r['closed_s']:.1f} s |")
     opened = "; ".join(
         f"{r['procs']} process{'es' if r['procs'] > 1 else ''}: {r['S']} in {r['open_s']:.0f} s "
-        f"(the first pull {r['pulls'][0]:.1f} s, the last {r['pulls'][-1]:.1f} s, alone "
-        f"{r['pull_alone']:.1f} s)" for r in results)
+        f"(median {statistics.median(r['pulls']):.1f} s per student)" for r in results)
+    gaps = "; ".join(
+        f"{r['procs']} process{'es' if r['procs'] > 1 else ''}: median "
+        f"{statistics.median(r['gaps']):.1f} s (longest {max(r['gaps']):.1f} s), against "
+        f"{statistics.median(r['gaps_quiet']):.2f} s over 3 s without a visitor"
+        for r in results)
     clients = ", ".join(f"{r['cpu_clients']:.0f} %" for r in results)
     return f"""Command: {cmd} ({cpu}, {mem:.0f} GiB; load average {load1:.1f} at the start;
 {time.strftime('%Y-%m-%d')}; {wall:.0f} s in all). The machine is shared with other work
 and noisy: single figures vary by tens of percent between runs; rates are medians over
 the students.
 
-S students open the dashboard with its defaults and press Play: light clients
-(`bokeh.client`), each a real session of the served app with its runner thread (counted by
-`GET /runners`), sending what a browser sends (page ready, a click on Play) and reading the
-status bar from every message the server sends; the fresh pages are headless Chromium on
-the same machine. REAL_ENSEMBLE_LAB_MAX_SESSIONS = S + 1: the students and one fresh page
-fill the server, and the next visitor is refused.
+S students open the dashboard with its defaults; once all are in, each presses Play.
+Students are light clients (`bokeh.client`): each is a real session of the served app
+with its runner thread (counted by `GET /runners`); it sends what a browser sends (page
+ready, a click on Play) and reads the status bar from every message the server sends,
+without drawing (one Chromium on these cores could not draw 30 dashboards). The fresh
+pages and the refused visitor are headless Chromium on the same machine.
+REAL_ENSEMBLE_LAB_MAX_SESSIONS = S + 1: the students and one fresh page fill the server.
 
 {HEADER}
 {'|---' * len(COLUMNS)}|
@@ -430,10 +451,10 @@ fill the server, and the next visitor is refused.
 A page load runs from `goto` to the status bar showing a time (document built, sent and
 drawn). A rate is the change of the status bar's simulated time between two messages
 {args.seconds:g} s apart, over their arrival times; the app asks for 1 time unit per second
-by default. Opening the class, one student after another: {opened}; the server builds one
-document at a time. The light clients took {clients} of a core in the benchmark's process.
-With `--num-procs 2` each worker process has its own limits (cap and memory budget) and a
-session lives in the process that answers its WebSocket.
+by default. The class arriving: {opened}; each process builds one document at a time.
+While the fresh page loaded, the playing students waited for a frame: {gaps}. The light
+clients took {clients} of a core in the benchmark's process. With `--num-procs 2` each
+worker process has its own limits (cap and memory budget).
 """
 
 
