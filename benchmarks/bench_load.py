@@ -48,6 +48,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,11 +68,16 @@ from tests._app_fixtures import (  # noqa: E402
 #: The whole benchmark's bound, seconds (a SIGALRM ends it, servers and browser included).
 HARD_LIMIT = 295
 #: Seconds a configuration keeps, after opening its students, for the measurements.
-AFTER_OPENING = 55
+AFTER_OPENING = 100
+#: Groups in which the students press Play.
+RAMP_STEPS = 5
+#: GET /runners slower than this (seconds) means the server's event loop is saturated.
+SATURATED = 5.0
 VIEWPORT = {"width": 1000, "height": 700}
 COLUMNS = ("worker processes", "students playing", "fresh page alone (s)",
            "fresh page under load (s)", "simulated time / s, one student alone",
-           "under load: median (range)", "server CPU (one core = 100 %)",
+           "under load: median (range)", "frames / s per student: alone, under load (median)",
+           "server CPU (one core = 100 %)",
            "server memory, PSS MiB: idle → under load → closed", "visitor S + 2",
            "runner threads after all close")
 HEADER = "| " + " | ".join(COLUMNS) + " |"
@@ -117,6 +123,7 @@ class Student:
         self.pull_s = time.monotonic() - t0
         self.samples: list[tuple[float, float]] = []  # (arrival, simulated time)
         self.max_gap = 0.0  # longest wait between two frames since the last reset
+        self.frames = 0  # status bar updates received
 
     def play(self) -> None:
         """Send what BokehJS sends once the page is drawn (Panel's onload then starts the
@@ -147,6 +154,7 @@ class Student:
                     if self.samples:
                         self.max_gap = max(self.max_gap, now - self.samples[-1][0])
                     self.samples.append((now, float(m[1])))
+                    self.frames += 1
                     del self.samples[:-2]
 
     def latest(self) -> tuple[float, float] | None:
@@ -182,12 +190,12 @@ def pss_mib(procs: list[psutil.Process]) -> float:
     return sum(p.memory_full_info().pss for p in procs) / 2**20
 
 
-def runners_by_pid(base: str, workers: int, timeout: float = 10.0) -> dict[int, dict]:
+def runners_by_pid(base: str, workers: int, timeout: float = 60.0) -> dict[int, dict]:
     """The latest ``/runners`` answer of every worker process (each request reaches one)."""
     seen: dict[int, dict] = {}
     deadline = time.monotonic() + timeout
     while len(seen) < workers:
-        info = get_json(base + "/runners")
+        info = get_json(base + "/runners", timeout=60)
         seen[info["pid"]] = info
         if time.monotonic() > deadline:
             raise TimeoutError(f"only {len(seen)} of {workers} worker processes answered")
@@ -199,7 +207,7 @@ def wait_all_closed(base: str, workers: int, timeout: float = 60.0) -> float:
     t0 = time.monotonic()
     last: dict[int, dict] = {}
     while True:
-        info = get_json(base + "/runners")
+        info = get_json(base + "/runners", timeout=60)
         last[info["pid"]] = info
         if len(last) >= workers and all(v["runners"] == 0 and v["sessions"] == 0
                                         for v in last.values()):
@@ -215,22 +223,39 @@ def open_page(browser, url: str, timeout: float = 90.0):
     ctx = browser.new_context(viewport=VIEWPORT)
     page = ctx.new_page()
     t0 = time.monotonic()
-    page.goto(url, wait_until="commit", timeout=timeout * 1000)
-    expect(page.locator(".status b.t")).to_be_visible(timeout=timeout * 1000)
+    try:
+        page.goto(url, wait_until="commit", timeout=timeout * 1000)
+        expect(page.locator(".status b.t")).to_be_visible(
+            timeout=max(1.0, timeout - (time.monotonic() - t0)) * 1000)
+    except (AssertionError, PlaywrightError):
+        ctx.close()
+        raise
     return ctx, page, time.monotonic() - t0
 
 
 def student_rates(students: list[Student], seconds: float) -> list[float]:
     """Simulated time per wall second of each student over ``seconds`` (status bar times
     and their arrival); NaN for a student whose status bar did not change."""
-    first = [s.latest() for s in students]
+    first = [(s.latest(), s.frames) for s in students]
     time.sleep(seconds)
     out = []
-    for a, s in zip(first, students, strict=True):
+    for (a, k), s in zip(first, students, strict=True):
         b = s.latest()
+        s.fps = (s.frames - k) / seconds
         out.append(float("nan") if a is None or b is None or b[0] == a[0]
                    else (b[1] - a[1]) / (b[0] - a[0]))
     return out
+
+
+def ping(base: str) -> float:
+    """Seconds GET /runners takes (the server's event loop answers it between frames);
+    inf when no answer comes within a minute."""
+    t0 = time.monotonic()
+    try:
+        get_json(base + "/runners", timeout=60)
+    except OSError:
+        return float("inf")
+    return time.monotonic() - t0
 
 
 def quiet_gaps(students: list[Student], seconds: float) -> list[float]:
@@ -270,6 +295,7 @@ def run_config(browser, S: int, procs: int, seconds: float, deadline: float) -> 
         play_all([warm])
         wait_frames([warm])
         out["rate_alone"] = student_rates([warm], seconds / 2)[0]
+        out["fps_alone"] = warm.fps
         out["pull_alone"] = warm.pull_s
         close_students([warm])
         ctx, _page, out["load_alone"] = open_page(browser, url)
@@ -290,26 +316,45 @@ def run_config(browser, S: int, procs: int, seconds: float, deadline: float) -> 
         out["open_s"] = time.monotonic() - t_open
         out["S"] = len(students)
         out["pulls"] = [s.pull_s for s in students]
-        play_all(students)
-        wait_frames(students)
+        print(f"[{procs} proc] {out['S']} students in {out['open_s']:.0f} s (median pull "
+              f"{statistics.median(out['pulls']):.1f} s)", flush=True)
+
+        # They press Play a group at a time, each group measured. Every playing session's
+        # frames are built and sent on the server's event loop: when it saturates, even
+        # GET /runners waits, and the ramp stops there.
+        me = psutil.Process()
+        group = max(1, len(students) // RAMP_STEPS)
+        out["steps"] = []
+        playing = 0
+        while playing < len(students):
+            new_players = students[playing:playing + group]
+            play_all(new_players)
+            playing += len(new_players)
+            wait_frames(new_players, timeout=20)
+            for p in (*sprocs, me):
+                p.cpu_percent(None)
+            rates = student_rates(students[:playing], seconds / 2)
+            step = {"playing": playing, "rates": rates,
+                    "fps": [x.fps for x in students[:playing]],
+                    "cpu_server": sum(p.cpu_percent(None) for p in sprocs),
+                    "cpu_clients": me.cpu_percent(None), "ping": ping(base)}
+            out["steps"].append(step)
+            ok = [r for r in rates if r == r]
+            print(f"[{procs} proc] {playing} playing: frames/s per student "
+                  f"{statistics.median(step['fps']):.1f}, rate "
+                  f"{statistics.median(ok) if ok else float('nan'):.2f} ({len(ok)} moving), "
+                  f"GET /runners {step['ping']:.2f} s, server CPU {step['cpu_server']:.0f} %",
+                  flush=True)
+            if step["ping"] > SATURATED or time.monotonic() > deadline - AFTER_OPENING / 2:
+                break
+        last = out["steps"][-1]
+        out["rates"], out["fps"] = last["rates"], last["fps"]
+        out["cpu_server"], out["cpu_clients"] = last["cpu_server"], last["cpu_clients"]
+        out["pss_mib"] = pss_mib(sprocs)
         info = runners_by_pid(base, workers)
         out["runners"] = sum(v["runners"] for v in info.values())
         out["playing"] = sum(v["playing"] for v in info.values())
-        print(f"[{procs} proc] {out['S']} students in {out['open_s']:.0f} s (each pull "
-              f"{out['pulls'][0]:.1f} → {out['pulls'][-1]:.1f} s); runners {out['runners']}, "
-              f"playing {out['playing']}", flush=True)
-
-        me = psutil.Process()
-        for p in (*sprocs, me):
-            p.cpu_percent(None)
-        out["rates"] = student_rates(students, seconds)
-        out["cpu_server"] = sum(p.cpu_percent(None) for p in sprocs)
-        out["cpu_clients"] = me.cpu_percent(None)
-        out["pss_mib"] = pss_mib(sprocs)
-        ok = [r for r in out["rates"] if r == r]
-        print(f"[{procs} proc] rate median {statistics.median(ok):.2f} ({len(ok)} of "
-              f"{len(students)} changing; min {min(ok):.2f}); server CPU "
-              f"{out['cpu_server']:.0f} %, light clients {out['cpu_clients']:.0f} %, PSS "
+        print(f"[{procs} proc] runners {out['runners']}, playing {out['playing']}, PSS "
               f"{out['pss_mib']:.0f} MiB", flush=True)
 
         # a fresh visitor under load, kept open: with the students it fills the server.
@@ -317,10 +362,14 @@ def run_config(browser, S: int, procs: int, seconds: float, deadline: float) -> 
         # on the server's event loop, which also sends everyone's frames)
         for s in students:
             s.max_gap = 0.0
-        fresh, _page, out["load_under"] = open_page(browser, url)
+        try:
+            fresh, _page, out["load_under"] = open_page(
+                browser, url, timeout=max(10.0, min(60.0, deadline - time.monotonic() - 25)))
+        except (AssertionError, PlaywrightError):  # not in time: the server is saturated
+            fresh, out["load_under"] = None, float("inf")
         out["gaps"] = [s.max_gap for s in students]
         out["gaps_quiet"] = quiet_gaps(students, 3.0)
-        if procs == 1 and out["S"] == S:
+        if procs == 1 and out["S"] == S and fresh is not None:
             # the (cap + 1)-th visitor: the one-line page, no runner started
             wait_sessions(base, cap)
             ctx = browser.new_context(viewport=VIEWPORT)
@@ -331,7 +380,7 @@ def run_config(browser, S: int, procs: int, seconds: float, deadline: float) -> 
             expect(full).to_be_visible(timeout=60_000)
             out["full_s"] = time.monotonic() - t0
             out["full_text"] = full.first.text_content().strip().rstrip("¶").strip()
-            out["full_runners"] = get_json(base + "/runners")["runners"]
+            out["full_runners"] = get_json(base + "/runners", timeout=60)["runners"]
             ctx.close()
         print(f"[{procs} proc] fresh page under load {out['load_under']:.1f} s; students' "
               f"longest frame gap meanwhile: median {statistics.median(out['gaps']):.2f} s "
@@ -340,7 +389,8 @@ def run_config(browser, S: int, procs: int, seconds: float, deadline: float) -> 
               + (f"; full page in {out['full_s']:.1f} s: {out['full_text']!r}"
                  if "full_s" in out else ""), flush=True)
 
-        fresh.close()
+        if fresh is not None:
+            fresh.close()
         close_students(students)
         out["closed_s"] = wait_all_closed(base, workers)
         time.sleep(1.0)
@@ -359,7 +409,7 @@ def _cpu(p: psutil.Process) -> float:
 def wait_sessions(base: str, n: int, timeout: float = 30.0) -> None:
     """Until the server holds ``n`` sessions (closed pages leave theirs for ~1 s)."""
     deadline = time.monotonic() + timeout
-    while get_json(base + "/runners")["sessions"] != n:
+    while get_json(base + "/runners", timeout=60)["sessions"] != n:
         if time.monotonic() > deadline:
             raise TimeoutError(f"sessions did not settle at {n}")
         time.sleep(0.1)
@@ -403,6 +453,25 @@ def main() -> None:
         write_section("Load: a class on one server", report(results, args, wall, load1))
 
 
+def _secs(x: float) -> str:
+    return "not loaded in time" if x == float("inf") else f"{x:.1f}"
+
+
+def ramp_table(results: list[dict]) -> str:
+    """One row per group of students pressing Play."""
+    lines = ["| worker processes | students playing | frames / s per student, median (min) "
+             "| simulated time / s, median (min) | GET /runners answered in (s) "
+             "| server CPU |", "|---|---|---|---|---|---|"]
+    for r in results:
+        for st in r["steps"]:
+            ok = [x for x in st["rates"] if x == x]
+            rate = f"{statistics.median(ok):.2f} ({min(ok):.2f})" if ok else "none moving"
+            lines.append(f"| {r['procs']} | {st['playing']} | {statistics.median(st['fps']):.1f} "
+                         f"({min(st['fps']):.1f}) | {rate} | {_secs(st['ping'])} "
+                         f"| {st['cpu_server']:.0f} % |")
+    return "\n".join(lines)
+
+
 def report(results: list[dict], args, wall: float, load1: float) -> str:
     cpu = f"{psutil.cpu_count()} cores, {platform.processor() or platform.machine()}"
     mem = psutil.virtual_memory().total / 2**30
@@ -416,9 +485,10 @@ def report(results: list[dict], args, wall: float, load1: float) -> str:
         per = (r["pss_mib"] - r["pss_base"]) / max(1, r["S"])
         rows.append(
             f"| {r['procs']} | {r['S']} of {r['S_asked']} (runners {r['runners']}, playing "
-            f"{r['playing']}) | {r['load_alone']:.1f} | {r['load_under']:.1f} "
+            f"{r['playing']}) | {r['load_alone']:.1f} | {_secs(r['load_under'])} "
             f"| {r['rate_alone']:.2f} | {statistics.median(ok):.2f} "
             f"({min(ok):.2f}–{max(ok):.2f}; {len(ok)} of {len(r['rates'])} moving) "
+            f"| {r['fps_alone']:.1f}, {statistics.median(r['fps']):.1f} "
             f"| {r['cpu_server']:.0f} % | {r['pss_base']:.0f} → {r['pss_mib']:.0f} "
             f"({per:.0f} per session) → {r['pss_after']:.0f} after closing "
             f"| {full} | 0 after {r['closed_s']:.1f} s |")
@@ -447,6 +517,11 @@ REAL_ENSEMBLE_LAB_MAX_SESSIONS = S + 1: the students and one fresh page fill the
 {HEADER}
 {'|---' * len(COLUMNS)}|
 {chr(10).join(rows)}
+
+The students pressed Play a group at a time; each group was measured over
+{args.seconds / 2:g} s (the ramp stops when GET /runners takes more than {SATURATED:g} s):
+
+{ramp_table(results)}
 
 A page load runs from `goto` to the status bar showing a time (document built, sent and
 drawn). A rate is the change of the status bar's simulated time between two messages
