@@ -68,7 +68,9 @@ from tests._app_fixtures import (  # noqa: E402
 #: The whole benchmark's bound, seconds (a SIGALRM ends it, servers and browser included).
 HARD_LIMIT = 295
 #: Seconds a configuration keeps, after opening its students, for the measurements.
-AFTER_OPENING = 100
+AFTER_OPENING = 75
+#: Seconds kept after the ramp for the fresh page, the refused visitor and closing.
+FRESH_RESERVE = 55
 #: Groups in which the students press Play.
 RAMP_STEPS = 5
 #: GET /runners slower than this (seconds) means the server's event loop is saturated.
@@ -323,7 +325,7 @@ def run_config(browser, S: int, procs: int, seconds: float, deadline: float) -> 
         # frames are built and sent on the server's event loop: when it saturates, even
         # GET /runners waits, and the ramp stops there.
         me = psutil.Process()
-        group = max(1, len(students) // RAMP_STEPS)
+        group = max(1, -(-len(students) // RAMP_STEPS))  # at most RAMP_STEPS groups
         out["steps"] = []
         playing = 0
         while playing < len(students):
@@ -345,7 +347,7 @@ def run_config(browser, S: int, procs: int, seconds: float, deadline: float) -> 
                   f"{statistics.median(ok) if ok else float('nan'):.2f} ({len(ok)} moving), "
                   f"GET /runners {step['ping']:.2f} s, server CPU {step['cpu_server']:.0f} %",
                   flush=True)
-            if step["ping"] > SATURATED or time.monotonic() > deadline - AFTER_OPENING / 2:
+            if step["ping"] > SATURATED or time.monotonic() > deadline - FRESH_RESERVE:
                 break
         last = out["steps"][-1]
         out["rates"], out["fps"] = last["rates"], last["fps"]
@@ -364,7 +366,7 @@ def run_config(browser, S: int, procs: int, seconds: float, deadline: float) -> 
             s.max_gap = 0.0
         try:
             fresh, _page, out["load_under"] = open_page(
-                browser, url, timeout=max(10.0, min(60.0, deadline - time.monotonic() - 25)))
+                browser, url, timeout=max(30.0, min(60.0, deadline - time.monotonic() - 15)))
         except (AssertionError, PlaywrightError):  # not in time: the server is saturated
             fresh, out["load_under"] = None, float("inf")
         out["gaps"] = [s.max_gap for s in students]
