@@ -425,6 +425,7 @@ def main() -> None:
     ap.add_argument("--procs", type=int, nargs="+", default=[1, 2],
                     help="worker process counts compared (default 1 2)")
     ap.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
+    ap.add_argument("--note", default="", help="a paragraph for RESULTS.md (e.g. why S)")
     args = ap.parse_args()
     t0 = time.monotonic()
     end = t0 + HARD_LIMIT
@@ -482,8 +483,9 @@ def report(results: list[dict], args, wall: float, load1: float) -> str:
     rows = []
     for r in results:
         ok = [x for x in r["rates"] if x == x]
-        full = (f"after {r['full_s']:.1f} s: “{r['full_text']}” ({r['full_runners']} runners, "
-                f"none started)" if "full_s" in r else "not checked (a cap per process)")
+        full = (f"after {r['full_s']:.1f} s: “{r['full_text']}” (runners still "
+                f"{r['full_runners']}: none started for it)" if "full_s" in r
+                else "not checked (a cap per process)")
         per = (r["pss_mib"] - r["pss_base"]) / max(1, r["S"])
         rows.append(
             f"| {r['procs']} | {r['S']} of {r['S_asked']} (runners {r['runners']}, playing "
@@ -506,7 +508,7 @@ def report(results: list[dict], args, wall: float, load1: float) -> str:
     return f"""Command: {cmd} ({cpu}, {mem:.0f} GiB; load average {load1:.1f} at the start;
 {time.strftime('%Y-%m-%d')}; {wall:.0f} s in all). The machine is shared with other work
 and noisy: single figures vary by tens of percent between runs; rates are medians over
-the students.
+the students. {args.note}
 
 S students open the dashboard with its defaults; once all are in, each presses Play.
 Students are light clients (`bokeh.client`): each is a real session of the served app
@@ -527,8 +529,11 @@ The students pressed Play a group at a time; each group was measured over
 
 A page load runs from `goto` to the status bar showing a time (document built, sent and
 drawn). A rate is the change of the status bar's simulated time between two messages
-{args.seconds:g} s apart, over their arrival times; the app asks for 1 time unit per second
-by default. The class arriving: {opened}; each process builds one document at a time.
+{args.seconds / 2:g} s apart, over their arrival times (the last group's figures in the
+first table); the app asks for 1 time unit per second by default. The server's CPU is
+its processes' time over that window (runner threads included); on these 2 shared cores
+it gets less than the cores it could use. The class arriving: {opened}; each process
+builds one document at a time.
 While the fresh page loaded, the playing students waited for a frame: {gaps}. The light
 clients took {clients} of a core in the benchmark's process. With `--num-procs 2` each
 worker process has its own limits (cap and memory budget).
