@@ -11,14 +11,16 @@ variable                               meaning                                  
 ``REAL_ENSEMBLE_LAB_IDLE_PAUSE``       seconds without input before Pause          600
 ``REAL_ENSEMBLE_LAB_IDLE_CLOSE``       seconds without input before closing        1800
 ``REAL_ENSEMBLE_LAB_HOSTED``           1: sweeps from the page are off             0
-``REAL_ENSEMBLE_LAB_MAX_SWEEPS``       sweeps run from the page at once            1
+``REAL_ENSEMBLE_LAB_MAX_SWEEPS``       sweeps run from the page at once (1-64)     1
 ``REAL_ENSEMBLE_LAB_PUBLIC_RUNNERS``   1: ``GET /runners`` answers every address   0
 =====================================  ==========================================  ========
 
 The pieces are plain Python, no Panel, and take an injected clock where time matters, so
 they are tested without a server: :class:`Sessions` (admission), :class:`MemoryBudget`
 with :func:`n_cap` (the largest N that still fits), :class:`IdleWatch` and
-:class:`SweepSlots`. :func:`server` holds this process's instances. With
+and :func:`server`, this process's instances. The Studies page enforces HOSTED and
+MAX_SWEEPS itself (``app/studies_cluster.py``, which reads the same variables by the same
+rules); they are read here too so that a malformed value stops the server at start-up. With
 ``panel serve --num-procs k`` every process has its own: the limits apply per process.
 """
 
@@ -59,7 +61,7 @@ class Settings:
     @property
     def sweeps_on(self) -> bool:
         """Whether the page may start sweeps at all."""
-        return not self.hosted and self.max_sweeps > 0
+        return not self.hosted
 
 
 def parse_bytes(text: str) -> int:
@@ -94,7 +96,7 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
         idle_pause=get("IDLE_PAUSE", float, 600.0, lambda v: v >= 0 and math.isfinite(v)),
         idle_close=get("IDLE_CLOSE", float, 1800.0, lambda v: v >= 0 and math.isfinite(v)),
         hosted=get("HOSTED", _flag, False),
-        max_sweeps=get("MAX_SWEEPS", int, 1, lambda v: v >= 0),
+        max_sweeps=get("MAX_SWEEPS", int, 1, lambda v: 1 <= v <= 64),
         public_runners=get("PUBLIC_RUNNERS", _flag, False),
     )
 
@@ -105,7 +107,7 @@ _EXPECTED = {
     "IDLE_PAUSE": "seconds, 0 or more (0 never pauses)",
     "IDLE_CLOSE": "seconds, 0 or more (0 never closes)",
     "HOSTED": "1 or 0",
-    "MAX_SWEEPS": "a whole number, 0 or more (0 turns sweeps from the page off)",
+    "MAX_SWEEPS": "a whole number from 1 to 64",
     "PUBLIC_RUNNERS": "1 or 0",
 }
 
@@ -324,44 +326,6 @@ def _fmt_minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} minutes"
 
 
-# -- sweeps ----------------------------------------------------------------------------------
-class SweepSlots:
-    """Sweeps run from the page: at most ``limit`` at once, none in hosted mode."""
-
-    def __init__(self, limit: int, hosted: bool = False):
-        self.limit, self.hosted = int(limit), bool(hosted)
-        self._running = 0
-        self._lock = threading.Lock()
-
-    @property
-    def on(self) -> bool:
-        return not self.hosted and self.limit > 0
-
-    def acquire(self) -> bool:
-        """Take a slot: False when sweeps are off or ``limit`` are running."""
-        with self._lock:
-            if not self.on or self._running >= self.limit:
-                return False
-            self._running += 1
-            return True
-
-    def release(self) -> None:
-        with self._lock:
-            self._running = max(0, self._running - 1)
-
-    @property
-    def running(self) -> int:
-        return self._running
-
-    def refusal(self) -> str:
-        """Why a sweep cannot start now."""
-        if not self.on:
-            return ("Sweeps are off on this hosted server; run them on your own computer "
-                    "with `python -m engine sweep`.")
-        n = "a sweep is" if self.limit == 1 else f"{self.limit} sweeps are"
-        return f"{n.capitalize()} already running on this server; try again when it has finished."
-
-
 # -- this process ----------------------------------------------------------------------------
 @dataclass
 class Server:
@@ -370,7 +334,6 @@ class Server:
     settings: Settings
     sessions: Sessions
     memory: MemoryBudget
-    sweeps: SweepSlots
     _tickets: dict[int, Ticket] = field(default_factory=dict)
 
     def release(self, ticket: Ticket | None) -> None:
@@ -382,7 +345,7 @@ class Server:
         """For ``GET /runners``."""
         return {"sessions": self.sessions.count, "max_sessions": self.sessions.cap,
                 "memory_reserved": self.memory.reserved, "memory_budget": self.memory.total,
-                "sweeps_running": self.sweeps.running}
+                "hosted": self.settings.hosted, "max_sweeps": self.settings.max_sweeps}
 
 
 _server: Server | None = None
@@ -396,8 +359,7 @@ def server(environ: Mapping[str, str] | None = None) -> Server:
         if _server is None:
             s = read_settings(environ)
             _server = Server(s, Sessions(s.max_sessions),
-                             MemoryBudget(s.memory_budget or default_budget()),
-                             SweepSlots(s.max_sweeps, s.hosted))
+                             MemoryBudget(s.memory_budget or default_budget()))
         return _server
 
 

@@ -83,7 +83,8 @@ COLUMNS = ("worker processes", "students playing", "fresh page alone (s)",
            "server memory, PSS MiB: idle → under load → closed", "visitor S + 2",
            "runner threads after all close")
 HEADER = "| " + " | ".join(COLUMNS) + " |"
-T_RE = re.compile(r'class="t"[^>]*>\s*([-+0-9.eE]+)\s*<')
+#: The status bar's time (app/parts/status.py: ``<b class="rel-time" data-frame=...>``).
+T_RE = re.compile(r'class="rel-time"[^>]*>\s*([-+0-9.eE]+)\s*<')
 
 
 class OutOfTime(Exception):
@@ -149,7 +150,7 @@ class Student:
             msg = await self._ws.read_message()
             if msg is None:
                 return
-            if isinstance(msg, str) and ("&quot;t&quot;" in msg or 'class=\\"t\\"' in msg):
+            if isinstance(msg, str) and "rel-time" in msg:
                 m = T_RE.search(html.unescape(msg.replace('\\"', '"')))
                 if m:
                     now = time.monotonic()
@@ -227,7 +228,7 @@ def open_page(browser, url: str, timeout: float = 90.0):
     t0 = time.monotonic()
     try:
         page.goto(url, wait_until="commit", timeout=timeout * 1000)
-        expect(page.locator(".status b.t")).to_be_visible(
+        expect(page.locator(".rel-status .rel-time")).to_be_visible(
             timeout=max(1.0, timeout - (time.monotonic() - t0)) * 1000)
     except (AssertionError, PlaywrightError):
         ctx.close()

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from app import hosting
-from app.hosting import IdleWatch, MemoryBudget, Sessions, SweepSlots
+from app.hosting import IdleWatch, MemoryBudget, Sessions
 from engine.agents import state_bytes
 from engine.params import N_MAX
 
@@ -61,7 +61,7 @@ def test_parse_bytes(text, nbytes):
 @pytest.mark.parametrize("name, value", [("MAX_SESSIONS", "0"), ("MAX_SESSIONS", "many"),
                                          ("MEMORY_BUDGET", "4 apples"), ("IDLE_PAUSE", "-1"),
                                          ("IDLE_CLOSE", "nan"), ("HOSTED", "maybe"),
-                                         ("MAX_SWEEPS", "-2")])
+                                         ("MAX_SWEEPS", "0")])
 def test_bad_setting_is_one_sentence_naming_the_variable(name, value):
     with pytest.raises(ValueError, match=rf"^REAL_ENSEMBLE_LAB_{name}=.* is not valid: "
                                          rf"expected .*\.$"):
@@ -227,21 +227,34 @@ def test_idle_watch_zero_never_fires():
 
 
 # -- sweeps ----------------------------------------------------------------------------------
-def test_sweep_slots():
-    slots = SweepSlots(1)
-    assert slots.acquire() and not slots.acquire() and slots.running == 1
-    assert slots.refusal().startswith("A sweep is already running")
-    slots.release()
-    assert slots.acquire()
-    hosted = SweepSlots(3, hosted=True)
-    assert not hosted.on and not hosted.acquire() and "hosted" in hosted.refusal()
-    assert not SweepSlots(0).acquire()
+@pytest.mark.parametrize("hosted, n", [("", ""), ("1", "3"), ("no", "64"), ("yes", "1")])
+def test_sweep_settings_agree_with_the_studies_page(monkeypatch, hosted, n):
+    """HOSTED and MAX_SWEEPS are read here (at start-up) and by the Studies page
+    (app/studies_cluster.py): the same values, the same refusals."""
+    from app import studies_cluster
+
+    monkeypatch.setenv("REAL_ENSEMBLE_LAB_HOSTED", hosted)
+    monkeypatch.setenv("REAL_ENSEMBLE_LAB_MAX_SWEEPS", n)
+    s = hosting.read_settings()
+    assert s.hosted == studies_cluster.hosted() and s.sweeps_on == (not s.hosted)
+    assert s.max_sweeps == studies_cluster.max_sweeps()
+
+
+@pytest.mark.parametrize("n", ["0", "65", "two", "-1"])
+def test_bad_max_sweeps_refused_by_both(monkeypatch, n):
+    from app import studies_cluster
+    from engine.errors import InputError
+
+    monkeypatch.setenv("REAL_ENSEMBLE_LAB_MAX_SWEEPS", n)
+    with pytest.raises(ValueError, match="REAL_ENSEMBLE_LAB_MAX_SWEEPS"):
+        hosting.read_settings()
+    with pytest.raises(InputError, match="REAL_ENSEMBLE_LAB_MAX_SWEEPS"):
+        studies_cluster.max_sweeps()
 
 
 # -- this process and the admin route ------------------------------------------------------------
 def test_end_session_gives_place_and_memory_back(monkeypatch):
-    host = hosting.Server(hosting.read_settings({}), Sessions(1), MemoryBudget(100),
-                          SweepSlots(1))
+    host = hosting.Server(hosting.read_settings({}), Sessions(1), MemoryBudget(100))
     monkeypatch.setattr(hosting, "_server", host)
     doc = object()
     t = host.sessions.admit()
@@ -294,14 +307,14 @@ def test_second_visitor_finds_the_lab_full(browser, server_of_one):
     first = browser.new_context()
     page = first.new_page()
     page.goto(server_of_one + "/app")
-    expect(page.locator(".status b.t")).to_be_visible(timeout=60_000)
+    expect(page.locator(".rel-status .rel-time")).to_be_visible(timeout=60_000)
 
     second = browser.new_context()
     late = second.new_page()
     late.goto(server_of_one + "/app")
     expect(late.get_by_text("The lab is full — 1 student is using it")).to_be_visible(
         timeout=60_000)
-    assert late.locator(".status").count() == 0  # no dashboard
+    assert late.locator(".rel-status").count() == 0  # no dashboard
     info = get_json(server_of_one + "/runners")
     assert (info["runners"], info["sessions"], info["max_sessions"]) == (1, 1, 1)
     second.close()
@@ -312,7 +325,7 @@ def test_second_visitor_finds_the_lab_full(browser, server_of_one):
     third = browser.new_context()
     again = third.new_page()
     again.goto(server_of_one + "/app")
-    expect(again.locator(".status b.t")).to_be_visible(timeout=60_000)
+    expect(again.locator(".rel-status .rel-time")).to_be_visible(timeout=60_000)
     third.close()
 
 
