@@ -15,13 +15,14 @@ arrive (their sessions open, ``procs`` at a time) and then all press Play. Measu
 5. that every runner thread and session place is gone after all close (``GET /runners``
    reaches 0 in every worker process).
 
-Students are light clients (``bokeh.client.pull_session``): each is a real session of the
-served app (``app/main.py`` runs, a runner thread starts: ``GET /runners`` counts them); it
-sends the two events a browser sends (the page is ready, so the app starts pulling frames;
-a click on Play) and then receives every message the server sends, reading the status bar
-from them without building plots. One Chromium on this 2-core machine cannot draw 30
-dashboards (three playing pages took 1.3 cores, each page 10 s to load, 2026-12-02); the
-light clients leave the cores to the server, as a class's own computers would.
+Students are light clients speaking Bokeh's WebSocket protocol (:class:`Student`): each is
+a real session of the served app (``app/main.py`` runs, a runner thread starts: ``GET
+/runners`` counts them); it pulls the document, sends the two events a browser sends (the
+page is ready, so the app starts pulling frames; a click on Play) and then receives every
+message the server sends, reading the status bar from them without building plots. One
+Chromium on this 2-core machine cannot draw 30 dashboards (three playing pages took 1.3
+cores, each page 10 s to load, 2026-12-02); the light clients leave the cores to the
+server, as a class's own computers would.
 
 The same is done with ``--num-procs 2`` (no full-lab check there: each process has its own
 cap). Writes its section (``## Load: a class on one server``) into benchmarks/RESULTS.md.
@@ -33,10 +34,9 @@ many it had).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import html
-import importlib
 import os
-import pkgutil
 import platform
 import re
 import signal
@@ -44,7 +44,6 @@ import statistics
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
@@ -91,59 +90,74 @@ class OutOfTime(Exception):
     pass
 
 
-#: The light clients' own thread: Playwright's synchronous API runs an event loop in the
-#: main thread, and a Bokeh client must start and stop its loop where none runs.
-_clients = ThreadPoolExecutor(2, thread_name_prefix="bokeh-clients")
-
-
-def new_student(url: str) -> Student:
-    return _clients.submit(Student, url).result()
-
-
-def play_all(students: list[Student]) -> None:
-    for f in [_clients.submit(s.play) for s in students]:
-        f.result()
-
-
-def close_students(students: list[Student]) -> None:
-    _clients.submit(lambda: [s.close() for s in students]).result()
-
-
 class Student:
     """A light client: one session of the served app that plays, then reads the status
-    bar's time from the messages the server sends (none is applied to a document).
+    bar's time from the messages the server sends, decoding no document.
 
-    ``bokeh.client`` connects, pulls the document and sends the events; the messages are
-    then read from its WebSocket directly: its own loop recurses once per message and
-    stops at Python's recursion limit after about a thousand (25 s of frames).
+    It speaks Bokeh's protocol on a WebSocket, as BokehJS does: it pulls the document (to
+    find the Play button's id), sends "the page is ready" (Panel's onload then starts the
+    frame pull) and a click on Play, and reads every message. ``bokeh.client`` is not
+    used: it builds every model of the document (and needs the app's own classes), and its
+    loop recurses once per message, stopping at Python's recursion limit after about a
+    thousand (25 s of frames).
     """
 
     def __init__(self, url: str):
-        from bokeh.client import pull_session
-
-        t0 = time.monotonic()
-        self.session = pull_session(url=url)
-        self.pull_s = time.monotonic() - t0
+        self.url = url
         self.samples: list[tuple[float, float]] = []  # (arrival, simulated time)
         self.max_gap = 0.0  # longest wait between two frames since the last reset
         self.frames = 0  # status bar updates received
+        self.fps = 0.0
+        self.pull_s = float("nan")
+        self._reader: asyncio.Future | None = None
 
-    def play(self) -> None:
-        """Send what BokehJS sends once the page is drawn (Panel's onload then starts the
-        frame pull), then a click on Play; read the messages from then on."""
+    async def connect(self) -> None:
+        from bokeh.client.util import websocket_url_for_server_url
+        from bokeh.client.websocket import WebSocketClientConnectionWrapper
+        from bokeh.protocol.receiver import Receiver
+        from bokeh.util.token import generate_jwt_token, generate_session_id
+        from tornado.httpclient import HTTPRequest
+        from tornado.websocket import websocket_connect
+
+        t0 = time.monotonic()
+        token = generate_jwt_token(generate_session_id())
+        ws = await websocket_connect(HTTPRequest(websocket_url_for_server_url(self.url)),
+                                     subprotocols=["bokeh", token],
+                                     max_message_size=100 * 2**20)
+        self._ws, self._conn = ws, WebSocketClientConnectionWrapper(ws)
+        self._receiver = Receiver(protocol())
+        await self._expect("ACK")
+        await protocol().create("PULL-DOC-REQ").send(self._conn)
+        reply = await self._expect("PULL-DOC-REPLY")
+        self.play_id = _find_play(reply.content["doc"])
+        self.pull_s = time.monotonic() - t0
+
+    async def _expect(self, msgtype: str):
+        while True:
+            fragment = await self._ws.read_message()
+            if fragment is None:
+                raise ConnectionError(f"the server closed the connection before {msgtype}")
+            msg = await self._receiver.consume(fragment)
+            if msg is not None and msg.msgtype == msgtype:
+                return msg
+
+    async def play(self) -> None:
+        from bokeh.document import Document
         from bokeh.document.events import MessageSentEvent
         from bokeh.events import ButtonClick, DocumentReady
         from bokeh.models import Button
 
-        doc = self.session.document
-        button = next(m for m in doc.models if isinstance(m, Button) and m.label == "Play")
-        for event in (DocumentReady(), ButtonClick(button)):  # each sent before it returns
-            doc.callbacks.trigger_on_change(MessageSentEvent(doc, "bokeh_event", event))
-        conn = self.session._connection
-        self._loop, self._ws = conn._loop, conn._socket
-        self.thread = threading.Thread(target=self._loop.run_sync, args=(self._read,),
-                                       daemon=True)
-        self.thread.start()
+        doc = Document()
+        stand_in = Button(label="Play")
+        doc.add_root(stand_in)
+        msg = protocol().create("PATCH-DOC", [
+            MessageSentEvent(doc, "bokeh_event", DocumentReady()),
+            MessageSentEvent(doc, "bokeh_event", ButtonClick(stand_in))])
+        content = msg.content
+        content["events"][1]["msg_data"]["values"]["entries"] = [["model", {"id": self.play_id}]]
+        msg.content = content  # a reference to the served document's own Play button
+        await msg.send(self._conn)
+        self._reader = asyncio.ensure_future(self._read())
 
     async def _read(self) -> None:
         while True:
@@ -163,20 +177,66 @@ class Student:
     def latest(self) -> tuple[float, float] | None:
         return self.samples[-1] if self.samples else None
 
-    def close(self) -> None:
-        if hasattr(self, "thread"):
-            self._loop.add_callback(self._ws.close, 1000, "closed")
-            self.thread.join(10)
-        else:
-            self.session.close()
+    def longest_gap(self) -> float:
+        """The longest wait for a frame since the last reset, the wait still going on
+        included."""
+        since = time.monotonic() - self.samples[-1][0] if self.samples else 0.0
+        return max(self.max_gap, since)
+
+    async def close(self) -> None:
+        self._ws.close(1000, "closed")
+        if self._reader is not None:
+            await asyncio.wait([self._reader], timeout=10)
 
 
-def load_panel_models() -> None:
-    """Every Panel model class, so that a client can decode the documents it pulls."""
-    import panel.models
+def protocol():
+    from bokeh.protocol import Protocol
 
-    for m in pkgutil.iter_modules(panel.models.__path__):
-        importlib.import_module(f"panel.models.{m.name}")
+    return Protocol()
+
+
+def _find_play(node) -> str:
+    """The id of the document's Button labelled Play (a walk through its JSON)."""
+    stack = [node]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, dict):
+            if str(x.get("name", "")).endswith("Button") and \
+                    (x.get("attributes") or {}).get("label") == "Play":
+                return x["id"]
+            stack.extend(x.values())
+        elif isinstance(x, list):
+            stack.extend(x)
+    raise LookupError("no Play button in the document")
+
+
+#: The light clients' event loop, in a thread of its own (Playwright's synchronous API runs
+#: an event loop in the main thread).
+_loop = asyncio.new_event_loop()
+threading.Thread(target=_loop.run_forever, daemon=True, name="students").start()
+
+
+def _run(coro, timeout: float = 120.0):
+    return asyncio.run_coroutine_threadsafe(coro, _loop).result(timeout)
+
+
+def new_students(url: str, n: int) -> list[Student]:
+    """``n`` students connected at once (each a session of the app, paused)."""
+    students = [Student(url) for _ in range(n)]
+    _run(_gather(s.connect() for s in students))
+    return students
+
+
+def play_all(students: list[Student]) -> None:
+    _run(_gather(s.play() for s in students))
+
+
+def close_students(students: list[Student]) -> None:
+    _run(_gather(s.close() for s in students))
+
+
+async def _gather(coros) -> None:
+    await asyncio.gather(*coros)
 
 
 def server_procs(port: int) -> list[psutil.Process]:
@@ -266,7 +326,7 @@ def quiet_gaps(students: list[Student], seconds: float) -> list[float]:
     for s in students:
         s.max_gap = 0.0
     time.sleep(seconds)
-    return [s.max_gap for s in students]
+    return [s.longest_gap() for s in students]
 
 
 def wait_frames(students: list[Student], timeout: float = 60.0) -> None:
@@ -294,7 +354,7 @@ def run_config(browser, S: int, procs: int, seconds: float, deadline: float) -> 
         sprocs = server_procs(port)
         workers = max(1, len(sprocs) - 1) if procs > 1 else 1
         # one student alone (the first also loads the kernels), then a fresh page alone
-        warm = new_student(url)
+        warm = new_students(url, 1)[0]
         play_all([warm])
         wait_frames([warm])
         out["rate_alone"] = student_rates([warm], seconds / 2)[0]
@@ -313,9 +373,7 @@ def run_config(browser, S: int, procs: int, seconds: float, deadline: float) -> 
         open_until = deadline - AFTER_OPENING
         t_open = time.monotonic()
         while len(students) < S and time.monotonic() < open_until:
-            n = min(procs, S - len(students))
-            futures = [_clients.submit(Student, url) for _ in range(n)]
-            students += [f.result() for f in futures]
+            students += new_students(url, min(procs, S - len(students)))
         out["open_s"] = time.monotonic() - t_open
         out["S"] = len(students)
         out["pulls"] = [s.pull_s for s in students]
@@ -370,7 +428,7 @@ def run_config(browser, S: int, procs: int, seconds: float, deadline: float) -> 
                 browser, url, timeout=max(30.0, min(60.0, deadline - time.monotonic() - 15)))
         except (AssertionError, PlaywrightError):  # not in time: the server is saturated
             fresh, out["load_under"] = None, float("inf")
-        out["gaps"] = [s.max_gap for s in students]
+        out["gaps"] = [s.longest_gap() for s in students]
         out["gaps_quiet"] = quiet_gaps(students, 3.0)
         if procs == 1 and out["S"] == S and fresh is not None:
             # the (cap + 1)-th visitor: the one-line page, no runner started
@@ -438,7 +496,6 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
     signal.signal(signal.SIGALRM, out_of_time)
     signal.alarm(HARD_LIMIT)
-    load_panel_models()
     results = []
     load1 = os.getloadavg()[0]
     with sync_playwright() as pw:
@@ -512,11 +569,12 @@ and noisy: single figures vary by tens of percent between runs; rates are median
 the students. {args.note}
 
 S students open the dashboard with its defaults; once all are in, each presses Play.
-Students are light clients (`bokeh.client`): each is a real session of the served app
-with its runner thread (counted by `GET /runners`); it sends what a browser sends (page
-ready, a click on Play) and reads the status bar from every message the server sends,
-without drawing (one Chromium on these cores could not draw 30 dashboards). The fresh
-pages and the refused visitor are headless Chromium on the same machine.
+Students are light clients speaking Bokeh's WebSocket protocol: each is a real session of
+the served app with its runner thread (counted by `GET /runners`); it pulls the document,
+sends what a browser sends (page ready, a click on Play) and reads the status bar from
+every message the server sends, without drawing (one Chromium on these cores could not
+draw 30 dashboards). The fresh pages and the refused visitor are headless Chromium on the
+same machine.
 REAL_ENSEMBLE_LAB_MAX_SESSIONS = S + 1: the students and one fresh page fill the server.
 
 {HEADER}
