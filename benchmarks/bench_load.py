@@ -445,7 +445,7 @@ def run_config(browser, S: int, procs: int, seconds: float, deadline: float) -> 
             ctx.close()
         print(f"[{procs} proc] fresh page under load {out['load_under']:.1f} s; students' "
               f"longest frame gap meanwhile: median {statistics.median(out['gaps']):.2f} s "
-              f"(max {max(out['gaps']):.2f}), without a visitor "
+              f"(max {max(out['gaps']):.2f}), in the 3 s after it "
               f"{statistics.median(out['gaps_quiet']):.2f} s"
               + (f"; full page in {out['full_s']:.1f} s: {out['full_text']!r}"
                  if "full_s" in out else ""), flush=True)
@@ -560,7 +560,7 @@ def report(results: list[dict], args, wall: float, load1: float) -> str:
     gaps = "; ".join(
         f"{r['procs']} process{'es' if r['procs'] > 1 else ''}: median "
         f"{statistics.median(r['gaps']):.1f} s (longest {max(r['gaps']):.1f} s), against "
-        f"{statistics.median(r['gaps_quiet']):.2f} s over 3 s without a visitor"
+        f"{statistics.median(r['gaps_quiet']):.2f} s in the 3 s after it loaded"
         for r in results)
     clients = ", ".join(f"{r['cpu_clients']:.0f} %" for r in results)
     return f"""Command: {cmd} ({cpu}, {mem:.0f} GiB; load average {load1:.1f} at the start;
