@@ -3,6 +3,11 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 5006
 PYTEST_ARGS ?=
+# serve-class (README, "Hosting a class"): where it listens, the browser's host:port, and
+# the login: a JSON file {"user": "password", ...} given to --basic-auth
+ADDRESS    ?= 127.0.0.1
+ORIGIN     ?= $(ADDRESS):$(PORT)
+BASIC_AUTH ?= credentials.json
 # The versions that were tested: everything `make test` needs (lock.txt) and the
 # dashboard's share of it that the Docker image installs (lock-runtime.txt).
 LOCK         := requirements/lock.txt
@@ -12,7 +17,7 @@ LOCK_ARGS   ?=
 UV_COMPILE    = $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 \
                 --quiet --custom-compile-command 'make lock'
 
-.PHONY: serve test install lock chromium lint bench clean
+.PHONY: serve serve-class test install lock chromium lint bench clean
 
 $(VENV)/.installed: $(LOCK) pyproject.toml
 	python3 -m venv $(VENV)
@@ -33,6 +38,14 @@ lock:
 	$(PY) -m pip install -q 'uv>=0.5'
 	$(UV_COMPILE) --extra test $(LOCK_ARGS) -o $(LOCK)
 	$(UV_COMPILE) -c $(LOCK) -o $(RUNTIME_LOCK)
+
+# A class: a login (--basic-auth), Panel's admin page (/admin) and the REAL_ENSEMBLE_LAB_*
+# limits from the environment. The cookie secret comes from PANEL_COOKIE_SECRET (not the
+# command line, which `ps` shows), drawn afresh at each start when unset.
+serve-class: install
+	@test -f "$(BASIC_AUTH)" || { echo "serve-class: $(BASIC_AUTH) is missing: write a JSON file of users and passwords, e.g. {\"class\": \"...\"}, or name one with BASIC_AUTH=..."; exit 2; }
+	PANEL_COOKIE_SECRET="$${PANEL_COOKIE_SECRET:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')}" \
+	$(VENV)/bin/panel serve app --address $(ADDRESS) --port $(PORT) --allow-websocket-origin=$(ORIGIN) --index app --plugins app.routes --liveness --admin --basic-auth $(BASIC_AUTH) --check-unused-sessions 5000 --unused-session-lifetime 10000
 
 # Debian's chromium drives the browser tests; install it when missing and apt is there.
 chromium:

@@ -1,8 +1,12 @@
 """Extra server routes: ``panel serve app --plugins app.routes``.
 
-``GET /runners`` answers ``{"runners": k, "threads": [...]}``: the simulation threads alive
-in this server (one per open session). Tests and operators use it to check that closing a
-session stops its thread.
+``GET /runners`` answers ``{"runners": k, "threads": [...], "playing": j, "sessions": n,
+...}``: the simulation threads alive in this process (one per open session; j of them
+playing), the sessions admitted (:mod:`app.hosting`) and the memory reserved, with this
+process's ``pid`` (under ``--num-procs`` each request reaches one process). Tests and
+operators use it to check that closing a session stops its thread. It answers only
+requests made on this machine (127.0.0.1 or ::1, not forwarded by a proxy) unless
+REAL_ENSEMBLE_LAB_PUBLIC_RUNNERS=1.
 """
 
 from __future__ import annotations
@@ -13,16 +17,28 @@ import sys
 
 from tornado import web
 
+from app import hosting
 from app.runner import live_runners
 from engine import SetupError, require_threadsafe_layer
 
 # Server start-up: refuse here, with one sentence, rather than abort mid-session when two
-# sessions run parallel kernels at once on a layer that is not thread-safe.
+# sessions run parallel kernels at once on a layer that is not thread-safe, or fail at the
+# first visitor on a malformed REAL_ENSEMBLE_LAB_* setting.
 try:
     require_threadsafe_layer()
-except SetupError as _err:
+    hosting.read_settings()
+except (SetupError, ValueError) as _err:
     print(f"error: {_err}", file=sys.stderr)
     raise SystemExit(2) from None
+
+LOCAL = ("127.0.0.1", "::1")
+#: Headers a reverse proxy adds: a request through a proxy on this machine is not local.
+FORWARDED = ("X-Forwarded-For", "X-Real-Ip", "Forwarded")
+
+
+def is_local(request) -> bool:
+    """Made on this machine, directly (not relayed by a proxy that runs here)."""
+    return request.remote_ip in LOCAL and not any(h in request.headers for h in FORWARDED)
 
 
 # Compile (or load from numba's cache) every engine's kernels and measure this machine's
@@ -37,11 +53,17 @@ if os.environ.get("REAL_ENSEMBLE_LAB_WARMUP", "1") != "0":
 
 class RunnersHandler(web.RequestHandler):
     def get(self) -> None:
+        host = hosting.server()
+        if not (host.settings.public_runners or is_local(self.request)):
+            raise web.HTTPError(403, reason="GET /runners answers only requests from this "
+                                            "machine")
         runners = live_runners()
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
         self.write(json.dumps({"runners": len(runners),
-                               "threads": sorted(r._thread.name for r in runners)}))
+                               "threads": sorted(r._thread.name for r in runners),
+                               "playing": sum(bool(r.playing) for r in runners),
+                               **host.summary(), "pid": os.getpid()}))
 
 
 ROUTES = [(r"/runners", RunnersHandler, {})]

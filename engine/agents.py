@@ -90,18 +90,26 @@ def available_memory() -> int:
 def check_memory(N: int, P: int, spectators: int = 0, phases: str = "dynamic",
                  f: float = 0.0, gamma: float = 0.0) -> None:
     """Refuse, with one sentence, an agents run whose state cannot fit in memory."""
-    locked = phases == "locked"
-    momentum = (not locked) and (f > 0 or gamma > 0)
     total = N + P * spectators
     if total >= 2**31 - 1:
         raise InputError(f"The agent engine holds at most 2^31 systems, not {total}; "
                          f"use the population mode for larger N.")
-    need = total * (bytes_per_system(P, locked, momentum) + COPY_BUFFER_BYTES) + 64 * P * P * 8
+    need = state_bytes(N, P, spectators, phases, f, gamma)
     have = available_memory()
     if need > MEMORY_FRACTION * have:
         raise InputError(f"N = {N} agents need {_fmt_bytes(need)} but only "
                          f"{_fmt_bytes(have)} of memory is available; use a smaller N "
                          f"or the population mode.")
+
+
+def state_bytes(N: int, P: int, spectators: int = 0, phases: str = "dynamic",
+                f: float = 0.0, gamma: float = 0.0) -> int:
+    """Bytes an agents run of N systems holds: per system (:func:`bytes_per_system` and
+    the copy buffers) plus the P x P tables, which do not depend on N."""
+    locked = phases == "locked"
+    momentum = (not locked) and (f > 0 or gamma > 0)
+    total = N + P * spectators
+    return total * (bytes_per_system(P, locked, momentum) + COPY_BUFFER_BYTES) + 64 * P * P * 8
 
 
 def bytes_per_system(P: int, locked: bool, momentum: bool) -> int:
