@@ -1,7 +1,8 @@
 """From a study to a live run: the dashboard address of one stored run (no Panel here).
 
-The dashboard reads its settings from the address (``app.url.read_link``): ``preset``, ``pv`` (the preset's values as JSON) and the simulation
-parameters marked ``url`` in ``engine.params.CONTROLS``. :func:`live_link` writes every one of them from a row of a
+The dashboard reads its settings from the address (``app.url.read_link``): ``preset``,
+``pv`` (the preset's values as JSON) and the simulation parameters marked ``url`` in
+``engine.params.CONTROLS``. :func:`live_link` writes every one of them from a row of a
 sweep's summary (engine/sweep.py), so the live run starts from the stored run's preset,
 parameters and seed.
 """

@@ -7,10 +7,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from app.plots import JointGridView, MarginalsView
 
 from app.bell_tests import BellTests, chsh_verdict, signalling_verdict
 from app.dashboard import EnsembleApp
+from app.plots import JointGridView, MarginalsView
 from engine import InputError, build_preset, make_params
 from engine.chsh import ChshResult, chsh, chsh_seed
 from engine.signalling import signalling, signalling_seed

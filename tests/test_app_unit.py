@@ -4,7 +4,6 @@ history rows -> Bokeh sources. The controller and the page's wiring: test_contro
 from __future__ import annotations
 
 import time
-
 from dataclasses import replace
 
 import numpy as np

@@ -3,8 +3,6 @@ life of its shared Dask client."""
 
 from __future__ import annotations
 
-from engine.params import SimParams
-
 import json
 import threading
 from types import SimpleNamespace
@@ -15,6 +13,7 @@ import pytest
 from app import studies_cluster as cluster
 from app.studies_links import LINK_PARAMS, link_gaps, live_link
 from engine.datadir import ENV
+from engine.params import SimParams
 from tests._studies_data import TINY, make_results, results  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.timeout(120)
