@@ -145,17 +145,21 @@ class EnsembleApp(pn.viewable.Viewer):
     # -- the session ----------------------------------------------------------------------
     def tick(self) -> None:
         """Pull the latest frame; update the page (periodic callback)."""
-        pub = self.ctl.tick()
-        if self._location is not None:
+        # one document update per frame: status bar, plots and all (two would make the
+        # page draw twice per frame)
+        with pn.io.hold():
+            pub = self.ctl.tick()
+            if pub is not None:
+                self.plots.show(pub, self.ctl.runner)
+                applies = BellTests.applies(self.ctl.runner.ham)
+                if self.bell_box.visible != applies:
+                    self.bell_box.visible = applies
+        if self._location is not None and pub is None:
+            # the address follows the settings, written on a tick without a new frame
             query = self.ctl.share_query()
             search = f"?{query}" if query else ""
             if self._location.search != search:
                 self._location.search = search
-        if pub is None:
-            return
-        with pn.io.hold():
-            self.plots.show(pub, self.ctl.runner)
-            self.bell_box.visible = BellTests.applies(self.ctl.runner.ham)
 
     def start(self, thread: bool = True):
         return self.ctl.start(thread=thread)

@@ -69,7 +69,8 @@ class StatusBar(pn.viewable.Viewer):
     def __init__(self, ctl: Controller, **params):
         super().__init__(**params)
         self.ctl = ctl
-        self.pane = pn.pane.HTML("", sizing_mode="stretch_width",
+        # a fixed height: the figures change every frame, the page's layout must not
+        self.pane = pn.pane.HTML("", sizing_mode="stretch_width", height=62,
                                  css_classes=["rel-status", "status"],
                                  stylesheets=[_STATUS_CSS])
         ctl.param.watch(self.refresh, ["published", "preparing"])
