@@ -11,17 +11,22 @@ from typing import Any
 from .errors import InputError
 
 
-def read_text(path: str | Path, what: str, max_bytes: int) -> str:
-    """The UTF-8 text of ``path``, refused before reading when larger than ``max_bytes``."""
+def read_bytes(path: str | Path, what: str, max_bytes: int) -> bytes:
+    """The bytes of ``path``, refused before reading when larger than ``max_bytes``."""
     path = Path(path)
     try:
         size = path.stat().st_size
         if size > max_bytes:
             raise InputError(f"The {what} {str(path)!r} is {size / 2**20:.1f} MiB, more than "
                              f"the {max_bytes / 2**20:.0f} MiB allowed.")
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as err:
         raise InputError(f"Cannot read the {what} {str(path)!r}: {err.strerror}.") from None
+
+
+def read_text(path: str | Path, what: str, max_bytes: int) -> str:
+    """The UTF-8 text of ``path``, refused before reading when larger than ``max_bytes``."""
+    data = read_bytes(path, what, max_bytes)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ._files import read_bytes
 from .errors import InputError
 from .hamiltonian import Hamiltonian
 from .params import SimParams, make_params
@@ -150,14 +151,7 @@ def read_export(source: str | Path | bytes) -> tuple[dict[str, np.ndarray], dict
     else:
         path = Path(source)
         what = f"export {str(path)!r}"
-        try:
-            size = path.stat().st_size
-            if size > READ_MAX_BYTES:
-                raise InputError(f"The {what} is {size / 2**20:.1f} MiB, more than the "
-                                 f"{READ_MAX_BYTES / 2**20:.0f} MiB allowed.")
-            data = path.read_bytes()
-        except OSError as err:
-            raise InputError(f"Cannot read the {what}: {err.strerror}.") from None
+        data = read_bytes(path, "export", READ_MAX_BYTES)
     if data[:4] == b"PAR1":
         return _read_parquet(data, what)
     return _read_csv(data, what)

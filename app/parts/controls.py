@@ -9,7 +9,7 @@ from typing import Any
 
 import panel as pn
 
-from engine import InputError, SimParams, preset_info, preset_names
+from engine import InputError, preset_info, preset_names
 from engine.params import CONTROLS, param_names
 
 from ..controller import Controller
@@ -181,4 +181,4 @@ def control_widgets(sim_controls: SimControls, ham: HamiltonianControls,
     return out
 
 
-__all__ = ["HamiltonianControls", "SimControls", "control_widgets", "SimParams"]
+__all__ = ["HamiltonianControls", "SimControls", "control_widgets"]
