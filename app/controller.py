@@ -263,8 +263,11 @@ class Controller(param.Parameterized):
             self.runner.stop()
             self.runner = None
 
-    def tick(self) -> Published | None:
-        """Send what changed since the last tick, then return a new frame (or None)."""
+    def tick(self, pull: bool = True) -> Published | None:
+        """Send what changed since the last tick, then return a new frame (or None).
+
+        With ``pull=False`` only the commands go out: the page has not drawn the last frame
+        yet, and the newest one stays in the runner for the next tick."""
         runner = self.runner
         if runner is None:
             return None
@@ -287,6 +290,8 @@ class Controller(param.Parameterized):
             self.error = runner.error or ""
             if self.preparing and runner.error:
                 self._after_failed_restart()
+        if not pull:
+            return None
         pub = runner.latest()
         if pub is None or pub.seq == self._seq:
             return None

@@ -25,6 +25,7 @@ from .bell_tests import BellTests
 from .controller import Controller
 from .maths import math_markdown
 from .parts.controls import HamiltonianControls, SimControls, control_widgets
+from .parts.pacer import FramePacer
 from .parts.plots_area import PlotsArea
 from .parts.status import LessonBanner, Notices, StatusBar, lesson_options
 from .parts.transport import Transport
@@ -57,6 +58,7 @@ class EnsembleApp(pn.viewable.Viewer):
         self.notices = Notices(ctl)
         self.banner = LessonBanner(ctl)
         self.plots = PlotsArea(ctl, **kw)
+        self.pacer = FramePacer(clock=ctl.clock)
         self.transport.keys.param.watch(lambda e: setattr(self.plots, "narrow", e.new),
                                         "narrow")
         self.sim_controls = SimControls(ctl)
@@ -148,9 +150,11 @@ class EnsembleApp(pn.viewable.Viewer):
         # one document update per frame: status bar, plots and all (two would make the
         # page draw twice per frame)
         with pn.io.hold():
-            pub = self.ctl.tick()
+            # a page still drawing earlier frames gets none: the newest waits in the runner
+            pub = self.ctl.tick(pull=self.pacer.ready())
             if pub is not None:
                 self.plots.show(pub, self.ctl.runner)
+                self.pacer.sent()
                 applies = BellTests.applies(self.ctl.runner.ham)
                 if self.bell_box.visible != applies:
                     self.bell_box.visible = applies
@@ -212,7 +216,8 @@ class EnsembleApp(pn.viewable.Viewer):
                          self.status, flex_wrap="wrap", sizing_mode="stretch_width",
                          css_classes=["rel-top"])
         live = pn.Column(top, self.banner, self.notices, self.plots, self.bell_box,
-                         self.explain_box, self.transport.keys, sizing_mode="stretch_width")
+                         self.explain_box, self.transport.keys, self.pacer,
+                         sizing_mode="stretch_width")
         try:
             from .studies import StudiesView
         except ImportError:

@@ -17,7 +17,7 @@ import panel as pn
 import param
 
 from engine import SimParams, preset_info
-from engine.params import CONTROLS, N_MAX
+from engine.params import CONTROLS, N_MAX, quantize
 
 from . import patches
 
@@ -115,9 +115,15 @@ def _bind(w: pn.widgets.Widget, sim: SimParams, name: str) -> None:
     live = name in SimParams.LIVE
     event = "value" if live or "value_throttled" not in w.param else "value_throttled"
 
+    # Both ways compare values rounded to the step: a slider sends -0.45000000000000007,
+    # the spec keeps -0.45, and comparing the raw values sent each back to the other until
+    # Python's recursion limit (seconds per key press, 2026-12-02).
     def to_sim(e):
-        if e.new is not None and getattr(sim, name) != e.new:
-            setattr(sim, name, e.new)
+        if e.new is None:
+            return
+        new = quantize(name, e.new)
+        if getattr(sim, name) != new:
+            setattr(sim, name, new)
 
     def to_widget(e):
         new = e.new

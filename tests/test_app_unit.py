@@ -417,3 +417,57 @@ def test_reanchor_command_reaches_the_stepper_and_the_next_frame():
     r.stop()
 
 
+
+
+@pytest.mark.parametrize("name, noisy, shown", [("r", -0.5 + 0.05 + 1e-16, -0.45),
+                                                ("r", 0.1 + 0.2, 0.3),
+                                                ("f", 0.7000000000000001, 0.7)])
+def test_a_slider_value_off_its_step_settles_in_one_round(name, noisy, shown):
+    """A key press on a slider sends e.g. -0.4499999999999999: the spec and the slider both
+    settle on the step's value at once. Compared unrounded, the two sent the value back and
+    forth until Python's recursion limit, on every key press (seconds of latency)."""
+    from app.controller import Controller
+    from app.widgets import sim_widget
+
+    ctl = Controller()
+    w = sim_widget(ctl.sim, name)
+    sets = []
+    ctl.sim.param.watch(lambda e: sets.append(e.new), name)
+    inner = getattr(w, "_slider", w)  # an Editable slider's own slider, as the page moves it
+    inner.value = noisy
+    assert getattr(ctl.sim, name) == shown and w.value == shown
+    assert sets == [shown]
+
+
+def test_frame_pacer_keeps_at_most_two_frames_in_flight():
+    """The session sends a frame only while fewer than IN_FLIGHT are undrawn, or when the
+    page has not answered for ACK_TIMEOUT_S (a hidden tab)."""
+    from app.parts.pacer import ACK_TIMEOUT_S, IN_FLIGHT, FramePacer
+
+    now = [0.0]
+    pacer = FramePacer(clock=lambda: now[0])
+    assert all(pacer.ready() for _ in range(5))  # no page has answered: no pacing
+    pacer.live = True
+    for _ in range(IN_FLIGHT):
+        assert pacer.ready()
+        pacer.sent()
+    assert not pacer.ready()
+    pacer.drawn = 1  # the page painted the first
+    assert pacer.ready()
+    pacer.sent()
+    assert not pacer.ready()
+    now[0] += ACK_TIMEOUT_S  # no answer for that long: one more goes out
+    assert pacer.ready()
+
+
+def test_controller_tick_without_pull_keeps_the_newest_frame():
+    from app.controller import Controller
+
+    ctl = Controller()
+    runner = ctl.start(thread=False)
+    ctl.tick()
+    runner.process("step", 0.1)
+    assert ctl.tick(pull=False) is None  # the page is busy: nothing taken
+    pub = ctl.tick()
+    assert pub is not None and pub.frame.t > 0
+    ctl.runner = None
