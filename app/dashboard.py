@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import logging
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,14 @@ _HIGHLIGHT_CSS = (":host(.lesson-highlight) {outline: 3px solid #f59e0b; outline
                   " border-radius: 8px; background: #fff7ed;}")
 _CARD = dict(sizing_mode="stretch_width", header_background="#eef2ff",
              stylesheets=[":host .card-title {font-size: 17px; font-weight: 600;}"])
+
+
+def _frozen(doc):
+    """Bokeh's ``doc.models.freeze()``: the document's set of models is recomputed once when
+    the block ends, not after every model added (Panel's links and plot swaps triggered a
+    walk of the whole document each: half of a page's build, measured 2026-12-02). Only
+    around changes that add models: the walk at the end costs a third of a second."""
+    return doc.models.freeze() if doc is not None else nullcontext()
 
 
 class EnsembleApp(pn.viewable.Viewer):
@@ -153,7 +162,10 @@ class EnsembleApp(pn.viewable.Viewer):
             # a page still drawing earlier frames gets none: the newest waits in the runner
             pub = self.ctl.tick(pull=self.pacer.ready())
             if pub is not None:
-                self.plots.show(pub, self.ctl.runner)
+                # new plots for a new ensemble: the document's models are counted once
+                new = self.plots.rebuilds(pub)
+                with _frozen(pn.state.curdoc) if new else nullcontext():
+                    self.plots.show(pub, self.ctl.runner)
                 self.pacer.sent()
                 applies = BellTests.applies(self.ctl.runner.ham)
                 if self.bell_box.visible != applies:
@@ -245,7 +257,15 @@ class EnsembleApp(pn.viewable.Viewer):
                  area: str = "main", target: str | None = None):
         page = self.template()  # build first: a failure here must not leave a thread behind
         self._session_setup()
-        return page.servable(title=title)
+        try:
+            # the first frame's plots go into the page before its models exist: drawn into
+            # a served page, each plot re-processed the whole document (seconds per visitor)
+            self.tick()
+            with _frozen(pn.state.curdoc):
+                return page.servable(title=title)
+        except BaseException:
+            self.stop()
+            raise
 
     # -- export -----------------------------------------------------------------------------
     def _export_csv(self) -> io.BytesIO:

@@ -80,6 +80,10 @@ class PlotsArea(pn.viewable.Viewer):
         self.param.watch(lambda e: self._projector(), "narrow")
 
     # -- data ----------------------------------------------------------------------------
+    def rebuilds(self, pub: Published) -> bool:
+        """Will :meth:`show` build new plots for ``pub`` (a new ensemble)?"""
+        return pub.generation != self._generation
+
     def show(self, pub: Published, runner) -> None:
         """Draw a new publication: rebuild for a new ensemble, then frame and history rows."""
         if pub.generation != self._generation:
