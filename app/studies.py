@@ -46,6 +46,8 @@ STUDIES = ROOT / "assets" / "studies"
 METRICS = ["max_tv_sqrtN", "final_tv_sqrtN", "max_tv", "final_tv", "absorbed", "wall_time"]
 #: Runs listed at most under one heatmap cell or drift curve that was clicked.
 MAX_CELL_LINKS = 12
+#: Height of the runs table (px) past which it scrolls (about 12 rows).
+RUNS_HEIGHT = 420
 _LINK = {"type": "link", "label": "open live ↗", "target": "_blank"}
 
 
@@ -111,8 +113,12 @@ class StudiesView(pn.viewable.Viewer):
         self._heat = pn.pane.HoloViews(None, sizing_mode="fixed")
         self._cell = pn.pane.Markdown("", sizing_mode="stretch_width")
         self._tables = pn.pane.Markdown("")
+        # no pagination: Tabulator puts its page buttons inside its role=grid (axe:
+        # aria-required-children); the table scrolls instead, every row drawn so that Tab
+        # reaches every run's link
         self._runs = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False,
-                                          pagination="local", page_size=12,
+                                          pagination=None, max_height=RUNS_HEIGHT,
+                                          configuration={"renderVertical": "basic"},
                                           formatters={"live": _LINK}, visible=False,
                                           css_classes=["studies-runs"])
         self._load()
