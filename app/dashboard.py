@@ -76,7 +76,8 @@ class EnsembleApp(pn.viewable.Viewer):
         self.present.param.watch(lambda e: setattr(ctl, "presentation", e.new), "value")
         self.explain = math_markdown("", sizing_mode="stretch_width",
                                         css_classes=["rel-explain"],
-                                        stylesheets=[":host {font-size: 17px;}"])
+                                        stylesheets=[":host {font-size: 17px;}",
+                                                     a11y.SECTION_CSS])
         self.csv_button = pn.widgets.FileDownload(
             callback=self._export_csv, filename="ensemble.csv",
             label="Download CSV (with its parameters)",
@@ -136,7 +137,7 @@ class EnsembleApp(pn.viewable.Viewer):
         edited = ("\n\n*The matrix was edited by hand: the preset's explanation describes the "
                   "matrix it started from.*" if self.ctl.custom is not None else "")
         self.explain.object = (
-            f"### {info['title']}\n\n{desc}{edited}\n\n"
+            f"## {info['title']}\n\n{desc}{edited}\n\n"
             "**What to try.** Press Play: the bars (the ensemble, n_a/N) follow the black "
             "marks (quantum mechanics, |ψ_a|²) because each system copies others at the "
             "rate of eq. (C). Then drag **r** away from −½, shrink **N**, or start the "

@@ -25,6 +25,7 @@ from engine.datadir import data_dir, resolve_inside, result_dirs
 from engine.errors import InputError
 
 from . import studies_cluster as cluster
+from .a11y import SECTION_CSS
 from .studies_cluster import close_shared_client, shared_client  # noqa: F401 - the API
 from .studies_links import link_gaps, live_link
 from .studies_plots import (  # noqa: F401 - re-exported for docs/render_studies.py
@@ -322,7 +323,7 @@ class StudiesView(pn.viewable.Viewer):
     # -- layout -------------------------------------------------------------------------
     def __panel__(self) -> pn.viewable.Viewable:
         controls = pn.Column(
-            "### Results",
+            pn.pane.Markdown("## Results", stylesheets=[SECTION_CSS]),
             self._dir_select, self._dir_input,
             pn.pane.Markdown(f"Folders inside the data folder `{data_dir()}` "
                              f"(set by `REAL_ENSEMBLE_LAB_DATA`).",
@@ -330,7 +331,7 @@ class StudiesView(pn.viewable.Viewer):
             pn.widgets.Select.from_param(self.param.metric, label="Heatmap metric"),
             self._x_select, self._y_select,
             pn.widgets.FloatInput.from_param(self.param.t_min, label="Drift fit from t ="),
-            "### Run a small sweep",
+            pn.pane.Markdown("## Run a small sweep", stylesheets=[SECTION_CSS]),
             pn.widgets.Select.from_param(self.param.study, label="Study (assets/studies)"),
             pn.widgets.IntSlider.from_param(self.param.seeds, label="Seeds"),
             self._run_button, self.progress, self.status,

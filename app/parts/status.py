@@ -10,6 +10,7 @@ import panel as pn
 
 from engine import lessons as lesson_data
 
+from ..a11y import SECTION_CSS
 from ..controller import Controller
 from ..maths import math_markdown
 from ..runner import Published
@@ -145,7 +146,8 @@ class LessonBanner(pn.viewable.Viewer):
                                       variant="outline", width=170,
                                       css_classes=["rel-lesson-more"])
         self.full = math_markdown("", sizing_mode="stretch_width", visible=False,
-                                  css_classes=["lesson-text", "rel-lesson-text"])
+                                  css_classes=["lesson-text", "rel-lesson-text"],
+                                  stylesheets=[SECTION_CSS])
         self.more.param.watch(lambda e: setattr(self.full, "visible", e.new), "value")
         self.box = pn.Column(pn.Row(self.line, self.more, sizing_mode="stretch_width"),
                              self.full, sizing_mode="stretch_width", visible=False,
