@@ -40,6 +40,21 @@ TICK_MS = 25
 IDLE_TICK_MS = 100
 _HIGHLIGHT_CSS = (":host(.lesson-highlight) {outline: 3px solid #f59e0b; outline-offset: 3px;"
                   " border-radius: 8px; background: #fff7ed;}")
+#: The live run's controls (the template's sidebar) close on the Studies tab and open
+#: again on the way back if they were open (the template's own openNav and closeNav).
+STUDIES_CLOSES_SIDEBAR_JS = """
+const sidebar = document.getElementById("sidebar")
+if (sidebar == null || typeof closeNav !== "function" || typeof openNav !== "function") {
+  return
+}
+if (cb_obj.active === 1) {
+  window.__rel_sidebar_was_open = !sidebar.classList.contains("hidden")
+  closeNav()
+} else if (window.__rel_sidebar_was_open) {
+  window.__rel_sidebar_was_open = false
+  openNav()
+}
+"""
 _CARD = dict(sizing_mode="stretch_width", header_background="#eef2ff",
              stylesheets=[":host .card-title {font-size: 17px; font-weight: 600;}"])
 
@@ -218,8 +233,10 @@ class EnsembleApp(pn.viewable.Viewer):
             from .studies import StudiesView
         except ImportError:
             return live
-        return pn.Tabs(("Live ensemble", live), ("Studies", StudiesView()),
+        tabs = pn.Tabs(("Live ensemble", live), ("Studies", StudiesView()),
                        sizing_mode="stretch_width", dynamic=True)
+        tabs.jscallback(active=STUDIES_CLOSES_SIDEBAR_JS)
+        return tabs
 
     def __panel__(self) -> pn.viewable.Viewable:
         self._session_setup()

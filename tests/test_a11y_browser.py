@@ -238,6 +238,23 @@ def test_the_tabs_come_before_what_they_hold_and_open_by_keyboard(browser, serve
     ctx.close()
 
 
+def test_the_live_controls_close_on_the_studies_tab_and_come_back(browser, server):
+    ctx = browser.new_context(viewport={"width": 1600, "height": 1000})  # sidebar open
+    page = ctx.new_page()
+    open_app(page, server)
+    expect(page.locator(".rel-plot-hist canvas").first).to_be_visible(timeout=20_000)
+    sidebar = page.locator("#sidebar")
+    expect(sidebar).not_to_have_class(re.compile("hidden"))
+    page.get_by_role("tab", name="Studies").click()
+    expect(page.locator(".studies-message")).to_contain_text("4 runs", timeout=30_000)
+    expect(sidebar).to_have_class(re.compile("hidden"))
+    expect(page.locator("#sidebar-button")).to_have_attribute("aria-expanded", "false")
+    page.get_by_role("tab", name="Live ensemble").click()
+    expect(sidebar).not_to_have_class(re.compile("hidden"))
+    expect(page.locator(".rel-play button")).to_be_visible()
+    ctx.close()
+
+
 def test_a_closed_sidebar_takes_no_focus_at_1280x720(browser, server):
     ctx = browser.new_context(viewport={"width": 1280, "height": 720})
     page = ctx.new_page()
