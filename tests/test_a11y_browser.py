@@ -291,6 +291,15 @@ def test_phone_390x844(browser, server):
     assert boxes["dev"]["y"] >= boxes["phase"]["y"] + boxes["phase"]["height"] - 1
     hist = page.locator(".rel-plot-hist canvas").first.bounding_box()
     assert hist["width"] >= 300 and hist["x"] >= 0 and hist["x"] + hist["width"] <= 390
+    # every figure of the status bar inside it, above the plots (a fixed height for wide
+    # screens cut off its third row)
+    status = page.locator(".rel-status").bounding_box()
+    stats = page.locator(".rel-status .stat")
+    assert stats.count() >= 7
+    for stat in stats.all():
+        b = stat.bounding_box()
+        assert b["y"] + b["height"] <= status["y"] + status["height"], stat.inner_text()
+    assert boxes["hist"]["y"] >= status["y"] + status["height"]
     for name in ("play", "step", "reset"):  # the transport without scrolling
         b = page.locator(f".rel-{name} button").bounding_box()
         assert 0 <= b["y"] and b["y"] + b["height"] <= 844 and b["x"] + b["width"] <= 390

@@ -195,4 +195,7 @@ _STATUS_CSS = """
 .stat span em {font-style: normal; text-transform: none;}
 :host(.big) .stat b {font-size: 30px;} :host(.big) .stat span {font-size: 15px;}
 :host(.big) .stat.aux b {font-size: 20px; line-height: 38px;}
+/* narrow screens: the figures wrap to two or three rows, each height still fixed */
+@media (max-width: 800px) {:host {height: 116px !important;}}
+@media (max-width: 560px) {:host {height: 170px !important;}}
 """
