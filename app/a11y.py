@@ -20,6 +20,7 @@ FOCUS = "#b45309"
 FOCUS_CSS = f"""
 :focus-visible {{outline: 3px solid {FOCUS} !important; outline-offset: 2px !important;}}
 .noUi-handle:focus-visible {{box-shadow: 0 0 0 3px {FOCUS} !important;}}
+.bk-tab:focus-visible {{outline-offset: -3px !important;}}
 .bk-btn[disabled], .bk-input[disabled], input[disabled] {{
   opacity: 0.45 !important; cursor: not-allowed !important; filter: grayscale(0.6);
 }}
@@ -27,6 +28,11 @@ FOCUS_CSS = f"""
 :host {{--code-text-color: #1e40af;}}
 :host(.outline) .bk-btn.bk-btn-primary.bk-active {{color: #fff !important;}}
 """
+
+
+#: Section headings are h2 under the page's h1 (the title in the header; axe's
+#: heading-order), drawn at the size of the h3 they were.
+SECTION_CSS = ":host h2 {font-size: 1.17em;}"
 
 
 def accessible(design: type) -> type:

@@ -326,8 +326,8 @@ class BellTests(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
-            pn.pane.Markdown("### Bell tests: CHSH and signalling", margin=(0, 10),
-                             stylesheets=[":host h3 {font-size: 22px;}"]),
+            pn.pane.Markdown("## Bell tests: CHSH and signalling", margin=(0, 10),
+                             stylesheets=[":host h2 {font-size: 22px;}"]),
             pn.Row(self.chsh_button, self.signal_button, self.seeds_input),
             self.progress, self.status, self.note, self.table, self.verdict,
             sizing_mode="stretch_width",

@@ -42,6 +42,21 @@ TICK_MS = 25
 IDLE_TICK_MS = 100
 _HIGHLIGHT_CSS = (":host(.lesson-highlight) {outline: 3px solid #f59e0b; outline-offset: 3px;"
                   " border-radius: 8px; background: #fff7ed;}")
+#: The live run's controls (the template's sidebar) close on the Studies tab and open
+#: again on the way back if they were open (the template's own openNav and closeNav).
+STUDIES_CLOSES_SIDEBAR_JS = """
+const sidebar = document.getElementById("sidebar")
+if (sidebar == null || typeof closeNav !== "function" || typeof openNav !== "function") {
+  return
+}
+if (cb_obj.active === 1) {
+  window.__rel_sidebar_was_open = !sidebar.classList.contains("hidden")
+  closeNav()
+} else if (window.__rel_sidebar_was_open) {
+  window.__rel_sidebar_was_open = false
+  openNav()
+}
+"""
 _CARD = dict(sizing_mode="stretch_width", header_background="#eef2ff",
              stylesheets=[":host .card-title {font-size: 17px; font-weight: 600;}"])
 
@@ -87,7 +102,8 @@ class EnsembleApp(pn.viewable.Viewer):
         self.present.param.watch(lambda e: setattr(ctl, "presentation", e.new), "value")
         self.explain = math_markdown("", sizing_mode="stretch_width",
                                         css_classes=["rel-explain"],
-                                        stylesheets=[":host {font-size: 17px;}"])
+                                        stylesheets=[":host {font-size: 17px;}",
+                                                     a11y.SECTION_CSS])
         self.csv_button = pn.widgets.FileDownload(
             callback=self._export_csv, filename="ensemble.csv",
             label="Download CSV (with its parameters)",
@@ -147,7 +163,7 @@ class EnsembleApp(pn.viewable.Viewer):
         edited = ("\n\n*The matrix was edited by hand: the preset's explanation describes the "
                   "matrix it started from.*" if self.ctl.custom is not None else "")
         self.explain.object = (
-            f"### {info['title']}\n\n{desc}{edited}\n\n"
+            f"## {info['title']}\n\n{desc}{edited}\n\n"
             "**What to try.** Press Play: the bars (the ensemble, n_a/N) follow the black "
             "marks (quantum mechanics, |ψ_a|²) because each system copies others at the "
             "rate of eq. (C). Then drag **r** away from −½, shrink **N**, or start the "
@@ -234,8 +250,10 @@ class EnsembleApp(pn.viewable.Viewer):
             from .studies import StudiesView
         except ImportError:
             return live
-        return pn.Tabs(("Live ensemble", live), ("Studies", StudiesView()),
+        tabs = pn.Tabs(("Live ensemble", live), ("Studies", StudiesView()),
                        sizing_mode="stretch_width", dynamic=True)
+        tabs.jscallback(active=STUDIES_CLOSES_SIDEBAR_JS)
+        return tabs
 
     def __panel__(self) -> pn.viewable.Viewable:
         self._session_setup()

@@ -243,6 +243,62 @@ after(bokeh_view("models/canvas/canvas", "CanvasView"), "render", (view) => {
 after(panel_view("panel.models.tabulator.DataTabulator"), "tableBuilt", (view) => {
   view.tabulator?.element?.querySelector(".tabulator-tableholder")?.removeAttribute("tabindex")
 })
+// Tabs (Live ensemble, Studies): Bokeh draws the headers above the panels but puts them
+// after the panels in the DOM, so the keyboard reached them after every plot; and they
+// open on a click only. Headers first (the grid places them, not the DOM order), as an
+// ARIA tablist: the active tab takes the focus, the arrows move it, Enter or Space opens.
+const tabs = bokeh_view("models/layouts/tabs", "TabsView")
+const tab_state = (view) => {
+  const els = view.header_els ?? []
+  const focus = els.indexOf(view.shadow_el?.activeElement)
+  els.forEach((el, i) => {
+    const on = i === view.model.active
+    el.setAttribute("aria-selected", String(on))
+    el.tabIndex = (focus >= 0 ? i === focus : on) ? 0 : -1
+  })
+}
+after(tabs, "render", (view) => {
+  const header = view.header_el
+  const first = [...view.shadow_el.children].find((el) => el !== header &&
+    !["STYLE", "LINK"].includes(el.tagName))
+  if (header != null && first != null && header.parentNode === view.shadow_el) {
+    view.shadow_el.insertBefore(header, first)
+  }
+})
+const tablist = (view) => {
+  view.headers_wrapper_el?.setAttribute("role", "tablist")
+  const els = view.header_els ?? []
+  els.forEach((el, i) => {
+    el.setAttribute("role", "tab")
+    el.addEventListener("keydown", (e) => {
+      const to = {ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: els.length - 1}[e.key]
+      if (to != null) {
+        e.preventDefault()
+        const next = els[(to + els.length) % els.length]
+        els.forEach((other) => { other.tabIndex = other === next ? 0 : -1 })
+        next.focus()
+      } else if ((e.key === "Enter" || e.key === " ") && !view.model.disabled) {
+        e.preventDefault()
+        view.change_active(i)
+      }
+    })
+  })
+  tab_state(view)
+}
+// the headers are made anew when the tabs change (Panel's dynamic tabs, on opening one):
+// the focus stays on the same tab
+if (tabs != null && typeof tabs.prototype._update_headers === "function") {
+  const update = tabs.prototype._update_headers
+  tabs.prototype._update_headers = function (...args) {
+    const had = (this.header_els ?? []).indexOf(this.shadow_el?.activeElement)
+    const out = update.apply(this, args)
+    if (had >= 0) { this.header_els?.[had]?.focus({preventScroll: true}) }
+    safely(tablist, this)
+    return out
+  }
+  hooks.push([tabs, tablist])
+}
+after(tabs, "update_active", tab_state)
 // A button re-rendered while it has the focus (Play becomes Pause) keeps it, so Space or
 // Enter pauses again.
 const buttons = bokeh_view("models/widgets/abstract_button", "AbstractButtonView")
@@ -288,6 +344,14 @@ for (const view of B.index?.all_views?.() ?? []) {
     if (view instanceof cls) { safely(fn, view) }
   }
 }
+// The page's one top-level heading: the title in the header (the app's name)
+const title = document.querySelector("#header .app-header a.title")
+if (title != null && document.querySelector("h1") == null) {
+  const h1 = document.createElement("h1")
+  h1.className = "rel-title"
+  title.before(h1)
+  h1.append(title)
+} else if (title == null) { warn("the template has no title in its header") }
 // (its tooltip: below and to the right, off the title; hidden on phones, app/style.css)
 document.querySelector('fast-tooltip[anchor="sidebar-button"]')
   ?.setAttribute("position", "bottom-right")

@@ -4,7 +4,8 @@
 
 The figures are plain functions in app/studies_plots.py (the docs render the same ones).
 Every stored run links to the dashboard with its preset, parameters and seed
-(app/studies_links.py): a row of the runs table, or a cell of the heatmap.
+(app/studies_links.py): a row of the runs table, a point of a drift curve, or a cell of
+the heatmap.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from engine.datadir import data_dir, resolve_inside, result_dirs
 from engine.errors import InputError
 
 from . import studies_cluster as cluster
+from .a11y import SECTION_CSS
 from .studies_cluster import close_shared_client, shared_client  # noqa: F401 - the API
 from .studies_links import link_gaps, live_link
 from .studies_plots import (  # noqa: F401 - re-exported for docs/render_studies.py
@@ -32,18 +34,33 @@ from .studies_plots import (  # noqa: F401 - re-exported for docs/render_studies
     _label,
     absorption_plot,
     categories,
+    drift_pick,
     drift_plot,
     fit_table,
     heatmap_plot,
+    runs_of,
     runs_table,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDIES = ROOT / "assets" / "studies"
 METRICS = ["max_tv_sqrtN", "final_tv_sqrtN", "max_tv", "final_tv", "absorbed", "wall_time"]
-#: Runs listed at most under one heatmap cell that was clicked.
+#: Runs listed at most under one heatmap cell or drift curve that was clicked.
 MAX_CELL_LINKS = 12
+#: Height of the runs table (px) past which it scrolls (about 12 rows).
+RUNS_HEIGHT = 420
 _LINK = {"type": "link", "label": "open live ↗", "target": "_blank"}
+
+
+def _run_links(title: str, runs: pd.DataFrame) -> str:
+    """Markdown: ``title`` and a live link per run (by seed, at most MAX_CELL_LINKS)."""
+    links = [f"[seed {int(r['seed'])} ↗]({live_link(r)})"
+             for _, r in runs.head(MAX_CELL_LINKS).iterrows()]
+    more = f" (first {MAX_CELL_LINKS} of {len(runs)})" if len(runs) > MAX_CELL_LINKS else ""
+    gaps = link_gaps(runs.iloc[0]) if len(runs) else []
+    note = (f" The address cannot carry {', '.join(gaps)}: the live run uses the "
+            f"dashboard's defaults for them." if gaps else "")
+    return f"**{title}**: open a run live{more}: " + " · ".join(links) + note
 
 
 class StudiesView(pn.viewable.Viewer):
@@ -91,12 +108,18 @@ class StudiesView(pn.viewable.Viewer):
         self.message = pn.pane.Markdown("", sizing_mode="stretch_width",
                                         css_classes=["studies-message"])
         self._drift = pn.pane.HoloViews(None, sizing_mode="fixed")
+        self._curve = pn.pane.Markdown("", sizing_mode="stretch_width",
+                                       css_classes=["studies-curve-links"])
         self._absorb = pn.pane.HoloViews(None, sizing_mode="fixed")
         self._heat = pn.pane.HoloViews(None, sizing_mode="fixed")
         self._cell = pn.pane.Markdown("", sizing_mode="stretch_width")
         self._tables = pn.pane.Markdown("")
+        # no pagination: Tabulator puts its page buttons inside its role=grid (axe:
+        # aria-required-children); the table scrolls instead, every row drawn so that Tab
+        # reaches every run's link
         self._runs = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False,
-                                          pagination="local", page_size=12,
+                                          pagination=None, max_height=RUNS_HEIGHT,
+                                          configuration={"renderVertical": "basic"},
                                           formatters={"live": _LINK}, visible=False,
                                           css_classes=["studies-runs"])
         self._load()
@@ -127,7 +150,7 @@ class StudiesView(pn.viewable.Viewer):
     @param.depends("directory", watch=True)
     def _load(self) -> None:
         self.summary, self.series = pd.DataFrame(), pd.DataFrame()
-        self._cell.object = ""
+        self._cell.object = self._curve.object = ""
         if not self.directory:
             self.message.object = "Choose a results folder, or run a sweep below."
             self._refresh()
@@ -175,10 +198,17 @@ class StudiesView(pn.viewable.Viewer):
         if s.empty:
             for pane in (self._drift, self._absorb, self._heat):
                 pane.object = None
-            self._tables.object = ""
+            self._tables.object = self._curve.object = ""
             self._runs.value, self._runs.visible = pd.DataFrame(), False
             return
-        self._drift.object = drift_plot(ser) if not ser.empty else None
+        if ser.empty:
+            self._drift.object, self._curve.object = None, ""
+        else:
+            drift = drift_plot(ser)
+            hv.streams.Tap(source=drift, x=None, y=None).add_subscriber(self._curve_links)
+            self._drift.object = drift
+            if not self._curve.object:
+                self._curve.object = "Click a point of a curve for links to its runs."
         self._absorb.object = absorption_plot(s) if "N" in s.columns else None
         if self.x and self.y and self.x != self.y:
             heat = heatmap_plot(s, self.x, self.y, self.metric)
@@ -200,14 +230,22 @@ class StudiesView(pn.viewable.Viewer):
         if x not in xs or y not in ys:
             return
         cell = s[(s[self.x] == xs[x]) & (s[self.y] == ys[y])].sort_values("seed")
-        links = [f"[seed {int(r['seed'])} ↗]({live_link(r)})"
-                 for _, r in cell.head(MAX_CELL_LINKS).iterrows()]
-        more = f" (first {MAX_CELL_LINKS} of {len(cell)})" if len(cell) > MAX_CELL_LINKS else ""
-        gaps = link_gaps(cell.iloc[0]) if len(cell) else []
-        note = (f" The address cannot carry {', '.join(gaps)}: the live run uses the "
-                f"dashboard's defaults for them." if gaps else "")
-        self._cell.object = (f"**{self.x} = {x}, {self.y} = {y}**: open a run live{more}: "
-                             + " · ".join(links) + note)
+        self._cell.object = _run_links(f"{self.x} = {x}, {self.y} = {y}", cell)
+
+    def _curve_links(self, x: Any = None, y: Any = None) -> None:
+        """Links to the runs of the drift curve(s) through the point nearest (x, y)."""
+        s, ser = self.summary, self.series
+        if x is None or y is None or s.empty or ser.empty:
+            return
+        t, picked = drift_pick(ser, x, y)
+        if not picked:
+            self._curve.object = ("No curve there: click a point of a curve for links to "
+                                  "its runs.")
+            return
+        by = list(picked[0])
+        self._curve.object = "\n\n".join(
+            _run_links(f"{_label(vals, by) or 'all runs'} (point at t = {_fmt(t)})",
+                       runs_of(s, vals)) for vals in picked)
 
     # -- running a sweep ----------------------------------------------------------------
     def _start_sweep(self, event=None) -> None:
@@ -285,7 +323,7 @@ class StudiesView(pn.viewable.Viewer):
     # -- layout -------------------------------------------------------------------------
     def __panel__(self) -> pn.viewable.Viewable:
         controls = pn.Column(
-            "### Results",
+            pn.pane.Markdown("## Results", stylesheets=[SECTION_CSS]),
             self._dir_select, self._dir_input,
             pn.pane.Markdown(f"Folders inside the data folder `{data_dir()}` "
                              f"(set by `REAL_ENSEMBLE_LAB_DATA`).",
@@ -293,13 +331,14 @@ class StudiesView(pn.viewable.Viewer):
             pn.widgets.Select.from_param(self.param.metric, label="Heatmap metric"),
             self._x_select, self._y_select,
             pn.widgets.FloatInput.from_param(self.param.t_min, label="Drift fit from t ="),
-            "### Run a small sweep",
+            pn.pane.Markdown("## Run a small sweep", stylesheets=[SECTION_CSS]),
             pn.widgets.Select.from_param(self.param.study, label="Study (assets/studies)"),
             pn.widgets.IntSlider.from_param(self.param.seeds, label="Seeds"),
             self._run_button, self.progress, self.status,
             width=320,
         )
-        plots = pn.Column(self.message, self._drift, self._tables, self._absorb, self._heat,
-                          self._cell, "**Runs** (each opens live in the dashboard with its "
-                          "preset, parameters and seed)", self._runs)
+        plots = pn.Column(self.message, self._drift, self._curve, self._tables,
+                          self._absorb, self._heat, self._cell,
+                          "**Runs** (each opens live in the dashboard with its preset, "
+                          "parameters and seed)", self._runs)
         return pn.Row(controls, plots, name="Studies")

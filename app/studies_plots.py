@@ -45,18 +45,56 @@ def _label(row: pd.Series | dict, cols: list[str]) -> str:
                      for c in cols)
 
 
-def drift_plot(series: pd.DataFrame, width: int = 760, height: int = 380) -> hv.Overlay:
-    """Mean over seeds of tv·√N against t, one curve per parameter combination."""
+def drift_curves(series: pd.DataFrame) -> tuple[list[str], list[tuple[dict, pd.DataFrame]]]:
+    """The curves of :func:`drift_plot`: the parameters that vary, and per curve (at most
+    :data:`MAX_CURVES`) its values of them and its points (``t``, ``mean``, ...)."""
     by = varying(series)
     curves = error_curves(series, by)
     groups = list(curves.groupby(by, sort=True)) if by else [((), curves)]
+    out = []
+    for gkey, g in groups[:MAX_CURVES]:
+        gkey = gkey if isinstance(gkey, tuple) else (gkey,)
+        out.append((dict(zip(by, gkey, strict=True)), g))
+    return by, out
+
+
+def drift_pick(series: pd.DataFrame, t: float, y: float, tol: float = 0.05
+               ) -> tuple[float, list[dict]]:
+    """The curves of :func:`drift_plot` at a clicked point (``t``, ``y``): the output time
+    of the nearest point and the parameter values of its curve, or of every curve through
+    that same point (curves often meet, e.g. at t = 0). Distances are in fractions of the
+    data's ranges; nothing within ``tol`` gives ``(nan, [])``."""
+    _, curves = drift_curves(series)
+    pts = [(i, float(tt), float(m)) for i, (_, g) in enumerate(curves)
+           for tt, m in zip(g["t"], g["mean"], strict=True) if math.isfinite(m)]
+    if not pts or t is None or y is None or not (math.isfinite(t) and math.isfinite(y)):
+        return math.nan, []
+    arr = np.array(pts)
+    span = [np.ptp(arr[:, k]) or 1.0 for k in (1, 2)]
+    dist = np.hypot((arr[:, 1] - t) / span[0], (arr[:, 2] - y) / span[1])
+    best = float(dist.min())
+    if best > tol:
+        return math.nan, []
+    near = np.flatnonzero(dist <= best + 1e-9)
+    return float(arr[near[0], 1]), [curves[int(arr[i, 0])][0] for i in near]
+
+
+def runs_of(summary: pd.DataFrame, values: dict) -> pd.DataFrame:
+    """The runs of ``summary`` with these parameter values (one curve's runs), by seed."""
+    mask = np.ones(len(summary), dtype=bool)
+    for c, v in values.items():
+        mask &= (summary[c] == v).to_numpy()
+    return summary[mask].sort_values("seed")
+
+
+def drift_plot(series: pd.DataFrame, width: int = 760, height: int = 380) -> hv.Overlay:
+    """Mean over seeds of tv·√N against t, one curve per parameter combination."""
+    by, groups = drift_curves(series)
     # One colour per N (the same for every mode), dashed lines for Bell's baseline.
     Ns = sorted(series["N"].unique()) if "N" in by else []
     palette = hv.Cycle("Category10").values
     hv_curves = []
-    for i, (gkey, g) in enumerate(groups[:MAX_CURVES]):
-        gkey = gkey if isinstance(gkey, tuple) else (gkey,)
-        vals = dict(zip(by, gkey, strict=True))
+    for i, (vals, g) in enumerate(groups):
         lab = _label(vals, by) or "all runs"
         dash = "dashed" if vals.get("mode") == "bell" else "solid"
         color = palette[(Ns.index(vals["N"]) if Ns else i) % len(palette)]

@@ -65,8 +65,8 @@ class Lesson:
         return make_params(**(variant.params if variant else self.params))
 
     def markdown(self) -> str:
-        """The lesson's text for the dashboard."""
-        return (f"### Lesson {self.number}: {self.title}\n\n"
+        """The lesson's text for the dashboard (a section, h2, under the page's title)."""
+        return (f"## Lesson {self.number}: {self.title}\n\n"
                 f"**What to watch.** {self.watch}\n\n**What to try.** {self.try_}\n\n"
                 f"**What it means.** {self.means}")
 

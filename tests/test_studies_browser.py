@@ -37,6 +37,23 @@ def served(tmp_path_factory, results):  # noqa: F811 - the fixture
         yield base, data / "studies" / "tiny"
 
 
+#: The screen position of a data point of the drift plot (from its Bokeh view's scales).
+DRIFT_POINT = """([t, y]) => {
+  const v = [...Bokeh.index.all_views()].find((v) => v.model.title?.text === "error·√N against t")
+  if (v == null) { return null }
+  const box = v.canvas_view.el.getBoundingClientRect()
+  return {x: box.left + v.frame.x_scale.compute(t), y: box.top + v.frame.y_scale.compute(y)}
+}"""
+
+
+def click_drift_point(page, t: float, y: float) -> None:
+    """Click the drift plot a few pixels off its data point (t, y)."""
+    expect(page.locator(".studies-curve-links")).to_contain_text("Click a point of a curve")
+    page.wait_for_function(f"() => ({DRIFT_POINT})([0, 0]) != null")
+    at = page.evaluate(DRIFT_POINT, [t, y])
+    page.mouse.click(at["x"] + 3, at["y"] - 3)
+
+
 def test_a_run_of_a_study_opens_live_with_its_settings(page, served):
     base, folder = served
     summary = load_summary(folder)
@@ -55,6 +72,15 @@ def test_a_run_of_a_study_opens_live_with_its_settings(page, served):
     link = page.locator(f'.studies-runs a[href="{live_link(row)}"]')
     expect(link).to_have_text("open live ↗")
     expect(page.locator(".studies-message")).to_be_visible()
+    # the same run from its drift curve: a click near the curve's highest point
+    top = load_series(folder).query(f"key == '{row['key']}'")
+    top = top.loc[top["tv_sqrtN"].idxmax()]  # one seed: the curve is this run's tv·√N
+    click_drift_point(page, float(top["t"]), float(top["tv_sqrtN"]))
+    curve = page.locator(".studies-curve-links")
+    expect(curve).to_contain_text(f"population, N=1000 (point at t = {top['t']:g})")
+    expect(curve.locator("a")).to_have_count(1)
+    expect(curve.locator("a")).to_have_attribute("href", live_link(row))
+    expect(curve.locator("a")).to_have_text("seed 7 ↗")
     assert errors == []
 
     # A person clicks it: the dashboard opens in a new tab with the run's settings.

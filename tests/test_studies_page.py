@@ -76,6 +76,30 @@ def test_every_run_links_to_the_dashboard_with_its_settings(view):
     assert f"[seed 7 ↗]({live_link(row)})" in view._cell.object
 
 
+def test_a_point_of_a_drift_curve_links_to_the_runs_of_that_curve(view):
+    from app.studies_plots import drift_curves, drift_pick
+
+    assert view._curve.object == "Click a point of a curve for links to its runs."
+    by, curves = drift_curves(view.series)
+    assert by == ["mode", "N"] and len(curves) == 4
+    # the highest point of the curve mode = population, N = 1000 (t = 1.5), clicked a
+    # little off: that curve, at that time
+    vals, g = next(c for c in curves if c[0] == {"mode": "population", "N": 1000})
+    top = g.loc[g["mean"].idxmax()]
+    assert drift_pick(view.series, top["t"] + 0.02, top["mean"] - 0.01) == (top["t"], [vals])
+    view._curve_links(x=top["t"] + 0.02, y=top["mean"] - 0.01)
+    row = view.summary.query("mode == 'population' and N == 1000").iloc[0]
+    assert view._curve.object == (f"**population, N=1000 (point at t = 1.5)**: open a run "
+                                  f"live: [seed 7 ↗]({live_link(row)})")
+    # t = 0: two curves start from the same counts (one seed, same N): both are offered
+    t0, both = drift_pick(view.series, 0.0, float(g["mean"].iloc[0]))
+    assert t0 == 0.0 and {"mode": "bell", "N": 1000} in both and vals in both
+    # far from every curve: nothing, and the page says so
+    assert drift_pick(view.series, 1.0, 10 * view.series["tv_sqrtN"].max())[1] == []
+    view._curve_links(x=1.0, y=100.0)
+    assert view._curve.object.startswith("No curve there")
+
+
 def test_the_link_carries_what_the_dashboard_reads():
     from app.url import read_link
 

@@ -10,6 +10,7 @@ import panel as pn
 
 from engine import lessons as lesson_data
 
+from ..a11y import SECTION_CSS
 from ..controller import Controller
 from ..maths import math_markdown
 from ..runner import Published
@@ -145,7 +146,8 @@ class LessonBanner(pn.viewable.Viewer):
                                       variant="outline", width=170,
                                       css_classes=["rel-lesson-more"])
         self.full = math_markdown("", sizing_mode="stretch_width", visible=False,
-                                  css_classes=["lesson-text", "rel-lesson-text"])
+                                  css_classes=["lesson-text", "rel-lesson-text"],
+                                  stylesheets=[SECTION_CSS])
         self.more.param.watch(lambda e: setattr(self.full, "visible", e.new), "value")
         self.box = pn.Column(pn.Row(self.line, self.more, sizing_mode="stretch_width"),
                              self.full, sizing_mode="stretch_width", visible=False,
@@ -193,4 +195,7 @@ _STATUS_CSS = """
 .stat span em {font-style: normal; text-transform: none;}
 :host(.big) .stat b {font-size: 30px;} :host(.big) .stat span {font-size: 15px;}
 :host(.big) .stat.aux b {font-size: 20px; line-height: 38px;}
+/* narrow screens: the figures wrap to two or three rows, each height still fixed */
+@media (max-width: 800px) {:host {height: 116px !important;}}
+@media (max-width: 560px) {:host {height: 170px !important;}}
 """
