@@ -101,6 +101,7 @@ class Room:
         self.running = False
         self.closed = False
         self.version = 0
+        self.on_change = None  # called (with the room) after every change, under the lock
         self._last = self.clock()
         self.teacher_seen = self._last
         self._build(int(virtual))
@@ -122,6 +123,8 @@ class Room:
 
     def _bump(self) -> None:
         self.version += 1
+        if self.on_change is not None:
+            self.on_change(self)
 
     def _renumber(self) -> None:
         for i, owner in enumerate(self.owners):

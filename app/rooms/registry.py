@@ -7,6 +7,7 @@ has not been seen for ``room_expire`` seconds. Times come from an injected clock
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -16,6 +17,8 @@ from typing import Any
 from engine import InputError
 
 from .model import Room
+
+log = logging.getLogger("app.rooms")
 
 #: Room codes: no 0/O, 1/I/L, 2/Z, 5/S, 8/B (read aloud or off a projector without doubt).
 ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
@@ -48,9 +51,11 @@ class Rooms:
     """The rooms of one server process (thread-safe)."""
 
     def __init__(self, max_rooms: int = 10, room_size: int = 200, expire: float = 600.0,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic,
+                 on_change: Callable[[Room], None] | None = None):
         self.max_rooms, self.room_size, self.expire = int(max_rooms), int(room_size), expire
         self.clock = clock
+        self.on_change = on_change  # every room's change hook (wakes the waiting phones)
         self._rooms: dict[str, Room] = {}
         self._lock = threading.Lock()
 
@@ -63,6 +68,7 @@ class Rooms:
             code = new_code(self._rooms)
             room = Room(code, ham, params, max_students=self.room_size, clock=self.clock,
                         **kw)
+            room.on_change = self.on_change
             self._rooms[code] = room
             return room
 
@@ -103,11 +109,10 @@ class Rooms:
 
 
 class Ticker:
-    """A daemon thread: ``rooms.tick()`` every ``period`` s, then ``on_change(changed)``."""
+    """A daemon thread: ``rooms.tick()`` every ``period`` s, ``rooms.sweep()`` every 2 s."""
 
-    def __init__(self, rooms: Rooms, on_change: Callable[[list[Room]], None],
-                 period: float = TICK_S):
-        self.rooms, self.on_change, self.period = rooms, on_change, period
+    def __init__(self, rooms: Rooms, period: float = TICK_S):
+        self.rooms, self.period = rooms, period
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rooms-ticker", daemon=True)
         self._thread.start()
@@ -116,10 +121,12 @@ class Ticker:
         n = 0
         while not self._stop.wait(self.period):
             n += 1
-            if n % 20 == 0:
-                self.on_change([r for r in self.rooms.all() if r.closed])
-                self.rooms.sweep()
-            self.on_change(self.rooms.tick())
+            try:
+                if n % 20 == 0:
+                    self.rooms.sweep()
+                self.rooms.tick()
+            except Exception:  # one bad tick must not stop every room
+                log.exception("rooms ticker")
 
     def stop(self) -> None:
         self._stop.set()
@@ -130,12 +137,17 @@ _lock = threading.Lock()
 
 
 def rooms() -> Rooms:
-    """This process's :class:`Rooms`, with the limits of :func:`app.hosting.server`."""
+    """This process's :class:`Rooms`, with the limits of :func:`app.hosting.server`; the
+    first call starts its :class:`Ticker` and wires the phones' wake-ups."""
     global _rooms
     with _lock:
         if _rooms is None:
             from app import hosting
 
+            from .waiters import WAITERS
+
             s = hosting.server().settings
-            _rooms = Rooms(s.max_rooms, s.room_size, s.room_expire)
+            _rooms = Rooms(s.max_rooms, s.room_size, s.room_expire,
+                           on_change=lambda room: WAITERS.notify(room.code))
+            Ticker(_rooms)
         return _rooms
