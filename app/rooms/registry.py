@@ -66,6 +66,7 @@ class Rooms:
                 raise InputError(f"This server already holds {self.max_rooms} rooms, its "
                                  f"limit; close one or try again later.")
             code = new_code(self._rooms)
+            kw.setdefault("seed", secrets.randbelow(2**31))
             room = Room(code, ham, params, max_students=self.room_size, clock=self.clock,
                         **kw)
             room.on_change = self.on_change
