@@ -57,7 +57,8 @@ class ClassroomView(pn.viewable.Viewer):
         self.virtual = pn.widgets.IntInput(label="Virtual systems", value=0, start=0,
                                            end=MAX_SYSTEMS, width=170)
         self.spectators = pn.widgets.IntInput(label="Spectators per value", value=0,
-                                              start=0, end=100, width=170)
+                                              start=0, end=100, width=170,
+                                              css_classes=["room-spectators"])
         self.ghosts = pn.widgets.Checkbox(label="Keep a student who leaves as a ghost")
         self.measure = pn.widgets.Checkbox(label="Measure mode (values hidden on phones)")
         self.open = pn.widgets.Button(label="Open a room for this Hamiltonian",
@@ -74,7 +75,8 @@ class ClassroomView(pn.viewable.Viewer):
                                        variant="outline", css_classes=["room-close"])
         self.close.on_click(lambda e: self.close_room())
         self.pace = pn.widgets.FloatInput(label="Pace (time units per second)", value=0.1,
-                                          start=0.001, end=10.0, step=0.01, width=220)
+                                          start=0.001, end=10.0, step=0.01, width=220,
+                                          css_classes=["room-pace"])
         self.pace.param.watch(lambda e: self._set("pace", e.new), "value")
         self.virtual.param.watch(lambda e: self.room and self.room.set_virtual(e.new), "value")
         self.show_qr = pn.widgets.Checkbox(label="Show the QR code", value=True)

@@ -95,8 +95,9 @@
     if (!code) { show("code-form", true); return; }
     $("room-code").textContent = code;
     try {
-      render(await call("GET", "/state?since=-1"));
-      poll();
+      const s = await call("GET", "/state?since=-1");
+      render(s);
+      if (!s.gone) poll();  // not joined yet: the join starts the polls (with the cookie)
     } catch (e) { say(e.message); }
   }
 
