@@ -26,9 +26,10 @@ class RoomEndpoints(AsyncHTTPTestCase):
     def get_app(self):
         self.clock = Clock()
         self.rooms = registry.Rooms(max_rooms=3, room_size=3, clock=self.clock,
-                                    on_change=lambda r: WAITERS.notify(r.code))
+                                    on_change=WAITERS.notify_room)
         self._patch = pytest.MonkeyPatch()
         self._patch.setattr(handlers, "rooms", lambda: self.rooms)
+        self._patch.setattr(handlers, "POLL_S", 60.0)  # no heartbeat inside a test
         self.room = self.rooms.create(build_preset("three_level"), virtual=10)
         return Application(handlers.ROUTES)
 
@@ -119,3 +120,13 @@ class RoomEndpoints(AsyncHTTPTestCase):
         assert card["running"] is True and card["version"] > version
         with pytest.raises(HTTPClientError):
             await self.http_client.fetch(self.get_url("/room/ZZZZ/state"))
+
+    @gen_test(timeout=30)
+    async def test_a_copy_wakes_only_the_phones_it_concerns(self):
+        a, b = WAITERS.register("ROOM", "a"), WAITERS.register("ROOM", "b")
+        WAITERS.notify("ROOM", ["a"])
+        await a
+        assert not b.done()
+        WAITERS.notify("ROOM")  # a change for everyone
+        await b
+        assert WAITERS.count() == 0

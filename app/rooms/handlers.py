@@ -5,8 +5,8 @@
 
 - ``POST /room/CODE/join`` ``{"nickname": "..."}``: a new system (or, with this browser's
   cookie, the same one again); answers the card.
-- ``GET /room/CODE/state?since=V``: the card, as soon as the room's version passes V (a
-  long poll, at most POLL_S seconds).
+- ``GET /room/CODE/state?since=V``: the card, as soon as its version passes V (a long
+  poll, at most POLL_S seconds).
 - ``POST /room/CODE/measure`` and ``POST /room/CODE/leave``.
 
 Nothing a student sends reaches the simulation beyond join/leave (their own system) and
@@ -31,8 +31,10 @@ from .waiters import WAITERS
 
 STATIC = Path(__file__).resolve().parent / "static"
 ASSETS = {"join.js": "application/javascript", "join.css": "text/css"}
-#: Longest wait of one long poll (seconds); the phone asks again at once.
-POLL_S = 20.0
+#: Longest wait of one long poll (seconds): a card's heartbeat, which moves its t and its
+#: phase arrow; a change of the card itself (a copy, a measurement, start, pause, a join)
+#: answers at once. The phone asks again at once.
+POLL_S = 1.0
 COOKIE = "rel_room_"
 NO_ROOM = ("There is no open room with code {code}: check the code with your teacher "
            "(the room may have closed).")
@@ -111,17 +113,18 @@ class State(_Base):
             since = int(self.get_argument("since", "-1"))
         except ValueError:
             since = -1
-        fut = WAITERS.register(room.code)
+        token = self.token(room) or ""
+        fut = WAITERS.register(room.code, token)
         try:
-            if room.version <= since:
+            if room.card_version(room.find(token)) <= since:
                 await asyncio.wait_for(fut, POLL_S)
         except TimeoutError:
-            pass
+            pass  # the heartbeat: t and the phase move on every card
         finally:
-            WAITERS.discard(room.code, fut)
+            WAITERS.discard(room.code, token, fut)
         if self.request.connection.stream.closed():
             return
-        self.answer(self.card(room, room.find(self.token(room))))
+        self.answer(self.card(room, room.find(token)))
 
 
 class Measure(_Base):

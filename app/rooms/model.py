@@ -11,11 +11,10 @@ Systems with an index at or above ``N`` are spectators (PHYSICS.md §3).
 
 from __future__ import annotations
 
-import math
 import secrets
 import threading
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -23,47 +22,15 @@ import numpy as np
 from engine import Hamiltonian, InputError, SimParams
 from engine.room import RoomEnsemble
 
+from .people import Ghost, Participant, default_pace
 from .text import clean_nickname, copy_lines, describe
 
 #: Longest wall-clock interval one tick advances (a stalled server does not leap ahead).
 MAX_WALL_STEP = 1.0
-#: Lines kept in each student's feed and in the projector's "who copied whom".
-FEED_LINES = 12
+#: Lines kept in the projector's "who copied whom".
 RECENT = 8
 #: Points of D(t) kept for the projector.
 HISTORY = 2000
-
-
-@dataclass(eq=False)
-class Participant:
-    """A student's phone: one system of the ensemble."""
-
-    token: str
-    number: int
-    nickname: str
-    last_seen: float
-    system: int = -1
-    feed: deque = field(default_factory=lambda: deque(maxlen=FEED_LINES))
-    measured: tuple[float, int] | None = None
-
-    @property
-    def label(self) -> str:
-        return self.nickname or f"Student {self.number}"
-
-
-@dataclass(frozen=True)
-class Ghost:
-    """The system of a student who left, kept in the ensemble."""
-
-    label: str
-
-
-def default_pace(ham: Hamiltonian, wall_period: float = 30.0) -> float:
-    """Simulated time per wall second such that the slowest oscillation of H (its largest
-    eigenvalue gap) takes ``wall_period`` seconds; 0.1 when H has one level."""
-    lam = np.linalg.eigvalsh(ham.H)
-    gap = float(lam[-1] - lam[0])
-    return (2 * math.pi / gap) / wall_period if gap > 1e-12 else 0.1
 
 
 class Room:
@@ -100,8 +67,11 @@ class Room:
         self._numbers = 0
         self.running = False
         self.closed = False
-        self.version = 0
-        self.on_change = None  # called (with the room) after every change, under the lock
+        self.version = 0  # every change, ticks included (the projector's refresh)
+        self.gversion = 0  # changes every phone shows (start, pause, joins, ...)
+        #: ``on_change(room, who)`` after a change, under the lock: ``who`` None (every
+        #: phone) or the participants whose card changed (the phones' wake-ups)
+        self.on_change: Callable[[Room, Iterable[Participant] | None], None] | None = None
         self._last = self.clock()
         self.teacher_seen = self._last
         self._build(int(virtual))
@@ -121,10 +91,21 @@ class Room:
         self.history: list[tuple[float, float]] = []
         self._bump()
 
-    def _bump(self) -> None:
+    def _bump(self, who: Iterable[Participant] | None = None) -> None:
+        """A change: of every card (``who`` None) or of those of ``who``."""
         self.version += 1
-        if self.on_change is not None:
-            self.on_change(self)
+        if who is None:
+            self.gversion += 1
+        else:
+            who = list(who)
+            for p in who:
+                p.version += 1
+        if self.on_change is not None and (who is None or who):
+            self.on_change(self, who)
+
+    def card_version(self, p: Participant | None) -> int:
+        """Grows whenever the card of ``p`` changes (beyond t and the phase)."""
+        return self.gversion + (p.version if p is not None else 0)
 
     def _renumber(self) -> None:
         for i, owner in enumerate(self.owners):
@@ -187,7 +168,7 @@ class Room:
             a = int(self.ens.A[p.system])
             p.measured = (self.ens.t, a)
             p.feed.append((self.ens.t, f"you measured a = {self.ham.labels[a]}"))
-            self._bump()
+            self._bump([p])
             return p.measured
 
     def forget_idle(self, gone_after: float) -> int:
@@ -248,14 +229,17 @@ class Room:
             if not self.running or self.closed or self.ens.N == 0 or wall == 0.0:
                 return False
             self.ens.advance(self.ens.t + self.pace * wall)
+            touched = set()
             for c in copy_lines(self.ens.drain_events(), self.owners, self.ens.N):
                 if isinstance(c.copier, Participant):
                     c.copier.feed.append((c.t, f"you copied the state of {describe(c.source)}"))
+                    touched.add(c.copier)
                 if isinstance(c.source, Participant) and c.source is not c.copier:
                     c.source.feed.append((c.t, f"{describe(c.copier)} copied your state"))
+                    touched.add(c.source)
                 self.recent.append(c)
             self.history.append((self.ens.t, self.ens.deviation()))
             del self.history[:-HISTORY]
-            self._bump()
+            self._bump(touched)  # other phones refresh t and phase on their heartbeat
             return True
 

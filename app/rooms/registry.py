@@ -52,7 +52,7 @@ class Rooms:
 
     def __init__(self, max_rooms: int = 10, room_size: int = 200, expire: float = 600.0,
                  clock: Callable[[], float] = time.monotonic,
-                 on_change: Callable[[Room], None] | None = None):
+                 on_change: Callable[..., None] | None = None):
         self.max_rooms, self.room_size, self.expire = int(max_rooms), int(room_size), expire
         self.clock = clock
         self.on_change = on_change  # every room's change hook (wakes the waiting phones)
@@ -149,6 +149,6 @@ def rooms() -> Rooms:
 
             s = hosting.server().settings
             _rooms = Rooms(s.max_rooms, s.room_size, s.room_expire,
-                           on_change=lambda room: WAITERS.notify(room.code))
+                           on_change=WAITERS.notify_room)
             Ticker(_rooms)
         return _rooms

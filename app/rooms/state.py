@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from .model import Ghost, Participant, Room
+from .model import Room
+from .people import Ghost, Participant
 from .text import short
 
 
@@ -22,7 +23,7 @@ def _value(room: Room, a: int, colours: list[str]) -> dict[str, Any]:
 def student_state(room: Room, p: Participant | None, colours: list[str]) -> dict[str, Any]:
     """The card of student ``p`` (``p`` None: they are no longer in the room)."""
     with room.lock:
-        out: dict[str, Any] = {"room": room.code, "version": room.version,
+        out: dict[str, Any] = {"room": room.code, "version": room.card_version(p),
                                "t": round(room.ens.t, 2), "running": room.running,
                                "closed": room.closed, "measure_mode": room.measure_mode,
                                "students": len(room.participants), "N": room.ens.N}
