@@ -57,6 +57,8 @@ def test_controls_and_the_server_cap():
     view.pace.value = 0.5
     view.virtual.value = 7
     assert room.pace == 0.5 and room.ens.N == 7
+    view.measure.value = True
+    assert room.measure_mode
     other = ClassroomView(view._context, registry=lambda: rooms, base="")
     other.open_room()
     assert other.room is None and "1 rooms" in other.message.object

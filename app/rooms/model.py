@@ -194,6 +194,14 @@ class Room:
                     self._remove(int(i))
             self._bump()
 
+    def set_measure_mode(self, on: bool) -> None:
+        """Hide (or show) every phone's value; earlier measurements are forgotten."""
+        with self.lock:
+            self.measure_mode = bool(on)
+            for p in self.participants.values():
+                p.measured = None
+            self._bump()
+
     def start(self) -> None:
         with self.lock:
             self.running, self._last = True, self.clock()

@@ -22,6 +22,7 @@ from engine import InputError
 from engine.room import MAX_SYSTEMS
 from engine.stepper import Frame
 
+from ..plots.base import palette
 from ..plots.ensemble import HistogramView
 from ..plots.series import DeviationView
 from .qr import join_url, page_base, qr_svg
@@ -79,6 +80,8 @@ class ClassroomView(pn.viewable.Viewer):
                                           css_classes=["room-pace"])
         self.pace.param.watch(lambda e: self._set("pace", e.new), "value")
         self.virtual.param.watch(lambda e: self.room and self.room.set_virtual(e.new), "value")
+        self.measure.param.watch(lambda e: self.room and self.room.set_measure_mode(e.new),
+                                 "value")
         self.show_qr = pn.widgets.Checkbox(label="Show the QR code", value=True)
         self.qr = pn.pane.HTML("", css_classes=["room-qr"])
         self.qr_box = pn.Column(self.qr)
@@ -90,12 +93,13 @@ class ClassroomView(pn.viewable.Viewer):
         self.hist = self.dev = None
         self.setup = pn.Column(pn.Row(self.virtual, self.spectators), self.ghosts,
                                self.measure, self.open, css_classes=["room-setup"])
-        self.live = pn.Column(
-            pn.Row(pn.Column(self.link, self.counts, pn.Row(self.play, self.reset),
-                             self.pace, self.virtual, pn.Row(self.show_qr, self.close)),
-                   self.qr_box),
-            self.plots, self.recent, visible=False, sizing_mode="stretch_width",
-            css_classes=["room-live"])
+        side = pn.Column(self.link, self.qr_box, self.counts, pn.Row(self.play, self.reset),
+                         self.pace, self.virtual, self.measure,
+                         pn.Row(self.show_qr, self.close),
+                         width=440)
+        self.live = pn.Row(pn.Column(self.plots, self.recent, sizing_mode="stretch_width"),
+                           side, visible=False, sizing_mode="stretch_width",
+                           css_classes=["room-live"])
 
     # -- actions ---------------------------------------------------------------------
     def open_room(self) -> None:
@@ -114,8 +118,10 @@ class ClassroomView(pn.viewable.Viewer):
         url = join_url(self._base if self._base is not None else page_base(pn.state.curdoc),
                        self.room.code)
         self.qr.object = qr_svg(url)
-        self.link.object = (f'<p class="room-join">Join at <b>{html.escape(url)}</b><br>'
-                            f'Room code <b class="room-code">{self.room.code}</b></p>')
+        self.link.object = (f'<p class="room-join" style="font-size:20px">Join at '
+                            f'<b>{html.escape(url)}</b><br>Room code <b class="room-code" '
+                            f'style="font-size:32px;letter-spacing:3px">{self.room.code}</b>'
+                            f"</p>")
         self.hist = HistogramView(ham.P, tuple(ham.labels))
         self.dev = DeviationView(max(self.room.ens.N, 1))
         self.plots.objects = [pn.pane.Bokeh(self.hist.fig, sizing_mode="stretch_width"),
@@ -171,14 +177,19 @@ class ClassroomView(pn.viewable.Viewer):
         labels = room.ham.labels
         cells = "".join(f'<td class="room-count-{a}">{int(k)}</td>'
                         for a, k in enumerate(s["student_counts"]))
-        heads = "".join(f"<th>a = {html.escape(str(lb))}</th>" for lb in labels)
+        every = "".join(f"<td>{int(k)}</td>" for k in s["n"])
+        heads = "".join(f'<th><span style="color:{c}">&#9679;</span> '
+                        f"{html.escape(str(lb))}</th>"
+                        for lb, c in zip(labels, palette(len(labels)), strict=True))
         self.counts.object = (
-            f'<p class="room-joined">Joined: <b class="room-students">{s["students"]}</b> '
-            f'students · N = <b class="room-N">{s["N"]}</b> systems ({s["virtual"]} virtual'
-            f', {s["ghosts"]} ghosts, {s["spectators"]} spectators per value) · t = '
-            f'<b class="room-t">{s["t"]:.2f}</b></p><table class="room-table"><tr>'
-            f"<th>students</th>{heads}</tr><tr><td></td>{cells}</tr></table>")
-        self.recent.object = "<h3>Who copied whom</h3><ol>" + "".join(
+            f'<p class="room-joined" style="font-size:18px">Joined: <b class="room-students">'
+            f'{s["students"]}</b> students · N = <b class="room-N">{s["N"]}</b> systems '
+            f'({s["virtual"]} virtual, {s["ghosts"]} ghosts, {s["spectators"]} spectators '
+            f'per value) · t = <b class="room-t">{s["t"]:.2f}</b></p>'
+            f'<table class="room-table" style="font-size:18px;text-align:right">'
+            f"<tr><th>value a</th>{heads}</tr><tr><th>students</th>{cells}</tr>"
+            f"<tr><th>all systems</th>{every}</tr></table>")
+        self.recent.object = "<h3>Who copied whom</h3><ol style='font-size:17px'>" + "".join(
             f"<li>t = {t:.1f}: {html.escape(w)} copied {html.escape(s_)} "
             f"(a {html.escape(str(a0))} → {html.escape(str(a1))})</li>"
             for t, w, s_, a0, a1 in s["recent"]) + "</ol>"
@@ -187,6 +198,11 @@ class ClassroomView(pn.viewable.Viewer):
                       phi_exact=np.zeros(len(s["n"])), tv=s["D"], steps=0)
         with pn.io.hold():
             self.hist.update(frame)
+            # empty means absorbing: a class with spectators is never empty (PHYSICS.md §3)
+            empty = np.asarray(s["empty"], np.float32)
+            if not np.array_equal(empty, self.hist._empty):
+                self.hist._empty = empty
+                self.hist.bars.patch({"empty": [(slice(None), empty)]})
             new = [pt for pt in s["history"][self._shown:] if math.isfinite(pt[1])]
             self._shown = len(s["history"])
             if new:

@@ -21,7 +21,7 @@ def page_base(doc: Any = None) -> str:
     return f"{proto}://{host}" if host else ""
 
 
-def qr_svg(url: str, scale: int = 8) -> str:
+def qr_svg(url: str, scale: int = 6) -> str:
     """The QR code of ``url`` as an SVG document (dark on white, quiet zone included)."""
     import segno
 
