@@ -81,6 +81,14 @@ def counts_agree(teacher, phones, P: int, within_ms: int = 8000) -> tuple[list, 
         teacher.wait_for_timeout(200)
 
 
+def audit(page) -> None:
+    """axe-core on the phone page: no serious or critical violation."""
+    axe = pytest.importorskip("axe_playwright_python.sync_playwright")
+    found = axe.Axe().run(page, options={"resultTypes": ["violations"]}).response["violations"]
+    bad = [f"{v['id']}: {v['help']}" for v in found if v["impact"] in ("serious", "critical")]
+    assert bad == []
+
+
 def test_a_class_of_ten_phones_is_the_ensemble(browser, server):
     teacher, code = open_room(browser, server, "1.0")
     phones = [join(browser, server, code, f"S{k}") for k in range(STUDENTS)]
@@ -100,6 +108,7 @@ def test_a_class_of_ten_phones_is_the_ensemble(browser, server):
     copier = re.search(r": (S\d+) copied", first.text_content())[1]
     expect(phones[int(copier[1:])].locator("#feed")).to_contain_text(
         "you copied the state of", timeout=30_000)
+    audit(phones[0])
     SHOTS.mkdir(exist_ok=True)
     teacher.screenshot(path=str(SHOTS / "classroom-projector.png"))
     phones[0].screenshot(path=str(SHOTS / "classroom-phone.png"))

@@ -36,6 +36,8 @@ ASSETS = {"join.js": "application/javascript", "join.css": "text/css"}
 #: answers at once. The phone asks again at once.
 POLL_S = 1.0
 COOKIE = "rel_room_"
+#: Largest request body read (bytes): a join's nickname.
+MAX_BODY = 1024
 NO_ROOM = ("There is no open room with code {code}: check the code with your teacher "
            "(the room may have closed).")
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -92,8 +94,9 @@ class Join(_Base):
         room = self.room_or_404(code)
         p = room.find(self.token(room))
         if p is None:
-            try:
-                body = json.loads(self.request.body or b"{}")
+            try:  # a nickname needs a few bytes: anything longer is ignored
+                body = json.loads(self.request.body or b"{}") \
+                    if len(self.request.body) <= MAX_BODY else {}
             except ValueError:
                 body = {}
             nickname = body.get("nickname", "") if isinstance(body, dict) else ""

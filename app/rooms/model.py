@@ -29,6 +29,8 @@ from .text import clean_nickname, copy_lines, describe
 MAX_WALL_STEP = 1.0
 #: Lines kept in the projector's "who copied whom".
 RECENT = 8
+#: Wall seconds one tick may compute.
+TICK_BUDGET = 0.25
 #: Points of D(t) kept for the projector.
 HISTORY = 2000
 
@@ -236,7 +238,9 @@ class Room:
             wall, self._last = min(max(now - self._last, 0.0), MAX_WALL_STEP), now
             if not self.running or self.closed or self.ens.N == 0 or wall == 0.0:
                 return False
-            self.ens.advance(self.ens.t + self.pace * wall)
+            # a budget keeps every tick short: a room too big for its pace lags, never
+            # stalls the others (the next tick starts from where this one stopped)
+            self.ens.advance(self.ens.t + self.pace * wall, wall_budget=TICK_BUDGET)
             touched = set()
             for c in copy_lines(self.ens.drain_events(), self.owners, self.ens.N):
                 if isinstance(c.copier, Participant):

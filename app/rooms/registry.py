@@ -23,8 +23,9 @@ log = logging.getLogger("app.rooms")
 #: Room codes: no 0/O, 1/I/L, 2/Z, 5/S, 8/B (read aloud or off a projector without doubt).
 ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
 CODE_LEN = 4
-#: Seconds without a poll after which a student has left for good.
-STUDENT_GONE = 120.0
+#: Seconds without a poll after which a student has left for good (a phone whose screen
+#: is locked stops polling: a lesson's pause must not cost a student their system).
+STUDENT_GONE = 600.0
 #: Period of the ticker thread (seconds): the delay from a copy to the phone is about this.
 TICK_S = 0.1
 

@@ -33,6 +33,8 @@
   function render(s) {
     version = s.version;
     if (s.gone) {
+      if (!$("card").hidden) say("You were away for a long time, so your system left the " +
+                                 "ensemble. Join again to get a new one.");
       show("card", false);
       show("join-form", !s.closed);
       return;
