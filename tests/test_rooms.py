@@ -242,8 +242,10 @@ def test_the_server_caps_rooms_and_expires_them_when_the_teacher_is_gone(ham2):
     clock = Clock()
     rooms = registry.Rooms(max_rooms=2, room_size=3, expire=60.0, clock=clock)
     r1, r2 = rooms.create(ham2), rooms.create(ham2)
-    with pytest.raises(InputError, match="2 rooms"):
+    with pytest.raises(InputError, match="2 rooms, its limit"):
         rooms.create(ham2)
+    with pytest.raises(InputError, match="turned off"):
+        registry.Rooms(max_rooms=0).create(ham2)
     assert rooms.get(r1.code.lower()) is r1 and rooms.get("XXXX") is None
     sam = r1.join("Sam")
     clock.t += 50

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from app.rooms import registry
+from app.rooms.board import counts_html, recent_html
 from app.rooms.projector import ClassroomView
 from engine import build_preset, make_params
 
@@ -61,7 +62,7 @@ def test_controls_and_the_server_cap():
     assert room.measure_mode
     other = ClassroomView(view._context, registry=lambda: rooms, base="")
     other.open_room()
-    assert other.room is None and "1 rooms" in other.message.object
+    assert other.room is None and "holds 1 room," in other.message.object
     view.close.clicks += 1
     assert room.closed and rooms.get(room.code) is None and view.setup.visible
 
@@ -75,3 +76,30 @@ def test_a_room_expires_without_its_projector():
     assert rooms.sweep() == []
     clock.t += 2
     assert rooms.sweep() == [view.room.code]
+
+
+def test_a_reloaded_projector_takes_the_room_over_with_its_key():
+    view, rooms, clock = make_view(virtual=5)
+    view.open_room()
+    room = view.room
+    room.set_measure_mode(True)
+    sam = room.join("Sam")
+    room.measure(sam.token)
+    again = ClassroomView(view._context, registry=lambda: rooms, base="http://h")
+    again.again_code.value, again.again_key.value = room.code.lower(), "WRONG"
+    again.again.clicks += 1
+    assert again.room is None and "teacher key" in again.message.object
+    again.again_key.value = room.teacher_key
+    again.again.clicks += 1
+    assert again.room is room and again.live.visible
+    assert again.virtual.value == 5 and again.measure.value and sam.measured is not None
+    assert 'room-students">1<' in again.counts.object
+
+
+def test_nicknames_and_labels_are_escaped_on_the_projector():
+    evil = "<img src=x onerror=alert(1)>"
+    out = recent_html({"recent": [(1.0, evil, "Bo", "<b>", "1")]})
+    assert "<img" not in out and "&lt;img src=x" in out and "&lt;b&gt;" in out
+    state = {"student_counts": [1], "n": [1], "students": 1, "N": 1, "virtual": 0,
+             "ghosts": 0, "spectators": 0, "t": 0.0}
+    assert "&lt;script&gt;" in counts_html(state, ("<script>",), ["#000"])

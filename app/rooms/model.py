@@ -65,6 +65,8 @@ class Room:
         self.clock = clock or time.monotonic
         self.seed = int(seed)
         self.lock = threading.RLock()
+        #: the teacher's key: takes the room over from a new page (Rooms.reattach)
+        self.teacher_key = secrets.token_hex(4).upper()
         self.participants: dict[str, Participant] = {}
         self._numbers = 0
         self.running = False
@@ -187,6 +189,8 @@ class Room:
         """Add or remove (uniformly chosen) virtual systems until there are ``k``."""
         with self.lock:
             virtual = [i for i, o in enumerate(self.owners) if o is None]
+            if k == len(virtual):
+                return
             if k > len(virtual):
                 for _ in range(k - len(virtual)):
                     self._add(None)
@@ -199,6 +203,8 @@ class Room:
     def set_measure_mode(self, on: bool) -> None:
         """Hide (or show) every phone's value; earlier measurements are forgotten."""
         with self.lock:
+            if self.measure_mode == bool(on):
+                return
             self.measure_mode = bool(on)
             for p in self.participants.values():
                 p.measured = None

@@ -25,6 +25,7 @@ from engine.stepper import Frame
 from ..plots.base import palette
 from ..plots.ensemble import HistogramView
 from ..plots.series import DeviationView
+from .board import counts_html, recent_html
 from .qr import join_url, page_base, qr_svg
 from .registry import Rooms, rooms
 from .state import projector_state
@@ -91,8 +92,17 @@ class ClassroomView(pn.viewable.Viewer):
         self.recent = pn.pane.HTML("", css_classes=["room-recent"])
         self.plots = pn.Column(sizing_mode="stretch_width")
         self.hist = self.dev = None
+        self.again_code = pn.widgets.TextInput(label="Room code", width=120)
+        self.again_key = pn.widgets.PasswordInput(label="Teacher key", width=160)
+        self.again = pn.widgets.Button(label="Reconnect", variant="outline",
+                                       css_classes=["room-reconnect"])
+        self.again.on_click(lambda e: self.reconnect())
         self.setup = pn.Column(pn.Row(self.virtual, self.spectators), self.ghosts,
-                               self.measure, self.open, css_classes=["room-setup"])
+                               self.measure, self.open,
+                               pn.pane.Markdown("Or take over a room that is still open "
+                                                "(after a reload of this page):"),
+                               pn.Row(self.again_code, self.again_key, self.again),
+                               css_classes=["room-setup"])
         side = pn.Column(self.link, self.qr_box, self.counts, pn.Row(self.play, self.reset),
                          self.pace, self.virtual, self.measure,
                          pn.Row(self.show_qr, self.close),
@@ -105,7 +115,7 @@ class ClassroomView(pn.viewable.Viewer):
     def open_room(self) -> None:
         ham, params = self._context()
         try:
-            self.room = self._registry().create(
+            room = self._registry().create(
                 ham, _with(params, mode="agents", phases="dynamic",
                             spectators=self.spectators.value),
                 virtual=self.virtual.value, keep_ghosts=self.ghosts.value,
@@ -113,17 +123,32 @@ class ClassroomView(pn.viewable.Viewer):
         except InputError as err:
             self.message.object = str(err)
             return
+        self._show(room)
+
+    def reconnect(self) -> None:
+        """Take over an open room (after a reload of the dashboard) by code and key."""
+        room = self._registry().reattach(self.again_code.value, self.again_key.value)
+        if room is None:
+            self.message.object = "No open room has this code and teacher key."
+            return
+        self._show(room)
+
+    def _show(self, room) -> None:
+        self.room, self._seen_version, self._shown = room, -1, 0
         self.message.object = ""
-        self.pace.value = round(self.room.pace, 4)
+        self.pace.value = round(room.pace, 4)
+        self.virtual.value = sum(o is None for o in room.owners)
+        self.measure.value = room.measure_mode
         url = join_url(self._base if self._base is not None else page_base(pn.state.curdoc),
-                       self.room.code)
+                       room.code)
         self.qr.object = qr_svg(url)
         self.link.object = (f'<p class="room-join" style="font-size:20px">Join at '
                             f'<b>{html.escape(url)}</b><br>Room code <b class="room-code" '
-                            f'style="font-size:32px;letter-spacing:3px">{self.room.code}</b>'
-                            f"</p>")
-        self.hist = HistogramView(ham.P, tuple(ham.labels))
-        self.dev = DeviationView(max(self.room.ens.N, 1))
+                            f'style="font-size:32px;letter-spacing:3px">{room.code}</b><br>'
+                            f'<small>Teacher key (to reconnect after a reload): <span '
+                            f'class="room-key">{room.teacher_key}</span></small></p>')
+        self.hist = HistogramView(room.ham.P, tuple(room.ham.labels))
+        self.dev = DeviationView(max(room.ens.N, 1))
         self.plots.objects = [pn.pane.Bokeh(self.hist.fig, sizing_mode="stretch_width"),
                               pn.pane.Bokeh(self.dev.fig, sizing_mode="stretch_width")]
         self.setup.visible, self.live.visible = False, True
@@ -152,13 +177,18 @@ class ClassroomView(pn.viewable.Viewer):
         if self.room is not None:
             self._registry().close(self.room.code)
         self.room = None
-        if self._callback is not None:
-            self._callback.stop()
-            self._callback = None
+        self._stop_callback()
         self.setup.visible, self.live.visible = True, False
 
     # -- the picture -----------------------------------------------------------------
+    def _stop_callback(self) -> None:
+        if self._callback is not None:
+            self._callback.stop()
+            self._callback = None
+
     def _start_callback(self) -> None:
+        if self._callback is not None:
+            return
         if pn.state.curdoc is None or pn.state.curdoc.session_context is None:
             return  # a test without a server calls refresh() itself
         self._callback = pn.state.add_periodic_callback(self.refresh, period=PERIOD_MS)
@@ -174,25 +204,8 @@ class ClassroomView(pn.viewable.Viewer):
         s = projector_state(room)
         self._seen_version = s["version"]
         self.play.label = "Pause" if s["running"] else "Start"
-        labels = room.ham.labels
-        cells = "".join(f'<td class="room-count-{a}">{int(k)}</td>'
-                        for a, k in enumerate(s["student_counts"]))
-        every = "".join(f"<td>{int(k)}</td>" for k in s["n"])
-        heads = "".join(f'<th><span style="color:{c}">&#9679;</span> '
-                        f"{html.escape(str(lb))}</th>"
-                        for lb, c in zip(labels, palette(len(labels)), strict=True))
-        self.counts.object = (
-            f'<p class="room-joined" style="font-size:18px">Joined: <b class="room-students">'
-            f'{s["students"]}</b> students · N = <b class="room-N">{s["N"]}</b> systems '
-            f'({s["virtual"]} virtual, {s["ghosts"]} ghosts, {s["spectators"]} spectators '
-            f'per value) · t = <b class="room-t">{s["t"]:.2f}</b></p>'
-            f'<table class="room-table" style="font-size:18px;text-align:right">'
-            f"<tr><th>value a</th>{heads}</tr><tr><th>students</th>{cells}</tr>"
-            f"<tr><th>all systems</th>{every}</tr></table>")
-        self.recent.object = "<h3>Who copied whom</h3><ol style='font-size:17px'>" + "".join(
-            f"<li>t = {t:.1f}: {html.escape(w)} copied {html.escape(s_)} "
-            f"(a {html.escape(str(a0))} → {html.escape(str(a1))})</li>"
-            for t, w, s_, a0, a1 in s["recent"]) + "</ol>"
+        self.counts.object = counts_html(s, room.ham.labels, palette(room.ham.P))
+        self.recent.object = recent_html(s)
         N = s["N"]
         frame = Frame(t=s["t"], N=max(N, 1), n=s["n"], p=s["p"], phi=np.zeros(len(s["n"])),
                       phi_exact=np.zeros(len(s["n"])), tv=s["D"], steps=0)

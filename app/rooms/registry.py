@@ -63,9 +63,13 @@ class Rooms:
     def create(self, ham, params=None, **kw: Any) -> Room:
         """A new room (InputError, one sentence, when the server holds max_rooms)."""
         with self._lock:
+            if self.max_rooms == 0:
+                raise InputError("Classroom rooms are turned off on this server "
+                                 "(REAL_ENSEMBLE_LAB_MAX_ROOMS=0).")
             if len(self._rooms) >= self.max_rooms:
-                raise InputError(f"This server already holds {self.max_rooms} rooms, its "
-                                 f"limit; close one or try again later.")
+                n = f"{self.max_rooms} room" + ("s" if self.max_rooms > 1 else "")
+                raise InputError(f"This server already holds {n}, its limit; close one or "
+                                 f"try again later.")
             code = new_code(self._rooms)
             kw.setdefault("seed", secrets.randbelow(2**31))
             room = Room(code, ham, params, max_students=self.room_size, clock=self.clock,
@@ -79,6 +83,14 @@ class Rooms:
         with self._lock:
             room = self._rooms.get(code) if code else None
         return None if room is None or room.closed else room
+
+    def reattach(self, code: Any, key: Any) -> Room | None:
+        """The open room ``code`` if ``key`` is its teacher key (a reloaded projector)."""
+        room = self.get(code)
+        if room is None or not isinstance(key, str):
+            return None
+        ok = secrets.compare_digest(key.strip().upper().encode(), room.teacher_key.encode())
+        return room if ok else None
 
     def close(self, code: str) -> None:
         with self._lock:
