@@ -258,3 +258,17 @@ def test_the_server_caps_rooms_and_expires_them_when_the_teacher_is_gone(ham2):
     r1.seen_by_teacher()
     rooms.sweep()
     assert r1.participants == {}  # Sam stopped polling: gone for good
+
+
+def test_the_room_model_imports_no_ui():
+    """A room, its registry and what phones and projector read load without Panel/Bokeh."""
+    import subprocess
+    import sys
+
+    code = ("import sys, app.rooms.model, app.rooms.registry, app.rooms.state, "
+            "app.rooms.waiters, app.rooms.board;"
+            "bad = [m for m in ('panel', 'bokeh', 'holoviews') if m in sys.modules];"
+            "print(bad); sys.exit(1 if bad else 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
