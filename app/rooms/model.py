@@ -30,7 +30,7 @@ MAX_WALL_STEP = 1.0
 #: Lines kept in the projector's "who copied whom".
 RECENT = 8
 #: Wall seconds one tick may compute.
-TICK_BUDGET = 0.25
+TICK_BUDGET = 0.1
 #: Points of D(t) kept for the projector.
 HISTORY = 2000
 
