@@ -30,6 +30,7 @@ from .parts.pacer import FramePacer
 from .parts.plots_area import PlotsArea
 from .parts.status import LessonBanner, Notices, StatusBar, lesson_options
 from .parts.transport import Transport
+from .rooms.projector import ClassroomView
 from .url import read_link
 
 log = logging.getLogger("app.dashboard")
@@ -89,6 +90,8 @@ class EnsembleApp(pn.viewable.Viewer):
         self.ham_controls = HamiltonianControls(ctl)
         self.bell = BellTests(lambda: (ctl.hamiltonian(), ctl.sim_params(), ctl.preset,
                                        dict(ctl.preset_values)))
+        # a room for the current Hamiltonian and parameters (issue #14, app/rooms)
+        self.classroom = ClassroomView(lambda: (ctl.hamiltonian(), ctl.sim_params()))
         self.bell_box = pn.Column(self.bell, sizing_mode="stretch_width", visible=False,
                                   css_classes=["bell-tests"])
         self.lesson_select = pn.widgets.Select(label="Lesson", options=lesson_options(),
@@ -246,12 +249,16 @@ class EnsembleApp(pn.viewable.Viewer):
         live = pn.Column(top, self.banner, self.notices, self.plots, self.bell_box,
                          self.explain_box, self.transport.keys, self.pacer,
                          sizing_mode="stretch_width")
+        tabs = [("Live ensemble", live)]
         try:
             from .studies import StudiesView
+
+            tabs.append(("Studies", StudiesView()))
         except ImportError:
-            return live
-        tabs = pn.Tabs(("Live ensemble", live), ("Studies", StudiesView()),
-                       sizing_mode="stretch_width", dynamic=True)
+            pass
+        tabs.append(("Classroom", self.classroom))
+        # the Studies tab is the second: its sidebar script counts on it
+        tabs = pn.Tabs(*tabs, sizing_mode="stretch_width", dynamic=True)
         tabs.jscallback(active=STUDIES_CLOSES_SIDEBAR_JS)
         return tabs
 

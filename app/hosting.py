@@ -13,6 +13,9 @@ variable                               meaning                                  
 ``REAL_ENSEMBLE_LAB_HOSTED``           1: sweeps from the page are off             0
 ``REAL_ENSEMBLE_LAB_MAX_SWEEPS``       sweeps run from the page at once (1-64)     1
 ``REAL_ENSEMBLE_LAB_PUBLIC_RUNNERS``   1: ``GET /runners`` answers every address   0
+``REAL_ENSEMBLE_LAB_MAX_ROOMS``        classroom rooms open at once                10
+``REAL_ENSEMBLE_LAB_ROOM_SIZE``        students one room admits                    200
+``REAL_ENSEMBLE_LAB_ROOM_EXPIRE``      seconds a room outlives its projector       600
 =====================================  ==========================================  ========
 
 The pieces are plain Python, no Panel, and take an injected clock where time matters, so
@@ -57,6 +60,9 @@ class Settings:
     hosted: bool = False
     max_sweeps: int = 1
     public_runners: bool = False
+    max_rooms: int = 10
+    room_size: int = 200
+    room_expire: float = 600.0  # 0: never
 
     @property
     def sweeps_on(self) -> bool:
@@ -98,6 +104,9 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
         hosted=get("HOSTED", _flag, False),
         max_sweeps=get("MAX_SWEEPS", int, 1, lambda v: 1 <= v <= 64),
         public_runners=get("PUBLIC_RUNNERS", _flag, False),
+        max_rooms=get("MAX_ROOMS", int, 10, lambda v: 0 <= v <= 1000),
+        room_size=get("ROOM_SIZE", int, 200, lambda v: 1 <= v <= 1000),
+        room_expire=get("ROOM_EXPIRE", float, 600.0, lambda v: v >= 0 and math.isfinite(v)),
     )
 
 
@@ -109,6 +118,9 @@ _EXPECTED = {
     "HOSTED": "1 or 0",
     "MAX_SWEEPS": "a whole number from 1 to 64",
     "PUBLIC_RUNNERS": "1 or 0",
+    "MAX_ROOMS": "a whole number of rooms from 0 to 1000 (0 turns rooms off)",
+    "ROOM_SIZE": "a whole number of students from 1 to 1000",
+    "ROOM_EXPIRE": "seconds, 0 or more (0 never expires)",
 }
 
 

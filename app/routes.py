@@ -7,6 +7,9 @@ process's ``pid`` (under ``--num-procs`` each request reaches one process). Test
 operators use it to check that closing a session stops its thread. It answers only
 requests made on this machine (127.0.0.1 or ::1, not forwarded by a proxy) unless
 REAL_ENSEMBLE_LAB_PUBLIC_RUNNERS=1.
+
+The classroom rooms add ``/join`` (the student page) and ``/room/CODE/...`` (its JSON
+endpoints), see :mod:`app.rooms.handlers`.
 """
 
 from __future__ import annotations
@@ -66,4 +69,6 @@ class RunnersHandler(web.RequestHandler):
                                **host.summary(), "pid": os.getpid()}))
 
 
-ROUTES = [(r"/runners", RunnersHandler, {})]
+from app.rooms.handlers import ROUTES as ROOM_ROUTES  # noqa: E402 - after the start-up checks
+
+ROUTES = [(r"/runners", RunnersHandler, {}), *ROOM_ROUTES]

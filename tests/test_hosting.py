@@ -51,6 +51,15 @@ def test_settings_defaults_and_values():
     assert not s.sweeps_on
 
 
+def test_room_settings_defaults_and_values():
+    s = hosting.read_settings({})
+    assert (s.max_rooms, s.room_size, s.room_expire) == (10, 200, 600.0)
+    s = hosting.read_settings({"REAL_ENSEMBLE_LAB_MAX_ROOMS": "0",
+                               "REAL_ENSEMBLE_LAB_ROOM_SIZE": "40",
+                               "REAL_ENSEMBLE_LAB_ROOM_EXPIRE": "90"})
+    assert (s.max_rooms, s.room_size, s.room_expire) == (0, 40, 90.0)
+
+
 @pytest.mark.parametrize("text, nbytes", [("1000000", 1_000_000), ("512M", 512 * 2**20),
                                           ("1.5GiB", 3 * 2**29), ("2 gb", 2 * 2**30),
                                           ("64k", 65536)])
@@ -61,7 +70,8 @@ def test_parse_bytes(text, nbytes):
 @pytest.mark.parametrize("name, value", [("MAX_SESSIONS", "0"), ("MAX_SESSIONS", "many"),
                                          ("MEMORY_BUDGET", "4 apples"), ("IDLE_PAUSE", "-1"),
                                          ("IDLE_CLOSE", "nan"), ("HOSTED", "maybe"),
-                                         ("MAX_SWEEPS", "0")])
+                                         ("MAX_SWEEPS", "0"), ("MAX_ROOMS", "-1"),
+                                         ("ROOM_SIZE", "0"), ("ROOM_EXPIRE", "inf")])
 def test_bad_setting_is_one_sentence_naming_the_variable(name, value):
     with pytest.raises(ValueError, match=rf"^REAL_ENSEMBLE_LAB_{name}=.* is not valid: "
                                          rf"expected .*\.$"):

@@ -1,0 +1,126 @@
+// The student's page: one system of the room's ensemble. Plain JavaScript, no library;
+// every text from the server is set with textContent (never parsed as HTML).
+"use strict";
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const params = new URLSearchParams(window.location.search);
+  const code = (params.get("room") || "").trim().toUpperCase();
+  let version = -1;
+  let polling = false;
+  let stopped = false;
+  let lastFeed = "";
+
+  function show(id, on) { $(id).hidden = !on; }
+  function say(text) { $("message").textContent = text; show("message", !!text); }
+
+  async function call(method, path, body) {
+    const opts = { method: method, credentials: "same-origin", headers: {} };
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    const r = await fetch("/room/" + encodeURIComponent(code) + path, opts);
+    let data = {};
+    try { data = await r.json(); } catch (e) { data = {}; }
+    if (!r.ok) {
+      const err = new Error(data.error || "The server did not answer; try again.");
+      err.status = r.status;
+      throw err;
+    }
+    return data;
+  }
+
+  function render(s) {
+    version = s.version;
+    if (s.gone) {
+      if (!$("card").hidden) say("You were away for a long time, so your system left the " +
+                                 "ensemble. Join again to get a new one.");
+      show("card", false);
+      show("join-form", !s.closed);
+      return;
+    }
+    say("");
+    show("join-form", false);
+    show("card", true);
+    $("you").textContent = s.you;
+    const card = $("card");
+    card.dataset.t = s.t;
+    const v = s.value;
+    card.dataset.a = v ? String(v.a) : "";
+    $("value").textContent = v ? v.label : "?";
+    $("swatch").style.backgroundColor = v ? v.colour : "#9ca3af";
+    $("swatch").title = v ? "colour of value " + v.label + " on the projector" : "hidden";
+    const deg = Math.round(s.phi * 180 / Math.PI);
+    $("needle").setAttribute("transform", "rotate(" + (-deg) + ")");
+    $("arrow-label").textContent = "phase " + deg + " degrees";
+    $("phase-text").textContent = "your phase: " + deg + "°";
+    show("measure", s.measure_mode);
+    const m = s.measured;
+    show("measured", s.measure_mode && !!m);
+    $("measured").textContent = m ? "Measured at t = " + m.t.toFixed(2) + ": a = " + m.label : "";
+    $("status").textContent = "t = " + s.t.toFixed(2) + " · " +
+      (s.closed ? "the room has closed" : s.running ? "running" : "paused") + " · " +
+      s.students + (s.students === 1 ? " student, " : " students, ") + s.N + " systems";
+    const feed = JSON.stringify(s.feed);
+    if (feed !== lastFeed) {
+      lastFeed = feed;
+      const ol = $("feed");
+      ol.replaceChildren(...s.feed.map((line) => {
+        const li = document.createElement("li");
+        li.textContent = "t = " + line.t.toFixed(1) + ": " + line.text;
+        return li;
+      }));
+    }
+  }
+
+  async function poll() {
+    if (polling) return;
+    polling = true;
+    let wait = 500;
+    while (!stopped) {
+      try {
+        const s = await call("GET", "/state?since=" + version);
+        render(s);
+        wait = 500;
+        if (s.gone) break;
+      } catch (e) {
+        if (e.status === 404) { say(e.message); show("card", false); break; }
+        say("Connection lost; trying again…");
+        await new Promise((res) => setTimeout(res, wait));
+        wait = Math.min(wait * 2, 5000);
+      }
+    }
+    polling = false;
+  }
+
+  async function start() {
+    if (!code) { show("code-form", true); return; }
+    $("room-code").textContent = code;
+    try {
+      const s = await call("GET", "/state?since=-1");
+      render(s);
+      if (!s.gone) poll();  // not joined yet: the join starts the polls (with the cookie)
+    } catch (e) { say(e.message); }
+  }
+
+  $("join-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    $("join").disabled = true;
+    try {
+      render(await call("POST", "/join", { nickname: $("nick").value }));
+      stopped = false;
+      poll();
+    } catch (e) { say(e.message); }
+    $("join").disabled = false;
+  });
+  $("measure").addEventListener("click", async () => {
+    try { render(await call("POST", "/measure", {})); } catch (e) { say(e.message); }
+  });
+  $("leave").addEventListener("click", async () => {
+    stopped = true;
+    try { await call("POST", "/leave", {}); } catch (e) { /* gone already */ }
+    show("card", false);
+    say("You left the room. Thank you for being part of the ensemble!");
+  });
+  start();
+})();
