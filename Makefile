@@ -8,8 +8,9 @@ PYTEST_ARGS ?=
 ADDRESS    ?= 127.0.0.1
 ORIGIN     ?= $(ADDRESS):$(PORT)
 BASIC_AUTH ?= credentials.json
-# The versions that were tested: everything `make test` needs (lock.txt) and the
-# dashboard's share of it that the Docker image installs (lock-runtime.txt).
+# The versions that were tested: the package with every extra, everything `make test` needs
+# (lock.txt), and the share of it that the Docker image installs, the [app] and [studies]
+# extras (lock-runtime.txt).
 LOCK         := requirements/lock.txt
 RUNTIME_LOCK := requirements/lock-runtime.txt
 # `make lock LOCK_ARGS=--upgrade` moves every pin to the newest release pyproject.toml allows.
@@ -23,21 +24,21 @@ $(VENV)/.installed: $(LOCK) pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r $(LOCK)
-	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
 install: $(VENV)/.installed
 
 serve: install
-	$(VENV)/bin/panel serve app --port $(PORT) --address 127.0.0.1 --allow-websocket-origin=127.0.0.1:$(PORT) --allow-websocket-origin=localhost:$(PORT) --index app --plugins app.routes
+	$(VENV)/bin/panel serve app --port $(PORT) --address 127.0.0.1 --allow-websocket-origin=127.0.0.1:$(PORT) --allow-websocket-origin=localhost:$(PORT) --index app --plugins real_ensemble_lab.app.routes
 
 # Re-resolve the locks after a change to pyproject.toml's dependencies (pins kept where
 # they still fit); the runtime lock takes its versions from the full one.
 lock:
 	@[ -x $(PY) ] || python3 -m venv $(VENV)
 	$(PY) -m pip install -q 'uv>=0.5'
-	$(UV_COMPILE) --extra test $(LOCK_ARGS) -o $(LOCK)
-	$(UV_COMPILE) -c $(LOCK) -o $(RUNTIME_LOCK)
+	$(UV_COMPILE) --all-extras $(LOCK_ARGS) -o $(LOCK)
+	$(UV_COMPILE) --extra app --extra studies -c $(LOCK) -o $(RUNTIME_LOCK)
 
 # A class: a login (--basic-auth), Panel's admin page (/admin) and the REAL_ENSEMBLE_LAB_*
 # limits from the environment. The cookie secret comes from PANEL_COOKIE_SECRET (not the
@@ -45,7 +46,7 @@ lock:
 serve-class: install
 	@test -f "$(BASIC_AUTH)" || { echo "serve-class: $(BASIC_AUTH) is missing: write a JSON file of users and passwords, e.g. {\"class\": \"...\"}, or name one with BASIC_AUTH=..."; exit 2; }
 	PANEL_COOKIE_SECRET="$${PANEL_COOKIE_SECRET:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')}" \
-	$(VENV)/bin/panel serve app --address $(ADDRESS) --port $(PORT) --allow-websocket-origin=$(ORIGIN) --index app --plugins app.routes --liveness --admin --basic-auth $(BASIC_AUTH) --check-unused-sessions 5000 --unused-session-lifetime 10000
+	$(VENV)/bin/panel serve app --address $(ADDRESS) --port $(PORT) --allow-websocket-origin=$(ORIGIN) --index app --plugins real_ensemble_lab.app.routes --liveness --admin --basic-auth $(BASIC_AUTH) --check-unused-sessions 5000 --unused-session-lifetime 10000
 
 # Debian's chromium drives the browser tests; install it when missing and apt is there.
 chromium:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import logging
 from contextlib import nullcontext
-from pathlib import Path
+from importlib.resources import files
 from typing import Any
 
 import panel as pn
@@ -35,9 +35,9 @@ from .url import read_link
 
 log = logging.getLogger("app.dashboard")
 
-HERE = Path(__file__).resolve().parent
-LOGO = HERE.parent / "assets" / "logo.svg"
-STYLE = (HERE / "style.css").read_text()
+# package data, found in a checkout and in an installed distribution alike
+LOGO = files("real_ensemble_lab.assets") / "logo.svg"
+STYLE = (files("real_ensemble_lab.app") / "style.css").read_text(encoding="utf-8")
 #: Period of the document's pull of the latest frame while playing / paused (ms).
 TICK_MS = 25
 IDLE_TICK_MS = 100
@@ -272,8 +272,8 @@ class EnsembleApp(pn.viewable.Viewer):
             design=a11y.accessible(patches.offline_fast()),
             font="'Segoe UI', 'Helvetica Neue', 'DejaVu Sans', Arial, sans-serif",
             accent="#4338ca", theme_toggle=False, title="Real Ensemble Lab",
-            logo=str(LOGO) if LOGO.exists() else None,
-            favicon=str(LOGO) if LOGO.exists() else "",
+            logo=str(LOGO) if LOGO.is_file() else None,
+            favicon=str(LOGO) if LOGO.is_file() else "",
             sidebar=[self.transport.speed_box(), *self.sidebar()], main=[self.main()],
             sidebar_width=400, header_background="#1e1b4b", raw_css=[STYLE],
             collapsed_sidebar=self.ctl.presentation)

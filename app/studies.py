@@ -11,6 +11,7 @@ the heatmap.
 from __future__ import annotations
 
 import threading
+from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,8 @@ from .studies_plots import (  # noqa: F401 - re-exported for docs/render_studies
     runs_table,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-STUDIES = ROOT / "assets" / "studies"
+#: The study configs the page can run: package data (assets/studies/*.yaml).
+STUDIES = files("real_ensemble_lab.assets") / "studies"
 METRICS = ["max_tv_sqrtN", "final_tv_sqrtN", "max_tv", "final_tv", "absorbed", "wall_time"]
 #: Runs listed at most under one heatmap cell or drift curve that was clicked.
 MAX_CELL_LINKS = 12
@@ -79,7 +80,8 @@ class StudiesView(pn.viewable.Viewer):
     running = param.Boolean(default=False, constant=True)
 
     def __init__(self, **params: Any):
-        studies = sorted(p.stem for p in STUDIES.glob("*.yaml"))
+        studies = sorted(p.name.removesuffix(".yaml") for p in STUDIES.iterdir()
+                         if p.name.endswith(".yaml"))
         dirs = self._dirs()
         params.setdefault("directory", dirs[0] if dirs else "")
         super().__init__(**params)
@@ -306,7 +308,8 @@ class StudiesView(pn.viewable.Viewer):
 
         try:
             rel, out = self.sweep_folder(study, seeds)
-            config = {**load_config(STUDIES / f"{study}.yaml"), "seeds": seeds}
+            with as_file(STUDIES / f"{study}.yaml") as path:
+                config = {**load_config(path), "seeds": seeds}
             out.parent.mkdir(parents=True, exist_ok=True)
             res = run_sweep(config, out, client=shared_client(),
                             shared_fs=not cluster.remote(),

@@ -1,5 +1,8 @@
+"""``python -m engine`` in a checkout (``python -m real_ensemble_lab.engine`` anywhere): the
+engine's command line, run from ``real_ensemble_lab.engine`` so that each module loads once."""
+
 import sys
 
-from .cli import main
+from real_ensemble_lab.engine.cli import main
 
 sys.exit(main())

@@ -1,8 +1,10 @@
-"""Command line: ``python -m engine presets | run | bench | sweep | lesson | chsh | signalling``.
+"""Command line: ``real-ensemble-lab presets | run | bench | sweep | lesson | chsh | signalling``
+(``python -m engine ...`` in a checkout, ``python -m real_ensemble_lab.engine ...`` anywhere).
 
 Options of ``run`` are generated from the parameter spec (engine/params.py), so the
 command line, the dashboard and the sweeps cannot disagree about a parameter.
-Invalid input: exit status 2 and one sentence on standard error.
+Invalid input, or a command whose optional dependencies are not installed: exit status 2 and
+one sentence on standard error.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .errors import InputError, SetupError
+from .errors import InputError, SetupError, missing_extra
 from .params import SimParams, bounds_text, param_names
 
 EXIT_INPUT = 2
@@ -93,6 +95,8 @@ def cmd_run(ns: argparse.Namespace) -> int:
     output_times(params.t_end, params.dt_out)
     if ns.out is not None:  # before the run, not after it
         check_out_file(ns.out, OUT_SUFFIXES)
+        if ns.out.endswith(".parquet"):
+            import pyarrow  # noqa: F401 - the [studies] extra, needed at the end of the run
     ham = load_hamiltonian(ns.preset, ns.set, ns.hamiltonian)
     protocol = None
     if ns.protocol is not None:
@@ -110,8 +114,9 @@ def cmd_run(ns: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m engine", description=__doc__.split("\n")[0])
+def build_parser(prog: str = "python -m engine",
+                 extra_commands: Sequence[Callable[[Any], None]] = ()) -> argparse.ArgumentParser:
+    p = _Parser(prog=prog, description="Real Ensemble Lab: simulations, sweeps, lessons.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sp = sub.add_parser("presets", help="list presets and their parameters")
@@ -132,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_param_options(sp)
     sp.set_defaults(func=cmd_run)
 
-    for register in _EXTRA_COMMANDS:
+    for register in (*_EXTRA_COMMANDS, *extra_commands):
         register(sub)
     return p
 
@@ -156,10 +161,12 @@ def _register_optional() -> None:
             _EXTRA_COMMANDS.append(m.register)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m engine",
+         extra_commands: Sequence[Callable[[Any], None]] = ()) -> int:
+    """Run one command; the exit status (2: one sentence on standard error)."""
     _register_optional()
     try:
-        ns = build_parser().parse_args(argv)
+        ns = build_parser(prog, extra_commands).parse_args(argv)
         if ns.command != "presets":  # every other command may run parallel kernels
             from ._jit import require_threadsafe_layer
 
@@ -167,6 +174,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ns.func(ns)
     except (InputError, SetupError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return EXIT_INPUT
+    except ModuleNotFoundError as err:
+        sentence = missing_extra(err)
+        if sentence is None:
+            raise
+        print(f"error: {sentence}", file=sys.stderr)
         return EXIT_INPUT
     except MemoryError:
         print("error: The run needs more memory than this machine has.", file=sys.stderr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -116,12 +117,12 @@ def _check(name: str, raw: dict[str, Any]) -> Lesson:
                   figures=figures, compare=tuple(variants))
 
 
-def load(path: str | Path | None = None) -> dict[str, Lesson]:
+def load(path: str | Path | Traversable | None = None) -> dict[str, Lesson]:
     """Read and validate every lesson (InputError sentence on the first problem)."""
     if path is None:
         return dict(_load_default())
-    with open(path) as fh:
-        data = yaml.safe_load(fh)
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8") if isinstance(path, str)
+                          else path.read_text(encoding="utf-8"))
     return {k: _check(k, v) for k, v in data["lessons"].items()}
 
 

@@ -1,6 +1,8 @@
 """Preset Hamiltonians: the data lives in ``assets/presets.yaml``, the builders here.
 
-The same file feeds the command line (``python -m engine presets``) and the dashboard.
+The same file feeds the command line (``real-ensemble-lab presets``) and the dashboard. It is
+package data, read through importlib.resources (``real_ensemble_lab.assets``), so an
+installed distribution finds it as a checkout does.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ import functools
 import math
 import os
 from collections.abc import Callable
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +22,10 @@ import yaml
 from .errors import InputError
 from .hamiltonian import Hamiltonian
 
-ASSETS = Path(os.environ.get("REAL_ENSEMBLE_ASSETS",
-                             Path(__file__).resolve().parent.parent / "assets"))
+#: The data folder: the package real_ensemble_lab.assets, or $REAL_ENSEMBLE_ASSETS when set.
+ASSETS: Traversable = (Path(os.environ["REAL_ENSEMBLE_ASSETS"])
+                       if os.environ.get("REAL_ENSEMBLE_ASSETS")
+                       else files("real_ensemble_lab.assets"))
 
 
 #: Keys a preset parameter's spec may hold; ``default``, ``unit`` and ``doc`` are required.
@@ -28,8 +34,7 @@ SPEC_KEYS = {"default", "bounds", "objects", "integer", "unit", "doc"}
 
 @functools.cache
 def _load() -> dict[str, dict[str, Any]]:
-    with open(ASSETS / "presets.yaml", encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)["presets"]
+    data = yaml.safe_load((ASSETS / "presets.yaml").read_text(encoding="utf-8"))["presets"]
     for name, info in data.items():
         for key, spec in info["params"].items():
             _check_spec(name, key, spec)
