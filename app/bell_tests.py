@@ -22,10 +22,10 @@ import pandas as pd
 import panel as pn
 import param
 
-from engine import Hamiltonian, InputError, SimParams
-from engine.chsh import PAIRS, ChshResult, chsh_from_seeds, chsh_plan, chsh_seed
-from engine.composite import parts_of
-from engine.signalling import (
+from real_ensemble_lab.engine import Hamiltonian, InputError, SimParams
+from real_ensemble_lab.engine.chsh import PAIRS, ChshResult, chsh_from_seeds, chsh_plan, chsh_seed
+from real_ensemble_lab.engine.composite import parts_of
+from real_ensemble_lab.engine.signalling import (
     CI_SE,
     signalling_from_seeds,
     signalling_plan,

@@ -24,9 +24,16 @@ from typing import Any
 import numpy as np
 import param
 
-from engine import Hamiltonian, InputError, SimParams, build_preset, make_params, preset_names
-from engine import lessons as lesson_data
-from engine.params import params_dict, quantize
+from real_ensemble_lab.engine import (
+    Hamiltonian,
+    InputError,
+    SimParams,
+    build_preset,
+    make_params,
+    preset_names,
+)
+from real_ensemble_lab.engine import lessons as lesson_data
+from real_ensemble_lab.engine.params import params_dict, quantize
 
 from . import cost as cost_model
 from .runner import Published, Runner
@@ -330,7 +337,7 @@ class Controller(param.Parameterized):
     def export_meta(self) -> dict[str, Any]:
         """The running run's metadata (the command line's sidecar): parameters, seed,
         preset, H and psi0, so a downloaded file can be rerun from itself alone."""
-        from engine.export import export_meta
+        from real_ensemble_lab.engine.export import export_meta
 
         r = self.runner
         if r is None:

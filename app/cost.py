@@ -17,7 +17,7 @@ import math
 import threading
 import time
 
-from engine import SimParams, build_preset, make_params, make_stepper
+from real_ensemble_lab.engine import SimParams, build_preset, make_params, make_stepper
 
 from .runner import Published
 

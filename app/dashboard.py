@@ -33,7 +33,7 @@ from .parts.transport import Transport
 from .rooms.projector import ClassroomView
 from .url import read_link
 
-log = logging.getLogger("app.dashboard")
+log = logging.getLogger("real_ensemble_lab.app.dashboard")
 
 # package data, found in a checkout and in an installed distribution alike
 LOGO = files("real_ensemble_lab.assets") / "logo.svg"
@@ -159,7 +159,7 @@ class EnsembleApp(pn.viewable.Viewer):
                 w.css_classes = classes
 
     def _explain(self) -> None:
-        from engine import preset_info
+        from real_ensemble_lab.engine import preset_info
 
         info = preset_info(self.ctl.preset)
         desc = " ".join(info["description"].split())
@@ -294,11 +294,11 @@ class EnsembleApp(pn.viewable.Viewer):
 
     # -- export -----------------------------------------------------------------------------
     def _export_csv(self) -> io.BytesIO:
-        from engine.export import export_csv
+        from real_ensemble_lab.engine.export import export_csv
 
         return io.BytesIO(export_csv(self.ctl.columns(), self.ctl.export_meta()))
 
     def _export_parquet(self) -> io.BytesIO:
-        from engine.export import export_parquet
+        from real_ensemble_lab.engine.export import export_parquet
 
         return io.BytesIO(export_parquet(self.ctl.columns(), self.ctl.export_meta()))

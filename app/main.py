@@ -8,9 +8,9 @@ from functools import partial
 
 import panel as pn
 
-from app import hosting
-from app.dashboard import EnsembleApp
-from engine import require_threadsafe_layer
+from real_ensemble_lab.app import hosting
+from real_ensemble_lab.app.dashboard import EnsembleApp
+from real_ensemble_lab.engine import require_threadsafe_layer
 
 require_threadsafe_layer()  # one sentence now rather than an abort when sessions overlap
 # MathJax for the lessons' maths; name every extension the page loads (app/maths.py)

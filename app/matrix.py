@@ -16,8 +16,8 @@ import pandas as pd
 import panel as pn
 import param
 
-from engine import Hamiltonian, InputError
-from engine.hamiltonian import validate
+from real_ensemble_lab.engine import Hamiltonian, InputError
+from real_ensemble_lab.engine.hamiltonian import validate
 
 #: Largest matrix the editor shows (a lattice of 64 sites is edited through its preset).
 MAX_EDIT_P = 12

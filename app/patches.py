@@ -369,7 +369,7 @@ def install(doc) -> None:
     doc.js_on_event("document_ready", CustomJS(code=A11Y_JS))
 
 
-log = logging.getLogger("app.patches")
+log = logging.getLogger("real_ensemble_lab.app.patches")
 
 
 def undebounced(widget):

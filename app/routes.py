@@ -1,4 +1,4 @@
-"""Extra server routes: ``panel serve app --plugins app.routes``.
+"""Extra server routes: ``panel serve app --plugins real_ensemble_lab.app.routes``.
 
 ``GET /runners`` answers ``{"runners": k, "threads": [...], "playing": j, "sessions": n,
 ...}``: the simulation threads alive in this process (one per open session; j of them
@@ -20,9 +20,9 @@ import sys
 
 from tornado import web
 
-from app import hosting
-from app.runner import live_runners
-from engine import SetupError, require_threadsafe_layer
+from real_ensemble_lab.app import hosting
+from real_ensemble_lab.app.runner import live_runners
+from real_ensemble_lab.engine import SetupError, require_threadsafe_layer
 
 # Server start-up: refuse here, with one sentence, rather than abort mid-session when two
 # sessions run parallel kernels at once on a layer that is not thread-safe, or fail at the
@@ -49,7 +49,7 @@ def is_local(request) -> bool:
 # froze the page of the session that triggered it; the measure sizes the "will run slowly"
 # notices (app/cost.py).
 if os.environ.get("REAL_ENSEMBLE_LAB_WARMUP", "1") != "0":
-    from app.cost import calibrate
+    from real_ensemble_lab.app.cost import calibrate
 
     calibrate()
 
@@ -69,6 +69,6 @@ class RunnersHandler(web.RequestHandler):
                                **host.summary(), "pid": os.getpid()}))
 
 
-from app.rooms.handlers import ROUTES as ROOM_ROUTES  # noqa: E402 - after the start-up checks
+from real_ensemble_lab.app.rooms.handlers import ROUTES as ROOM_ROUTES  # noqa: E402 - after the start-up checks
 
 ROUTES = [(r"/runners", RunnersHandler, {}), *ROOM_ROUTES]

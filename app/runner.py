@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from engine import Hamiltonian, InputError, SimParams, make_stepper
-from engine.stepper import Frame
+from real_ensemble_lab.engine import Hamiltonian, InputError, SimParams, make_stepper
+from real_ensemble_lab.engine.stepper import Frame
 
-log = logging.getLogger("app.runner")
+log = logging.getLogger("real_ensemble_lab.app.runner")
 
 #: Least time between published frames while playing (the page pulls at 40 Hz).
 FRAME_PERIOD = 0.025

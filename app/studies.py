@@ -20,10 +20,10 @@ import pandas as pd
 import panel as pn
 import param
 
-from engine.analysis import load_series, load_summary, varying
-from engine.datadir import STUDIES as STUDIES_SUBDIR
-from engine.datadir import data_dir, resolve_inside, result_dirs
-from engine.errors import InputError
+from real_ensemble_lab.engine.analysis import load_series, load_summary, varying
+from real_ensemble_lab.engine.datadir import STUDIES as STUDIES_SUBDIR
+from real_ensemble_lab.engine.datadir import data_dir, resolve_inside, result_dirs
+from real_ensemble_lab.engine.errors import InputError
 
 from . import studies_cluster as cluster
 from .a11y import SECTION_CSS
@@ -304,7 +304,7 @@ class StudiesView(pn.viewable.Viewer):
         return rel, resolve_inside(rel, data_dir(create=True))
 
     def _run_sweep(self, study: str, seeds: int) -> None:
-        from engine.sweep import load_config, run_sweep
+        from real_ensemble_lab.engine.sweep import load_config, run_sweep
 
         try:
             rel, out = self.sweep_folder(study, seeds)

@@ -19,7 +19,7 @@ import os
 import threading
 from typing import Any
 
-from engine.errors import InputError
+from real_ensemble_lab.engine.errors import InputError
 
 SCHEDULER_ENV = "REAL_ENSEMBLE_LAB_SCHEDULER"
 HOSTED_ENV = "REAL_ENSEMBLE_LAB_HOSTED"
@@ -179,13 +179,13 @@ def shared_client(workers: int = 2) -> Any:
                 return _CLUSTER["client"]
         address = scheduler_address()
         if address is not None:
-            from engine.sweep import connect
+            from real_ensemble_lab.engine.sweep import connect
 
             started = {"client": connect(address)}
         else:
             from distributed import Client
 
-            from engine.sweep import local_cluster
+            from real_ensemble_lab.engine.sweep import local_cluster
 
             cluster = local_cluster(workers)
             started = {"cluster": cluster, "client": Client(cluster, set_as_default=False)}

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from engine.params import CONTROLS, SimParams, param_names
+from real_ensemble_lab.engine.params import CONTROLS, SimParams, param_names
 
 #: Simulation parameters the dashboard takes from its address (``CONTROLS[k].url``).
 LINK_PARAMS = tuple(k for k in param_names() if CONTROLS[k].url)

@@ -16,14 +16,14 @@ import holoviews as hv
 import numpy as np
 import pandas as pd
 
-from engine.analysis import (
+from real_ensemble_lab.engine.analysis import (
     absorption_probability,
     deviation_grid,
     drift_fit,
     error_curves,
     varying,
 )
-from engine.errors import InputError
+from real_ensemble_lab.engine.errors import InputError
 
 from .studies_links import live_link
 

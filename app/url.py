@@ -18,9 +18,9 @@ from urllib.parse import parse_qsl, urlencode
 import numpy as np
 import param
 
-from engine import InputError, SimParams, preset_info, preset_names
-from engine import lessons as lesson_data
-from engine.params import CONTROLS, N_MAX, coerce, param_names
+from real_ensemble_lab.engine import InputError, SimParams, preset_info, preset_names
+from real_ensemble_lab.engine import lessons as lesson_data
+from real_ensemble_lab.engine.params import CONTROLS, N_MAX, coerce, param_names
 
 #: The app's own settings (not simulation parameters) and their bounds.
 SPEED_BOUNDS = (0.05, 20.0)
@@ -66,7 +66,7 @@ def matrix_text(H: np.ndarray) -> str:
 
 
 def parse_matrix(text: str, where: str) -> np.ndarray:
-    from app.matrix import parse_complex  # the editor's own cell parser
+    from real_ensemble_lab.app.matrix import parse_complex  # the editor's own cell parser
 
     rows = [r for r in text.split(";") if r.strip()]
     out = [[parse_complex(c, f"{where}[{i}][{j}]") for j, c in enumerate(r.split(","))]

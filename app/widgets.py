@@ -16,8 +16,8 @@ import numpy as np
 import panel as pn
 import param
 
-from engine import SimParams, preset_info
-from engine.params import CONTROLS, N_MAX, quantize
+from real_ensemble_lab.engine import SimParams, preset_info
+from real_ensemble_lab.engine.params import CONTROLS, N_MAX, quantize
 
 from . import patches
 

@@ -15,7 +15,7 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 from _results import write_section  # noqa: E402
 
-from engine.bench import measure  # noqa: E402
+from real_ensemble_lab.engine.bench import measure  # noqa: E402
 
 
 def main() -> None:

@@ -129,7 +129,7 @@ def main() -> None:
     # a SIGTERM (e.g. from `timeout`) must still run the cleanup that kills the server
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
     try:
-        import engine.agents  # noqa: F401
+        import real_ensemble_lab.engine.agents  # noqa: F401
 
         mode, query = "agents", "mode=agents&N=1000000&phases=dynamic&f=2.0&gamma=0.5"
     except ImportError:

@@ -1,6 +1,6 @@
 """Load benchmark: a class of S students on one server (issue #17, item 5).
 
-Serves the app (``panel serve app --plugins app.routes``) on 127.0.0.1; S students
+Serves the app (``panel serve app --plugins real_ensemble_lab.app.routes``) on 127.0.0.1; S students
 arrive (their sessions open, ``procs`` at a time) and then all press Play. Measures:
 
 1. a fresh page's load time in headless Chromium, alone and under that load (from ``goto``

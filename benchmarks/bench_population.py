@@ -16,7 +16,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 from _results import write_section  # noqa: E402
 
-from engine import build_preset, make_stepper  # noqa: E402
+from real_ensemble_lab.engine import build_preset, make_stepper  # noqa: E402
 
 
 def numpy_population(ham, N, t_end, seed, phase_tol=0.01, jump_tol=0.02):

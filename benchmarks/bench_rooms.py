@@ -38,9 +38,9 @@ def serve(port: int, virtual: int, pace: float, preset: str) -> None:
     from tornado import web
     from tornado.ioloop import IOLoop
 
-    from app.rooms import handlers
-    from app.rooms.registry import rooms
-    from engine import build_preset, make_params
+    from real_ensemble_lab.app.rooms import handlers
+    from real_ensemble_lab.app.rooms.registry import rooms
+    from real_ensemble_lab.engine import build_preset, make_params
 
     room = rooms().create(build_preset(preset), make_params(mode="agents", spectators=1),
                           virtual=virtual, pace=pace)

@@ -49,7 +49,7 @@ orders of magnitude (before, numba's binomial also drew no copy out of a node at
 
 
 def measure() -> list[dict]:
-    from engine import build_preset, simulate
+    from real_ensemble_lab.engine import build_preset, simulate
 
     hams = {"rabi": build_preset("two_level", detuning=0, theta=0, delta=0.3),
             "ladder": build_preset("three_level")}

@@ -29,9 +29,9 @@ from pathlib import Path
 
 from distributed import Client
 
-from engine import build_preset, make_params, simulate
-from engine.sweep import TARGET_TASK_S as TARGET_S
-from engine.sweep import _tables, expand, local_cluster, run_sweep, write_run
+from real_ensemble_lab.engine import build_preset, make_params, simulate
+from real_ensemble_lab.engine.sweep import TARGET_TASK_S as TARGET_S
+from real_ensemble_lab.engine.sweep import _tables, expand, local_cluster, run_sweep, write_run
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -59,7 +59,7 @@ def bench_loop(specs, write: bool) -> float:
 def bench_sweep(cfg: dict, workers: int, repeat: int, batch: int | None = None):
     t0 = time.perf_counter()
     with local_cluster(workers) as cluster, Client(cluster, set_as_default=False) as client:
-        client.run(lambda: __import__("engine.simulate"))  # import the engine everywhere
+        client.run(lambda: __import__("real_ensemble_lab.engine.simulate"))  # import the engine everywhere
         startup = time.perf_counter() - t0
         times, works = [], []
         for _ in range(repeat):

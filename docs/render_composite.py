@@ -25,9 +25,9 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine import build_preset, make_params  # noqa: E402
-from engine.chsh import chsh  # noqa: E402
-from engine.signalling import signalling  # noqa: E402
+from real_ensemble_lab.engine import build_preset, make_params  # noqa: E402
+from real_ensemble_lab.engine.chsh import chsh  # noqa: E402
+from real_ensemble_lab.engine.signalling import signalling  # noqa: E402
 
 TSIRELSON = 2 * math.sqrt(2)
 #: The CHSH states: phi+ turned on Alice's side (no class starts empty), and plain phi+

@@ -149,8 +149,8 @@ _EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 def _register_optional() -> None:
     import importlib
 
-    for mod in ("engine.bench", "engine.sweep", "engine.lessons", "engine.chsh",
-                "engine.signalling"):
+    for mod in ("real_ensemble_lab.engine.bench", "real_ensemble_lab.engine.sweep", "real_ensemble_lab.engine.lessons", "real_ensemble_lab.engine.chsh",
+                "real_ensemble_lab.engine.signalling"):
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as err:

@@ -78,5 +78,5 @@ def panel_argv(port: int, *extra: str) -> list[str]:
     """``panel serve app`` for tests: local only, quick cleanup of closed sessions."""
     return [str(VENV_BIN / "panel"), "serve", "app", "--address", "127.0.0.1",
             "--port", str(port), "--allow-websocket-origin", f"127.0.0.1:{port}",
-            "--liveness", "--plugins", "app.routes",
+            "--liveness", "--plugins", "real_ensemble_lab.app.routes",
             "--check-unused-sessions", "500", "--unused-session-lifetime", "1000", *extra]

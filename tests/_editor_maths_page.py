@@ -8,9 +8,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repositor
 
 import panel as pn  # noqa: E402
 
-from app import maths  # noqa: E402
-from app.matrix import MatrixEditor  # noqa: E402
-from engine import build_preset, lessons  # noqa: E402
+from real_ensemble_lab.app import maths  # noqa: E402
+from real_ensemble_lab.app.matrix import MatrixEditor  # noqa: E402
+from real_ensemble_lab.engine import build_preset, lessons  # noqa: E402
 
 pn.extension("mathjax", "tabulator")  # as the dashboard must (app/maths.py)
 editor = MatrixEditor(on_apply=lambda kind, H, psi: None)

@@ -17,7 +17,7 @@ TINY = {"preset": "two_level", "preset_params": {"theta": 0.9},
 def make_results(out: Path, config: dict | None = None, copy_from: Path | None = None) -> Path:
     """Write the runs of ``config`` (default :data:`TINY`) as a sweep folder at ``out``, or
     copy the folder ``copy_from``."""
-    from engine.sweep import _prepare_out, expand, run_batch
+    from real_ensemble_lab.engine.sweep import _prepare_out, expand, run_batch
 
     out.parent.mkdir(parents=True, exist_ok=True)
     if copy_from is not None:

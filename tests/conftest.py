@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import ExactEvolution, Hamiltonian, build_preset
+from real_ensemble_lab.engine import ExactEvolution, Hamiltonian, build_preset
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ import sys
 import numpy as np
 import pytest
 
-from engine import Hamiltonian, InputError, make_stepper, simulate
-from engine._agent_kernels import (
+from real_ensemble_lab.engine import Hamiltonian, InputError, make_stepper, simulate
+from real_ensemble_lab.engine._agent_kernels import (
     NBLOCK,
     _apply_copies,
     _copy_jumps_dynamic,
@@ -23,8 +23,8 @@ from engine._agent_kernels import (
     _phase_pass_serial,
     coefficient_table,
 )
-from engine.agents import SAMPLE_SIZE, AgentStepper, bytes_per_system
-from engine.population import csr_edges
+from real_ensemble_lab.engine.agents import SAMPLE_SIZE, AgentStepper, bytes_per_system
+from real_ensemble_lab.engine.population import csr_edges
 
 
 def uncoupled(E=(0.0, 0.3)) -> Hamiltonian:
@@ -76,8 +76,8 @@ def test_locked_agents_follow_schrodinger(ham3):
 
 
 def test_sign_convention_pinned_for_agents(ham3):
-    from engine import ExactEvolution
-    from engine.stepper import total_variation
+    from real_ensemble_lab.engine import ExactEvolution
+    from real_ensemble_lab.engine.stepper import total_variation
 
     res = simulate(ham3.conj(), mode="agents", N=10**4, seed=0, t_end=6.0, dt_out=0.1)
     assert total_variation(res.n, res.N, ExactEvolution.of(ham3).prob(res.t)).max() > 0.2
@@ -197,7 +197,7 @@ def test_tracked_systems_change_beable_only_by_copying(ham3):
 
 
 def test_reproducible_and_independent_of_thread_count(ham3):
-    code = ("import numpy as np, hashlib; from engine import *;"
+    code = ("import numpy as np, hashlib; from real_ensemble_lab.engine import *;"
             "r = simulate(build_preset('three_level'), mode='agents', N=20000, seed=5, f=2.0,"
             "init_phases='noisy', t_end=1.0, dt_out=0.5);"
             "print(hashlib.sha1(r.n.tobytes() + r.phi.tobytes()).hexdigest())")
@@ -224,7 +224,7 @@ def test_memory_per_system_and_refusals(ham3):
 
 
 def test_cli_agents_mode(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "engine", "run", "--preset", "two_level",
+    out = subprocess.run([sys.executable, "-m", "real_ensemble_lab.engine", "run", "--preset", "two_level",
                           "--mode", "agents", "--f", "2", "--gamma", "0.5", "--potential",
                           "polar", "--init-phases", "random", "--N", "500", "--t-end", "0.5",
                           "--dt-out", "0.25", "--out", str(tmp_path / "a.csv")],
@@ -232,7 +232,7 @@ def test_cli_agents_mode(tmp_path):
     assert out.returncode == 0, out.stderr
     meta = json.loads((tmp_path / "a.csv.meta.json").read_text())
     assert meta["params"]["potential"] == "polar" and meta["params"]["init_phases"] == "random"
-    bad = subprocess.run([sys.executable, "-m", "engine", "run", "--preset", "two_level",
+    bad = subprocess.run([sys.executable, "-m", "real_ensemble_lab.engine", "run", "--preset", "two_level",
                           "--mode", "agents", "--f", "-1"], capture_output=True, text=True)
     assert bad.returncode == 2 and "f = -1.0 is outside" in bad.stderr
 
@@ -256,7 +256,7 @@ def test_phase_histogram_of_a_large_ensemble_matches_the_full_one(ham3):
     """Above 2 HIST_SAMPLE systems the histogram comes from every stride-th system,
     scaled to the class counts: it must agree with the histogram of all systems within
     the sampling noise (variance ~ stride x count per bin)."""
-    from engine.agents import HIST_BINS, HIST_SAMPLE
+    from real_ensemble_lab.engine.agents import HIST_BINS, HIST_SAMPLE
 
     N = 4 * HIST_SAMPLE
     st = make_stepper(ham3, mode="agents", N=N, seed=1, init_phases="noisy")
@@ -276,7 +276,7 @@ def test_phase_histogram_of_a_large_ensemble_matches_the_full_one(ham3):
 def test_lazy_phases_in_short_advances_follow_schrodinger(ham3):
     """The dashboard's way of stepping: many short advances with a frame after each and
     the last phase half-step left pending (lazy_phases). Same tolerance as above."""
-    from engine import ExactEvolution
+    from real_ensemble_lab.engine import ExactEvolution
 
     st = make_stepper(ham3, mode="agents", N=20_000, seed=1, f=20.0)
     st.lazy_phases = True

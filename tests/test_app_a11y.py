@@ -10,8 +10,8 @@ import numpy as np
 import param
 import pytest
 
-from app.parts.status import status_html
-from app.runner import Published
+from real_ensemble_lab.app.parts.status import status_html
+from real_ensemble_lab.app.runner import Published
 from tests.test_app_unit import Edit, frame
 from tests.test_controller import app  # noqa: F401 - the fixture
 
@@ -91,7 +91,7 @@ def test_every_component_gets_the_focus_ring_and_the_fast_design_stays():
     import panel as pn
     from panel.theme import DefaultTheme
 
-    from app import a11y, patches
+    from real_ensemble_lab.app import a11y, patches
 
     design = a11y.accessible(patches.offline_fast())
     assert design.__name__ == "Fast"  # Panel finds the bundled files by the name

@@ -8,13 +8,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from app.bell_tests import BellTests, chsh_verdict, signalling_verdict
-from app.dashboard import EnsembleApp
-from app.plots import JointGridView, MarginalsView
-from engine import InputError, build_preset, make_params
-from engine.chsh import ChshResult, chsh, chsh_seed
-from engine.signalling import signalling, signalling_seed
-from engine.stepper import Frame
+from real_ensemble_lab.app.bell_tests import BellTests, chsh_verdict, signalling_verdict
+from real_ensemble_lab.app.dashboard import EnsembleApp
+from real_ensemble_lab.app.plots import JointGridView, MarginalsView
+from real_ensemble_lab.engine import InputError, build_preset, make_params
+from real_ensemble_lab.engine.chsh import ChshResult, chsh, chsh_seed
+from real_ensemble_lab.engine.signalling import signalling, signalling_seed
+from real_ensemble_lab.engine.stepper import Frame
 
 
 def frame(n, p, t=0.5) -> Frame:

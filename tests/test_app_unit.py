@@ -9,17 +9,17 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from app.matrix import MatrixEditor, parse_complex, parse_table, table_from
-from app.plots import (
+from real_ensemble_lab.app.matrix import MatrixEditor, parse_complex, parse_table, table_from
+from real_ensemble_lab.app.plots import (
     DeviationView,
     HistogramView,
     PhaseView,
     PopulationsView,
     TrackedView,
 )
-from app.runner import Rows, Runner, coalesce, live_runners
-from engine import InputError, build_preset, make_params, simulate
-from engine.stepper import Frame, Systems
+from real_ensemble_lab.app.runner import Rows, Runner, coalesce, live_runners
+from real_ensemble_lab.engine import InputError, build_preset, make_params, simulate
+from real_ensemble_lab.engine.stepper import Frame, Systems
 
 
 def wait_for(cond, timeout=10.0):
@@ -321,7 +321,7 @@ def test_a_frame_travels_in_few_websocket_messages():
     from bokeh.document import Document
     from bokeh.protocol import Protocol
 
-    from app.plots.base import INLINE_MAX
+    from real_ensemble_lab.app.plots.base import INLINE_MAX
 
     views = [HistogramView(2), PhaseView(2), PopulationsView(2), DeviationView(1000),
              TrackedView(2, k=3)]
@@ -390,7 +390,7 @@ def test_reanchor_command_reaches_the_stepper_and_the_next_frame():
     """The button's command is applied in the runner's thread: the next frame carries the
     time of the re-anchoring and compares with the exact evolution of the ensemble's own
     state psi_a = sqrt(n_a/N) e^{-i phibar_a} (at that instant: |psi_a|^2 = n_a/N)."""
-    from engine import ExactEvolution
+    from real_ensemble_lab.engine import ExactEvolution
 
     r = Runner(build_preset("three_level"),
                make_params(mode="agents", N=3000, init_phases="random", f=6.0, gamma=1.0,
@@ -426,8 +426,8 @@ def test_a_slider_value_off_its_step_settles_in_one_round(name, noisy, shown):
     """A key press on a slider sends e.g. -0.4499999999999999: the spec and the slider both
     settle on the step's value at once. Compared unrounded, the two sent the value back and
     forth until Python's recursion limit, on every key press (seconds of latency)."""
-    from app.controller import Controller
-    from app.widgets import sim_widget
+    from real_ensemble_lab.app.controller import Controller
+    from real_ensemble_lab.app.widgets import sim_widget
 
     ctl = Controller()
     w = sim_widget(ctl.sim, name)
@@ -442,7 +442,7 @@ def test_a_slider_value_off_its_step_settles_in_one_round(name, noisy, shown):
 def test_frame_pacer_keeps_at_most_two_frames_in_flight():
     """The session sends a frame only while fewer than IN_FLIGHT are undrawn, or when the
     page has not answered for ACK_TIMEOUT_S (a hidden tab)."""
-    from app.parts.pacer import ACK_TIMEOUT_S, IN_FLIGHT, FramePacer
+    from real_ensemble_lab.app.parts.pacer import ACK_TIMEOUT_S, IN_FLIGHT, FramePacer
 
     now = [0.0]
     pacer = FramePacer(clock=lambda: now[0])
@@ -461,7 +461,7 @@ def test_frame_pacer_keeps_at_most_two_frames_in_flight():
 
 
 def test_controller_tick_without_pull_keeps_the_newest_frame():
-    from app.controller import Controller
+    from real_ensemble_lab.app.controller import Controller
 
     ctl = Controller()
     runner = ctl.start(thread=False)

@@ -12,11 +12,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from engine import build_preset, simulate
+from real_ensemble_lab.engine import build_preset, simulate
 
 
 def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "engine", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "real_ensemble_lab.engine", *args], capture_output=True,
                           text=True, cwd=cwd, timeout=120)
 
 

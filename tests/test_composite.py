@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import ExactEvolution, InputError, build_preset, make_stepper
+from real_ensemble_lab.engine import ExactEvolution, InputError, build_preset, make_stepper
 
 SX = np.array([[0, 1], [1, 0]], dtype=complex)
 SY = np.array([[0, -1j], [1j, 0]])
@@ -70,7 +70,7 @@ def test_product_partial_ghz_w_and_local_rotations():
 
 
 def test_admixture_keeps_the_parts():
-    from engine import make_stepper
+    from real_ensemble_lab.engine import make_stepper
 
     st = make_stepper(build_preset("two_qubits", state="phi+", theta_A=0.0), N=1000,
                       admixture=0.1)
@@ -81,7 +81,7 @@ def test_admixture_keeps_the_parts():
 # --- marginals ------------------------------------------------------------------------
 
 def test_marginals_sum_the_other_parts():
-    from engine.composite import marginals
+    from real_ensemble_lab.engine.composite import marginals
 
     n = np.arange(8).reshape(1, 8)  # index a = 4 a_A + 2 a_B + a_C
     mA, mB, mC = marginals(n, [2, 2, 2])
@@ -96,14 +96,14 @@ TS = np.linspace(0.0, 6.0, 61)
 
 
 def alice_marginal(**values):
-    from engine.composite import marginals
+    from real_ensemble_lab.engine.composite import marginals
 
     return marginals(ExactEvolution.of(build_preset("two_qubits", **values)).prob(TS), [2, 2])[0]
 
 
 @pytest.mark.parametrize("state", ["phi+", "phi-", "psi+", "psi-"])
 def test_bell_state_marginals_stay_one_half_under_local_hamiltonians(state):
-    from engine.composite import marginals
+    from real_ensemble_lab.engine.composite import marginals
 
     ham = build_preset("two_qubits", state=state, detuning_A=0.9, coupling_A=0.7, delta_A=0.4,
                        detuning_B=-0.3, coupling_B=1.3, delta_B=-1.0)
@@ -137,7 +137,7 @@ def test_alice_marginal_ignores_bob_local_hamiltonian():
 
 
 def test_run_writes_marginal_columns(tmp_path):
-    from engine import simulate
+    from real_ensemble_lab.engine import simulate
 
     res = simulate(build_preset("three_qubits"), N=2000, t_end=0.5, dt_out=0.25, seed=2)
     cols = res.columns()

@@ -11,14 +11,14 @@ import pandas as pd
 import param
 import pytest
 
-from app.controller import Controller
-from app.dashboard import EnsembleApp
-from app.parts.status import status_html
-from app.runner import Published
-from app.url import read_link
-from engine import SimParams, build_preset, make_params
-from engine.params import CONTROLS, N_MAX, param_names
-from engine.presets import preset_names
+from real_ensemble_lab.app.controller import Controller
+from real_ensemble_lab.app.dashboard import EnsembleApp
+from real_ensemble_lab.app.parts.status import status_html
+from real_ensemble_lab.app.runner import Published
+from real_ensemble_lab.app.url import read_link
+from real_ensemble_lab.engine import SimParams, build_preset, make_params
+from real_ensemble_lab.engine.params import CONTROLS, N_MAX, param_names
+from real_ensemble_lab.engine.presets import preset_names
 from tests.test_app_unit import Edit, FakeClock, frame
 
 
@@ -92,7 +92,7 @@ def test_status_describes_the_running_ensemble_not_the_widgets(app):
 def test_a_refused_restart_puts_the_widgets_back(app, monkeypatch):
     """N the runner cannot build (e.g. memory): one sentence, and the N slider goes back to
     the running N, so slider and run never disagree."""
-    from app import runner as runner_module
+    from real_ensemble_lab.app import runner as runner_module
 
     def no_memory(ham, params):
         raise MemoryError
@@ -200,7 +200,7 @@ def test_plots_over_time_come_from_the_history_not_the_frames(app):
 
 
 def test_plots_over_time_flush_one_per_frame_in_turn_while_playing(app, monkeypatch):
-    from app.parts import plots_area
+    from real_ensemble_lab.app.parts import plots_area
 
     app.ctl.runner.process("step", 0.1)
     app.tick()  # paused: everything is sent at once
@@ -345,8 +345,8 @@ def test_bell_refuses_to_reanchor_with_a_sentence_and_keeps_running():
 def test_exports_carry_the_cli_columns_and_rerun_from_their_metadata(app):
     """A downloaded run holds its parameters, seed, preset, H and psi0: the same counts come
     back from the file alone."""
-    from engine import simulate
-    from engine.export import read_export, rerun
+    from real_ensemble_lab.engine import simulate
+    from real_ensemble_lab.engine.export import read_export, rerun
 
     app.ctl.runner.process("step", 0.3)
     app.tick()
@@ -368,7 +368,7 @@ def test_every_parameter_has_one_widget_one_flag_and_the_same_bounds():
     flag are generated from it and agree on its bounds."""
     import argparse
 
-    from engine.cli import add_param_options
+    from real_ensemble_lab.engine.cli import add_param_options
 
     a = EnsembleApp()
     widgets = a.sim_controls.widgets

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.datadir import APP_DIR, ENV, data_dir, resolve_inside, result_dirs
-from engine.errors import InputError
+from real_ensemble_lab.engine.datadir import APP_DIR, ENV, data_dir, resolve_inside, result_dirs
+from real_ensemble_lab.engine.errors import InputError
 from tests._studies_data import make_results, results  # noqa: F401 - a fixture
 
 
@@ -102,7 +102,7 @@ def test_empty_and_nul_are_refused(data):
 
 
 def test_the_engine_module_loads_no_ui():
-    code = ("import sys, engine.datadir, app.studies_links; "
+    code = ("import sys, real_ensemble_lab.engine.datadir, real_ensemble_lab.app.studies_links; from real_ensemble_lab import engine, app; "
             "bad = [m for m in ('panel', 'bokeh', 'holoviews') if m in sys.modules]; "
             "assert not bad, bad")
     root = Path(__file__).resolve().parent.parent
@@ -119,7 +119,7 @@ def test_listing_shows_only_folders_inside(data, tmp_path, results):  # noqa: F8
     (data / "studies" / "empty").mkdir()  # no summary/: not a results folder
     assert result_dirs() == ["studies/tiny"]
 
-    from app.studies import StudiesView
+    from real_ensemble_lab.app.studies import StudiesView
 
     view = StudiesView()
     assert view._dir_select.options == ["", "studies/tiny"]

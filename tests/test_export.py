@@ -11,8 +11,8 @@ import json
 import numpy as np
 import pytest
 
-from engine import Hamiltonian, InputError, build_preset, make_params, simulate
-from engine.export import (
+from real_ensemble_lab.engine import Hamiltonian, InputError, build_preset, make_params, simulate
+from real_ensemble_lab.engine.export import (
     CSV_META_PREFIX,
     META_KEY,
     export_csv,
@@ -93,7 +93,7 @@ def test_admixture_is_applied_once_on_rerun():
 
 def test_runner_history_export_reruns():
     """The dashboard's path: the runner's history columns, stepped on the output grid."""
-    from app.runner import Runner
+    from real_ensemble_lab.app.runner import Runner
 
     ham = build_preset("two_level")
     params = make_params(N=1000, seed=2, dt_out=0.1, t_end=0.5)

@@ -9,8 +9,14 @@ import sys
 import numpy as np
 import pytest
 
-from engine import ExactEvolution, Hamiltonian, InputError, build_preset, preset_names
-from engine.presets import preset_defaults, preset_info
+from real_ensemble_lab.engine import (
+    ExactEvolution,
+    Hamiltonian,
+    InputError,
+    build_preset,
+    preset_names,
+)
+from real_ensemble_lab.engine.presets import preset_defaults, preset_info
 
 
 def test_split_into_E_R_delta():
@@ -135,9 +141,9 @@ def test_engine_never_imports_ui():
     """Every engine module, the optional command-line parts included, loads without panel,
     holoviews or bokeh (STYLE.md: one-way imports), and without matplotlib until a handout
     is drawn."""
-    code = ("import sys, pkgutil, importlib, engine, engine.cli; engine.cli._register_optional();"
-            "[importlib.import_module('engine.' + m.name) for m in pkgutil.iter_modules("
-            "engine.__path__) if m.name != '__main__'];"
+    code = ("import sys, pkgutil, importlib, real_ensemble_lab.engine.cli; from real_ensemble_lab import engine; engine.cli._register_optional();"
+            "[importlib.import_module('real_ensemble_lab.engine.' + m.name) for m in pkgutil.iter_modules("
+            "real_ensemble_lab.engine.__path__) if m.name != '__main__'];"
             "bad = [m for m in ('panel', 'holoviews', 'bokeh', 'matplotlib') if m in sys.modules];"
             "print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -149,7 +155,7 @@ def test_preset_defaults_come_from_the_data_file(tmp_path, monkeypatch):
     build uses (the old test compared the data with itself)."""
     import yaml
 
-    from engine import presets
+    from real_ensemble_lab.engine import presets
 
     data = yaml.safe_load((presets.ASSETS / "presets.yaml").read_text())
     data["presets"]["two_level"]["params"]["coupling"]["default"] = 2.5
@@ -170,7 +176,7 @@ def test_preset_units_are_exposed_and_required(tmp_path, monkeypatch):
     in rad, sizes in sites; a spec without one, or without a doc sentence, is refused."""
     import yaml
 
-    from engine import presets
+    from real_ensemble_lab.engine import presets
 
     assert preset_info("two_level")["params"]["detuning"]["unit"] == "energy (ħ = 1)"
     assert presets.preset_units("ring")["P"] == "sites"

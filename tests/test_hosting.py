@@ -7,10 +7,10 @@ import threading
 
 import pytest
 
-from app import hosting
-from app.hosting import IdleWatch, MemoryBudget, Sessions
-from engine.agents import state_bytes
-from engine.params import N_MAX
+from real_ensemble_lab.app import hosting
+from real_ensemble_lab.app.hosting import IdleWatch, MemoryBudget, Sessions
+from real_ensemble_lab.engine.agents import state_bytes
+from real_ensemble_lab.engine.params import N_MAX
 
 
 class FakeClock:
@@ -26,7 +26,7 @@ def test_no_ui_import():
     import subprocess
     import sys
 
-    code = ("import sys, app.hosting; "
+    code = ("import sys, real_ensemble_lab.app.hosting; from real_ensemble_lab import app; "
             "print(sorted(m for m in ('panel', 'bokeh', 'holoviews', 'tornado') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -79,7 +79,7 @@ def test_bad_setting_is_one_sentence_naming_the_variable(name, value):
 
 
 def test_default_budget_is_a_share_of_available_memory(monkeypatch):
-    monkeypatch.setattr("engine.agents.available_memory", lambda: 10 * 2**30)
+    monkeypatch.setattr("real_ensemble_lab.engine.agents.available_memory", lambda: 10 * 2**30)
     assert hosting.default_budget() == int(hosting.DEFAULT_BUDGET_FRACTION * 10 * 2**30)
 
 
@@ -241,7 +241,7 @@ def test_idle_watch_zero_never_fires():
 def test_sweep_settings_agree_with_the_studies_page(monkeypatch, hosted, n):
     """HOSTED and MAX_SWEEPS are read here (at start-up) and by the Studies page
     (app/studies_cluster.py): the same values, the same refusals."""
-    from app import studies_cluster
+    from real_ensemble_lab.app import studies_cluster
 
     monkeypatch.setenv("REAL_ENSEMBLE_LAB_HOSTED", hosted)
     monkeypatch.setenv("REAL_ENSEMBLE_LAB_MAX_SWEEPS", n)
@@ -252,8 +252,8 @@ def test_sweep_settings_agree_with_the_studies_page(monkeypatch, hosted, n):
 
 @pytest.mark.parametrize("n", ["0", "65", "two", "-1"])
 def test_bad_max_sweeps_refused_by_both(monkeypatch, n):
-    from app import studies_cluster
-    from engine.errors import InputError
+    from real_ensemble_lab.app import studies_cluster
+    from real_ensemble_lab.engine.errors import InputError
 
     monkeypatch.setenv("REAL_ENSEMBLE_LAB_MAX_SWEEPS", n)
     with pytest.raises(ValueError, match="REAL_ENSEMBLE_LAB_MAX_SWEEPS"):
@@ -285,7 +285,7 @@ def test_runners_route_answers_only_local_requests(ip, headers, local):
 
     from tornado.httputil import HTTPHeaders
 
-    from app.routes import is_local
+    from real_ensemble_lab.app.routes import is_local
 
     assert is_local(SimpleNamespace(remote_ip=ip, headers=HTTPHeaders(headers))) is local
 

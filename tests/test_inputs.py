@@ -17,16 +17,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine import InputError
-from engine import sweep as sweep_mod
-from engine.hamiltonian import FILE_MAX_BYTES, Hamiltonian
+from real_ensemble_lab.engine import InputError
+from real_ensemble_lab.engine import sweep as sweep_mod
+from real_ensemble_lab.engine.hamiltonian import FILE_MAX_BYTES, Hamiltonian
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = {"preset": "two_level", "grid": {"N": [50, 100]}, "t_end": 0.5, "dt_out": 0.25}
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120):
-    return subprocess.run([sys.executable, "-m", "engine", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "real_ensemble_lab.engine", *args], capture_output=True,
                           text=True, cwd=cwd or ROOT, timeout=timeout)
 
 
@@ -68,7 +68,7 @@ def test_oversized_hamiltonian_file_refused_before_reading(tmp_path):
 
 
 def test_declared_matrix_size_refused_before_parsing_entries(monkeypatch):
-    import engine.hamiltonian as hmod
+    import real_ensemble_lab.engine.hamiltonian as hmod
 
     def parsed(*_):  # no entry may be parsed before the size is refused
         raise AssertionError("an entry was parsed")
@@ -89,11 +89,11 @@ def test_out_an_existing_folder(tmp_path):
 
 
 def test_result_write_cleans_up_when_the_rename_fails(tmp_path):
-    from engine import build_preset, simulate
+    from real_ensemble_lab.engine import build_preset, simulate
 
     res = simulate(build_preset("two_level"), N=10, t_end=0.2)
     (tmp_path / "r.csv").mkdir()
-    from engine._files import atomic
+    from real_ensemble_lab.engine._files import atomic
 
     with pytest.raises(InputError, match="Cannot write"), atomic(tmp_path / "r.csv") as tmp:
         Path(tmp).write_text("x")
@@ -103,14 +103,14 @@ def test_result_write_cleans_up_when_the_rename_fails(tmp_path):
 
 
 def test_out_in_an_unwritable_folder_refused_before_the_run(tmp_path, monkeypatch, capsys):
-    from engine.cli import main
+    from real_ensemble_lab.engine.cli import main
 
     (tmp_path / "file").write_text("")  # a path under a regular file: unwritable, even as root
 
     def ran(*_, **__):  # the refusal must come before any simulation
         raise AssertionError("the run started")
 
-    monkeypatch.setattr(sys.modules["engine.simulate"], "simulate", ran)
+    monkeypatch.setattr(sys.modules["real_ensemble_lab.engine.simulate"], "simulate", ran)
     rc = main(["run", "--preset", "two_level", "--mode", "agents", "--N", "10000000",
                "--out", str(tmp_path / "file" / "r.csv")])
     err = capsys.readouterr().err.strip()
@@ -159,7 +159,8 @@ def test_sweep_run_count_capped_before_building_runs(monkeypatch):
 
 
 def test_sweep_agents_memory_refused_before_a_cluster_starts(tmp_path, monkeypatch):
-    import engine.agents
+    import real_ensemble_lab.engine.agents  # noqa: F401 - loads engine.agents
+    from real_ensemble_lab import engine
 
     monkeypatch.setattr(engine.agents, "available_memory", lambda: 2**30)
 
@@ -201,7 +202,7 @@ def test_refused_connection_leaves_no_folder(tmp_path):
 # --- memory -----------------------------------------------------------------------------
 
 def test_available_memory_reads_the_cgroup_limit(tmp_path, monkeypatch):
-    import engine.agents as agents
+    import real_ensemble_lab.engine.agents as agents
 
     v2 = (str(tmp_path / "memory.max"), str(tmp_path / "memory.current"))
     v1 = (str(tmp_path / "limit_in_bytes"), str(tmp_path / "usage_in_bytes"))
@@ -224,8 +225,8 @@ def test_available_memory_reads_the_cgroup_limit(tmp_path, monkeypatch):
 def test_url_N_above_the_mode_cap_is_refused_with_a_notice(query):
     from panel.io.location import Location
 
-    from app.dashboard import EnsembleApp
-    from engine.params import N_MAX
+    from real_ensemble_lab.app.dashboard import EnsembleApp
+    from real_ensemble_lab.engine.params import N_MAX
 
     app = EnsembleApp(mode="agents")
     app.read_location(Location(search=query))

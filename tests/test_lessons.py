@@ -11,9 +11,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from engine import ExactEvolution, InputError, lessons, simulate
-from engine.classical import liouville, mean_position, newton, overlay
-from engine.params import make_params
+from real_ensemble_lab.engine import ExactEvolution, InputError, lessons, simulate
+from real_ensemble_lab.engine.classical import liouville, mean_position, newton, overlay
+from real_ensemble_lab.engine.params import make_params
 
 ALL = ["frequencies", "r_exponent", "ensemble_size", "nodes", "alignment",
        "classical_limit", "bell_vs_ensemble", "entanglement"]
@@ -181,8 +181,8 @@ def test_lesson8_bob_cannot_signal_at_r_minus_half_but_can_at_r_zero():
     exactly equal in quantum mechanics (1e-12); at r = -1/2 the largest mean difference over
     6 seeds is within its 3-standard-error interval of zero; at r = 0 it is above 0.05 and
     far outside it (measured 0.45 at N = 10^5, 4 seeds)."""
-    from engine.composite import marginals
-    from engine.signalling import signalling
+    from real_ensemble_lab.engine.composite import marginals
+    from real_ensemble_lab.engine.signalling import signalling
 
     lesson = lessons.get("entanglement")
     runs = runs_of("entanglement")
@@ -246,7 +246,7 @@ def test_lesson7_bell_flat_while_real_ensemble_drifts():
 
 def test_cli_writes_valid_png_handouts(tmp_path):
     out = tmp_path / "handout"
-    r = subprocess.run([sys.executable, "-m", "engine", "lesson", "nodes", "--out", str(out)],
+    r = subprocess.run([sys.executable, "-m", "real_ensemble_lab.engine", "lesson", "nodes", "--out", str(out)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     files = sorted(out.glob("*.png"))
@@ -258,10 +258,10 @@ def test_cli_writes_valid_png_handouts(tmp_path):
 
 
 def test_cli_list_and_bad_name():
-    r = subprocess.run([sys.executable, "-m", "engine", "lesson", "--list"],
+    r = subprocess.run([sys.executable, "-m", "real_ensemble_lab.engine", "lesson", "--list"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and len(r.stdout.strip().splitlines()) == 8
-    r = subprocess.run([sys.executable, "-m", "engine", "lesson", "nope", "--out", "x"],
+    r = subprocess.run([sys.executable, "-m", "real_ensemble_lab.engine", "lesson", "nope", "--out", "x"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
     err = r.stderr.strip()

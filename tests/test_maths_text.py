@@ -9,9 +9,9 @@ import re
 import panel as pn
 import pytest
 
-from app.maths import MATH_PLUGINS, math_markdown
-from engine import lessons
-from engine.presets import preset_info, preset_names
+from real_ensemble_lab.app.maths import MATH_PLUGINS, math_markdown
+from real_ensemble_lab.engine import lessons
+from real_ensemble_lab.engine.presets import preset_info, preset_names
 
 TEXTS = {f"lesson {name}": lesson.markdown() for name, lesson in lessons.load().items()}
 TEXTS.update({f"preset {name}": " ".join(preset_info(name)["description"].split())

@@ -12,8 +12,8 @@ import time
 import numpy as np
 import pytest
 
-from engine import ExactEvolution, build_preset, make_stepper, simulate
-from engine.stepper import total_variation
+from real_ensemble_lab.engine import ExactEvolution, build_preset, make_stepper, simulate
+from real_ensemble_lab.engine.stepper import total_variation
 
 from .conftest import min_rho
 from .reference import naive_run

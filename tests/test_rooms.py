@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.rooms import registry
-from app.rooms.model import MAX_WALL_STEP, Ghost, Room, default_pace
-from app.rooms.state import projector_state, student_state
-from app.rooms.text import NICK_MAX, clean_nickname
-from engine import InputError
-from engine.agents import AgentStepper
-from engine.room import RoomEnsemble
+from real_ensemble_lab.app.rooms import registry
+from real_ensemble_lab.app.rooms.model import MAX_WALL_STEP, Ghost, Room, default_pace
+from real_ensemble_lab.app.rooms.state import projector_state, student_state
+from real_ensemble_lab.app.rooms.text import NICK_MAX, clean_nickname
+from real_ensemble_lab.engine import InputError
+from real_ensemble_lab.engine.agents import AgentStepper
+from real_ensemble_lab.engine.room import RoomEnsemble
 
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c"]
 
@@ -265,8 +265,8 @@ def test_the_room_model_imports_no_ui():
     import subprocess
     import sys
 
-    code = ("import sys, app.rooms.model, app.rooms.registry, app.rooms.state, "
-            "app.rooms.waiters, app.rooms.board;"
+    code = ("import sys, real_ensemble_lab.app.rooms.model, real_ensemble_lab.app.rooms.registry, real_ensemble_lab.app.rooms.state; from real_ensemble_lab import app, "
+            "real_ensemble_lab.app.rooms.waiters, app.rooms.board;"
             "bad = [m for m in ('panel', 'bokeh', 'holoviews') if m in sys.modules];"
             "print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

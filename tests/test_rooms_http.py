@@ -10,9 +10,9 @@ from tornado.httpclient import HTTPClientError
 from tornado.testing import AsyncHTTPTestCase, gen_test
 from tornado.web import Application
 
-from app.rooms import handlers, registry
-from app.rooms.waiters import WAITERS
-from engine import build_preset
+from real_ensemble_lab.app.rooms import handlers, registry
+from real_ensemble_lab.app.rooms.waiters import WAITERS
+from real_ensemble_lab.engine import build_preset
 
 
 class Clock:

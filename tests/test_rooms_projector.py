@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from app.rooms import registry
-from app.rooms.board import counts_html, recent_html
-from app.rooms.projector import ClassroomView
-from engine import build_preset, make_params
+from real_ensemble_lab.app.rooms import registry
+from real_ensemble_lab.app.rooms.board import counts_html, recent_html
+from real_ensemble_lab.app.rooms.projector import ClassroomView
+from real_ensemble_lab.engine import build_preset, make_params
 
 
 class Clock:

@@ -10,8 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from engine import ExactEvolution, InputError, make_params
-from engine.signalling import _exact_alice, signalling, signalling_plan
+from real_ensemble_lab.engine import ExactEvolution, InputError, make_params
+from real_ensemble_lab.engine.signalling import _exact_alice, signalling, signalling_plan
 
 STATE = {"state": "partial", "angle": 0.5}
 SZ = np.diag([1.0, -1.0])

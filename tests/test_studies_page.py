@@ -10,10 +10,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from app import studies_cluster as cluster
-from app.studies_links import LINK_PARAMS, link_gaps, live_link
-from engine.datadir import ENV
-from engine.params import SimParams
+from real_ensemble_lab.app import studies_cluster as cluster
+from real_ensemble_lab.app.studies_links import LINK_PARAMS, link_gaps, live_link
+from real_ensemble_lab.engine.datadir import ENV
+from real_ensemble_lab.engine.params import SimParams
 from tests._studies_data import TINY, make_results, results  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.timeout(120)
@@ -34,7 +34,7 @@ def data(tmp_path, monkeypatch, results):  # noqa: F811 - the fixture
 
 @pytest.fixture
 def view(data):
-    from app.studies import StudiesView
+    from real_ensemble_lab.app.studies import StudiesView
 
     return StudiesView()
 
@@ -77,7 +77,7 @@ def test_every_run_links_to_the_dashboard_with_its_settings(view):
 
 
 def test_a_point_of_a_drift_curve_links_to_the_runs_of_that_curve(view):
-    from app.studies_plots import drift_curves, drift_pick
+    from real_ensemble_lab.app.studies_plots import drift_curves, drift_pick
 
     assert view._curve.object == "Click a point of a curve for links to its runs."
     by, curves = drift_curves(view.series)
@@ -101,7 +101,7 @@ def test_a_point_of_a_drift_curve_links_to_the_runs_of_that_curve(view):
 
 
 def test_the_link_carries_what_the_dashboard_reads():
-    from app.url import read_link
+    from real_ensemble_lab.app.url import read_link
 
     every = {k: SimParams.param[k].default for k in LINK_PARAMS}
     assert read_link(live_link({"preset": "two_level", **every})).sim.keys() == set(every)
@@ -116,7 +116,7 @@ def test_the_link_carries_what_the_dashboard_reads():
 
 def test_hosted_turns_sweeps_off(data, monkeypatch):
     monkeypatch.setenv(cluster.HOSTED_ENV, "1")
-    from app.studies import StudiesView
+    from real_ensemble_lab.app.studies import StudiesView
 
     view = StudiesView()
     assert view._run_button.disabled and "Sweeps from the page are off" in view.status.object
@@ -154,7 +154,7 @@ def test_a_page_sweep_goes_to_the_scheduler_and_writes_in_the_data_folder(view, 
                                                                           tmp_path, monkeypatch):
     import yaml
 
-    import app.studies as studies
+    import real_ensemble_lab.app.studies as studies
 
     (tmp_path / "cfg").mkdir()
     (tmp_path / "cfg" / "tiny2.yaml").write_text(yaml.safe_dump({**TINY, "seeds": 3}))
@@ -188,8 +188,9 @@ def test_a_page_sweep_goes_to_the_scheduler_and_writes_in_the_data_folder(view, 
 
 
 def test_an_unreachable_scheduler_is_one_sentence(data, monkeypatch):
-    import engine.sweep
-    from engine.errors import InputError
+    import real_ensemble_lab.engine.sweep  # noqa: F401 - loads engine.sweep
+    from real_ensemble_lab import engine
+    from real_ensemble_lab.engine.errors import InputError
     from tests._app_fixtures import free_port
 
     monkeypatch.setattr(engine.sweep, "CONNECT_TIMEOUT_S", 0.5)

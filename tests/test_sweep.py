@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from engine import InputError, build_preset, simulate
-from engine.analysis import (
+from real_ensemble_lab.engine import InputError, build_preset, simulate
+from real_ensemble_lab.engine.analysis import (
     absorption_probability,
     compare_with_bell,
     deviation_grid,
@@ -31,9 +31,9 @@ from engine.analysis import (
     load_summary,
     wilson_interval,
 )
-from engine.cli import main
-from engine.params import param_names
-from engine.sweep import done_keys, expand, run_sweep
+from real_ensemble_lab.engine.cli import main
+from real_ensemble_lab.engine.params import param_names
+from real_ensemble_lab.engine.sweep import done_keys, expand, run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,7 +110,7 @@ def test_bad_config_fails_before_any_work(tmp_path, capsys):
 
 def test_bad_config_exit_status_from_the_command_line(tmp_path):
     cfg = _write(tmp_path, {**SMALL, "preset_params": {"coupling": 99.0}})
-    proc = subprocess.run([sys.executable, "-m", "engine", "sweep", str(cfg),
+    proc = subprocess.run([sys.executable, "-m", "real_ensemble_lab.engine", "sweep", str(cfg),
                            "--out", str(tmp_path / "out")],
                           capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.returncode == 2
@@ -192,7 +192,7 @@ def test_local_cluster_sweep_schema_and_values(tmp_path, monkeypatch):
     assert len(grid) == 4
 
     # The Studies page reads the same folder inside its data folder (no server, no cluster).
-    from app.studies import StudiesView
+    from real_ensemble_lab.app.studies import StudiesView
 
     monkeypatch.setenv("REAL_ENSEMBLE_LAB_DATA", str(tmp_path))
     view = StudiesView(directory=str(out))
@@ -214,7 +214,7 @@ SLOW = {
 
 
 def _sweep_cmd(cfg: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "engine", "sweep", str(cfg), "--out", str(out),
+    return [sys.executable, "-m", "real_ensemble_lab.engine", "sweep", str(cfg), "--out", str(out),
             "--workers", "2", "--batch", "1", "--json", "--no-progress"]
 
 

@@ -12,7 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import pytest
 
-from engine._agent_kernels import PARALLEL_MIN_N
+from real_ensemble_lab.engine._agent_kernels import PARALLEL_MIN_N
 
 HIDE_OMP = "import sys; sys.modules['numba.np.ufunc.omppool'] = None\n"
 HIDE_TBB = "import sys; sys.modules['numba.np.ufunc.tbbpool'] = None\n"
@@ -21,7 +21,7 @@ CONCURRENT = f"""
 import threading
 import numba
 import numpy as np
-from engine import build_preset, simulate
+from real_ensemble_lab.engine import build_preset, simulate
 
 kw = dict(mode="agents", N={PARALLEL_MIN_N}, t_end=1.0, dt_out=0.25, f=1.0)
 ham = build_preset("three_level")
@@ -69,7 +69,7 @@ def _refused(out: subprocess.CompletedProcess) -> str:
 
 
 def test_cli_refuses_at_start_up_when_only_workqueue_is_available():
-    cli = "from engine.cli import main; raise SystemExit(main(sys.argv[1:]))\n"
+    cli = "from real_ensemble_lab.engine.cli import main; raise SystemExit(main(sys.argv[1:]))\n"
     out = _python(HIDE_OMP + HIDE_TBB + cli, "run", "--preset", "two_level", "--N", "100",
                   "--t-end", "0.1")
     assert "thread-safe" in _refused(out)
@@ -77,7 +77,7 @@ def test_cli_refuses_at_start_up_when_only_workqueue_is_available():
 
 
 def test_cli_refuses_an_explicit_workqueue_request():
-    out = subprocess.run([sys.executable, "-m", "engine", "run", "--preset", "two_level",
+    out = subprocess.run([sys.executable, "-m", "real_ensemble_lab.engine", "run", "--preset", "two_level",
                           "--N", "100", "--t-end", "0.1"], capture_output=True, text=True,
                          timeout=120, env={"NUMBA_THREADING_LAYER": "workqueue",
                                            "PATH": "/usr/bin:/bin"})

@@ -9,8 +9,8 @@ from typing import Any
 
 import panel as pn
 
-from engine import InputError, preset_info, preset_names
-from engine.params import CONTROLS, param_names
+from real_ensemble_lab.engine import InputError, preset_info, preset_names
+from real_ensemble_lab.engine.params import CONTROLS, param_names
 
 from ..controller import Controller
 from ..matrix import MatrixEditor

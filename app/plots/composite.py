@@ -13,8 +13,8 @@ from bokeh.palettes import Blues256
 from bokeh.plotting import figure
 from bokeh.transform import transform
 
-from engine.composite import PART_NAMES, marginals, parts_of
-from engine.stepper import Frame
+from real_ensemble_lab.engine.composite import PART_NAMES, marginals, parts_of
+from real_ensemble_lab.engine.stepper import Frame
 
 from .base import EXACT, View, f32, left_border, style_legend, styled, wire
 

@@ -22,8 +22,8 @@ from typing import Any
 
 from tornado import web
 
-from app.plots.base import palette
-from engine import InputError
+from real_ensemble_lab.app.plots.base import palette
+from real_ensemble_lab.engine import InputError
 
 from .registry import rooms
 from .state import student_state

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from engine import Hamiltonian, InputError, SimParams
-from engine.room import RoomEnsemble
+from real_ensemble_lab.engine import Hamiltonian, InputError, SimParams
+from real_ensemble_lab.engine.room import RoomEnsemble
 
 from .people import Ghost, Participant, default_pace
 from .text import clean_nickname, copy_lines, describe

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine import Hamiltonian
+from real_ensemble_lab.engine import Hamiltonian
 
 #: Lines kept in each student's feed.
 FEED_LINES = 12

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import panel as pn
 
-from engine import InputError
-from engine.room import MAX_SYSTEMS
-from engine.stepper import Frame
+from real_ensemble_lab.engine import InputError
+from real_ensemble_lab.engine.room import MAX_SYSTEMS
+from real_ensemble_lab.engine.stepper import Frame
 
 from ..plots.base import palette
 from ..plots.ensemble import HistogramView
@@ -236,6 +236,6 @@ class ClassroomView(pn.viewable.Viewer):
 
 
 def _with(params: Any, **changes: Any) -> Any:
-    from engine.params import make_params, params_dict
+    from real_ensemble_lab.engine.params import make_params, params_dict
 
     return make_params(**{**params_dict(params), **changes})

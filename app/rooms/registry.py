@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from engine import InputError
+from real_ensemble_lab.engine import InputError
 
 from .model import Room
 
-log = logging.getLogger("app.rooms")
+log = logging.getLogger("real_ensemble_lab.app.rooms")
 
 #: Room codes: no 0/O, 1/I/L, 2/Z, 5/S, 8/B (read aloud or off a projector without doubt).
 ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
@@ -156,7 +156,7 @@ def rooms() -> Rooms:
     global _rooms
     with _lock:
         if _rooms is None:
-            from app import hosting
+            from real_ensemble_lab.app import hosting
 
             from .waiters import WAITERS
 
