@@ -59,7 +59,8 @@ def bench_loop(specs, write: bool) -> float:
 def bench_sweep(cfg: dict, workers: int, repeat: int, batch: int | None = None):
     t0 = time.perf_counter()
     with local_cluster(workers) as cluster, Client(cluster, set_as_default=False) as client:
-        client.run(lambda: __import__("real_ensemble_lab.engine.simulate"))  # import the engine everywhere
+        # import the engine everywhere
+        client.run(lambda: __import__("real_ensemble_lab.engine.simulate"))
         startup = time.perf_counter() - t0
         times, works = [], []
         for _ in range(repeat):

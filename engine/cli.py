@@ -149,7 +149,8 @@ _EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 def _register_optional() -> None:
     import importlib
 
-    for mod in ("real_ensemble_lab.engine.bench", "real_ensemble_lab.engine.sweep", "real_ensemble_lab.engine.lessons", "real_ensemble_lab.engine.chsh",
+    for mod in ("real_ensemble_lab.engine.bench", "real_ensemble_lab.engine.sweep",
+                "real_ensemble_lab.engine.lessons", "real_ensemble_lab.engine.chsh",
                 "real_ensemble_lab.engine.signalling"):
         try:
             m = importlib.import_module(mod)

@@ -224,16 +224,17 @@ def test_memory_per_system_and_refusals(ham3):
 
 
 def test_cli_agents_mode(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "real_ensemble_lab.engine", "run", "--preset", "two_level",
-                          "--mode", "agents", "--f", "2", "--gamma", "0.5", "--potential",
-                          "polar", "--init-phases", "random", "--N", "500", "--t-end", "0.5",
-                          "--dt-out", "0.25", "--out", str(tmp_path / "a.csv")],
+    out = subprocess.run([sys.executable, "-m", "real_ensemble_lab.engine", "run",
+                          "--preset", "two_level", "--mode", "agents", "--f", "2", "--gamma",
+                          "0.5", "--potential", "polar", "--init-phases", "random", "--N", "500",
+                          "--t-end", "0.5", "--dt-out", "0.25", "--out", str(tmp_path / "a.csv")],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     meta = json.loads((tmp_path / "a.csv.meta.json").read_text())
     assert meta["params"]["potential"] == "polar" and meta["params"]["init_phases"] == "random"
-    bad = subprocess.run([sys.executable, "-m", "real_ensemble_lab.engine", "run", "--preset", "two_level",
-                          "--mode", "agents", "--f", "-1"], capture_output=True, text=True)
+    bad = subprocess.run([sys.executable, "-m", "real_ensemble_lab.engine", "run",
+                          "--preset", "two_level", "--mode", "agents", "--f", "-1"],
+                         capture_output=True, text=True)
     assert bad.returncode == 2 and "f = -1.0 is outside" in bad.stderr
 
 

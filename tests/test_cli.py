@@ -16,8 +16,8 @@ from real_ensemble_lab.engine import build_preset, simulate
 
 
 def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "real_ensemble_lab.engine", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=120)
+    return subprocess.run([sys.executable, "-m", "real_ensemble_lab.engine", *args],
+                          capture_output=True, text=True, cwd=cwd, timeout=120)
 
 
 def test_presets_lists_every_preset_and_parameter():

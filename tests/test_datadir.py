@@ -102,7 +102,7 @@ def test_empty_and_nul_are_refused(data):
 
 
 def test_the_engine_module_loads_no_ui():
-    code = ("import sys, real_ensemble_lab.engine.datadir, real_ensemble_lab.app.studies_links; from real_ensemble_lab import engine, app; "
+    code = ("import sys, real_ensemble_lab.engine.datadir, real_ensemble_lab.app.studies_links; "
             "bad = [m for m in ('panel', 'bokeh', 'holoviews') if m in sys.modules]; "
             "assert not bad, bad")
     root = Path(__file__).resolve().parent.parent

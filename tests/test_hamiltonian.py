@@ -141,9 +141,10 @@ def test_engine_never_imports_ui():
     """Every engine module, the optional command-line parts included, loads without panel,
     holoviews or bokeh (STYLE.md: one-way imports), and without matplotlib until a handout
     is drawn."""
-    code = ("import sys, pkgutil, importlib, real_ensemble_lab.engine.cli; from real_ensemble_lab import engine; engine.cli._register_optional();"
-            "[importlib.import_module('real_ensemble_lab.engine.' + m.name) for m in pkgutil.iter_modules("
-            "real_ensemble_lab.engine.__path__) if m.name != '__main__'];"
+    code = ("import sys, pkgutil, importlib, real_ensemble_lab.engine.cli; "
+            "from real_ensemble_lab import engine; engine.cli._register_optional();"
+            "[importlib.import_module('real_ensemble_lab.engine.' + m.name) "
+            "for m in pkgutil.iter_modules(engine.__path__) if m.name != '__main__'];"
             "bad = [m for m in ('panel', 'holoviews', 'bokeh', 'matplotlib') if m in sys.modules];"
             "print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -26,8 +26,8 @@ SMALL = {"preset": "two_level", "grid": {"N": [50, 100]}, "t_end": 0.5, "dt_out"
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120):
-    return subprocess.run([sys.executable, "-m", "real_ensemble_lab.engine", *args], capture_output=True,
-                          text=True, cwd=cwd or ROOT, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "real_ensemble_lab.engine", *args],
+                          capture_output=True, text=True, cwd=cwd or ROOT, timeout=timeout)
 
 
 def one_sentence(out: subprocess.CompletedProcess, *words: str) -> str:

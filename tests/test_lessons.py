@@ -246,8 +246,8 @@ def test_lesson7_bell_flat_while_real_ensemble_drifts():
 
 def test_cli_writes_valid_png_handouts(tmp_path):
     out = tmp_path / "handout"
-    r = subprocess.run([sys.executable, "-m", "real_ensemble_lab.engine", "lesson", "nodes", "--out", str(out)],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, "-m", "real_ensemble_lab.engine", "lesson", "nodes",
+                        "--out", str(out)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     files = sorted(out.glob("*.png"))
     assert [f.name for f in files] == ["nodes_populations.png"]
@@ -261,8 +261,8 @@ def test_cli_list_and_bad_name():
     r = subprocess.run([sys.executable, "-m", "real_ensemble_lab.engine", "lesson", "--list"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and len(r.stdout.strip().splitlines()) == 8
-    r = subprocess.run([sys.executable, "-m", "real_ensemble_lab.engine", "lesson", "nope", "--out", "x"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run([sys.executable, "-m", "real_ensemble_lab.engine", "lesson", "nope",
+                        "--out", "x"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
     err = r.stderr.strip()
     assert err.startswith("error: Unknown lesson 'nope'") and err.count("\n") == 0

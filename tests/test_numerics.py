@@ -258,8 +258,8 @@ def test_cli_reference_own_writes_the_anchor_to_the_sidecar(tmp_path):
     out = tmp_path / "run.csv"
     args = ("run --preset three_level --mode agents --N 3000 --init-phases random --f 6 "
             "--gamma 1 --potential polar --t-end 12 --reference own --align-threshold 0.9")
-    r = subprocess.run([sys.executable, "-m", "real_ensemble_lab.engine", *args.split(), "--out", str(out)],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run([sys.executable, "-m", "real_ensemble_lab.engine", *args.split(),
+                        "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     meta = json.loads((tmp_path / "run.csv.meta.json").read_text())
     assert meta["params"]["reference"] == "own" and meta["reanchor_t"] > 0

@@ -77,8 +77,8 @@ def test_cli_refuses_at_start_up_when_only_workqueue_is_available():
 
 
 def test_cli_refuses_an_explicit_workqueue_request():
-    out = subprocess.run([sys.executable, "-m", "real_ensemble_lab.engine", "run", "--preset", "two_level",
-                          "--N", "100", "--t-end", "0.1"], capture_output=True, text=True,
-                         timeout=120, env={"NUMBA_THREADING_LAYER": "workqueue",
-                                           "PATH": "/usr/bin:/bin"})
+    out = subprocess.run([sys.executable, "-m", "real_ensemble_lab.engine", "run",
+                          "--preset", "two_level", "--N", "100", "--t-end", "0.1"],
+                         capture_output=True, text=True, timeout=120,
+                         env={"NUMBA_THREADING_LAYER": "workqueue", "PATH": "/usr/bin:/bin"})
     assert "NUMBA_THREADING_LAYER=workqueue" in _refused(out)
