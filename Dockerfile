@@ -1,4 +1,4 @@
-# Real Ensemble Lab dashboard: `panel serve app` on 0.0.0.0:5006.
+# Real Ensemble Lab dashboard: `real-ensemble-lab serve` (panel serve) on 0.0.0.0:5006.
 #   docker build -t real-ensemble-lab .
 #   docker run --rm -p 5006:5006 -e BOKEH_ALLOW_WS_ORIGIN=localhost:5006 real-ensemble-lab
 # With a Dask scheduler and worker (the same image) and a data volume: docker compose up
@@ -17,20 +17,23 @@ RUN groupadd --gid 10001 lab && useradd --uid 10001 --gid 10001 --create-home la
     && mkdir /data && chown 10001:10001 /data
 WORKDIR /opt/real-ensemble-lab
 
-# Dependencies: the tested versions, from the runtime lock (`make lock` writes it), in a
-# layer of their own. The project itself adds none; its install is editable so that
-# assets/ (the presets) stays next to engine/, where engine/presets.py looks for it.
+# Dependencies: the tested versions, from the runtime lock (`make lock` writes it: the
+# [app] and [studies] extras), in a layer of their own. The project goes on top as a regular
+# install (not editable): the package real_ensemble_lab with its assets as package data.
 COPY requirements/lock-runtime.txt ./requirements/
 RUN pip install --no-cache-dir -r requirements/lock-runtime.txt
 COPY pyproject.toml README.md ./
+COPY real_ensemble_lab ./real_ensemble_lab
 COPY engine ./engine
 COPY app ./app
 COPY assets ./assets
-RUN pip install --no-cache-dir --no-deps -e .
+RUN pip install --no-cache-dir --no-deps .
 
+# Run from the home folder, away from the sources (only the installed package is imported).
+WORKDIR /home/lab
 USER 10001:10001
 # Compile the numba kernels once at build time, so the first press of play is instant.
-RUN python -c "import engine; h = engine.build_preset('two_level'); \
+RUN python -c "from real_ensemble_lab import engine; h = engine.build_preset('two_level'); \
     [engine.simulate(h, N=1000, t_end=0.2, **kw) for kw in ({}, {'mode': 'bell'}, \
      {'mode': 'agents'}, {'mode': 'agents', 'f': 1.0}, {'mode': 'agents', 'phases': 'locked'})]"
 
@@ -39,6 +42,8 @@ EXPOSE 5006
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5006/liveness', timeout=4)"]
 
-# Websocket origins: BOKEH_ALLOW_WS_ORIGIN (comma-separated host:port list), the environment
-# form of --allow-websocket-origin. /runners (app.routes) counts live simulation threads.
-CMD ["panel", "serve", "app", "--address", "0.0.0.0", "--port", "5006", "--liveness", "--plugins", "app.routes", "--index", "app", "--check-unused-sessions", "5000", "--unused-session-lifetime", "10000"]
+# `serve` runs panel serve on the installed dashboard with --liveness, --index app and the
+# plugin real_ensemble_lab.app.routes (/runners counts live simulation threads); other options
+# go to panel serve. Websocket origins: BOKEH_ALLOW_WS_ORIGIN (comma-separated host:port
+# list), the environment form of --allow-websocket-origin.
+CMD ["real-ensemble-lab", "serve", "--address", "0.0.0.0", "--port", "5006", "--check-unused-sessions", "5000", "--unused-session-lifetime", "10000"]

@@ -39,11 +39,13 @@ def get_json(url: str, timeout: float = 5.0) -> dict:
 
 @contextmanager
 def serve(argv: Sequence[str], port: int, ready_path: str = "/liveness",
-          env: dict[str, str] | None = None, timeout: float = 180.0) -> Iterator[str]:
-    """Run a server command; yield its base URL once ``ready_path`` answers; always kill it."""
+          env: dict[str, str] | None = None, timeout: float = 180.0,
+          cwd: Path | None = None) -> Iterator[str]:
+    """Run a server command (in ``cwd``, the checkout by default); yield its base URL once
+    ``ready_path`` answers; always kill it."""
     log = open(ROOT / "test-results" / f"server-{port}.log", "w") if \
         (ROOT / "test-results").is_dir() else subprocess.DEVNULL
-    proc = subprocess.Popen(list(argv), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(list(argv), cwd=cwd or ROOT, stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, **(env or {})}, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:

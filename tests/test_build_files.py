@@ -41,10 +41,23 @@ def _pyproject() -> dict:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
-def _requirements(extra: str | None = None) -> list[Requirement]:
+def _requirements(*extras: str) -> list[Requirement]:
+    """The core dependencies and those of ``extras``, an extra that names another of the
+    project's own (``real-ensemble-lab[studies]``) expanded."""
     project = _pyproject()["project"]
-    reqs = project["dependencies"] + (project["optional-dependencies"][extra] if extra else [])
-    return [Requirement(r) for r in reqs]
+    reqs = [Requirement(r) for r in project["dependencies"]]
+    todo, seen = list(extras), set()
+    while todo:
+        extra = todo.pop()
+        if extra in seen:
+            continue
+        seen.add(extra)
+        for r in map(Requirement, project["optional-dependencies"][extra]):
+            if canonicalize_name(r.name) == canonicalize_name(project["name"]):
+                todo.extend(r.extras)
+            else:
+                reqs.append(r)
+    return reqs
 
 
 def _lock(path: str) -> list[tuple[str, Version, Marker | None]]:
@@ -79,7 +92,7 @@ def _compose() -> dict:
 
 def test_panel_and_bokeh_have_upper_bounds():
     """app/bokeh_fixes.py patches BokehJS internals: a new minor release must be chosen."""
-    reqs = {canonicalize_name(r.name): r for r in _requirements()}
+    reqs = {canonicalize_name(r.name): r for r in _requirements("app")}
     for name in ("panel", "bokeh"):
         spec = reqs[name].specifier
         assert any(s.operator in ("<", "<=", "~=", "==") for s in spec), f"{name}: {spec}"
@@ -89,10 +102,25 @@ def test_panel_and_bokeh_have_upper_bounds():
         assert not spec.contains(f"{pinned.major}.{pinned.minor + 1}.0"), f"{name}: {spec}"
 
 
-@pytest.mark.parametrize("path, extra", [(LOCK, "test"), (RUNTIME_LOCK, None)])
-def test_lock_satisfies_pyproject(path, extra):
+EXTRAS = ("studies", "app", "handouts", "test")
+
+
+def test_extras():
+    """The engine alone needs numpy, numba, param and pyyaml (and TBB); the rest is extras."""
+    core = {canonicalize_name(r.name) for r in _requirements()}
+    assert core == {"numpy", "numba", "tbb", "param", "pyyaml"}
+    assert set(_pyproject()["project"]["optional-dependencies"]) == set(EXTRAS)
+    names = {e: {canonicalize_name(r.name) for r in _requirements(e)} for e in EXTRAS}
+    assert {"dask", "pyarrow", "pandas", "tqdm"} <= names["studies"]
+    assert {"panel", "bokeh", "holoviews"} | names["studies"] <= names["app"]
+    assert "matplotlib" in names["handouts"] and "matplotlib" not in names["app"]
+    assert names["app"] | names["handouts"] | {"pytest", "setuptools"} <= names["test"]
+
+
+@pytest.mark.parametrize("path, extras", [(LOCK, EXTRAS), (RUNTIME_LOCK, ("app", "studies"))])
+def test_lock_satisfies_pyproject(path, extras):
     """Every pin of a package pyproject.toml names is one that pyproject.toml allows."""
-    reqs = {canonicalize_name(r.name): r for r in _requirements(extra)}
+    reqs = {canonicalize_name(r.name): r for r in _requirements(*extras)}
     pins = _lock(path)
     for name, version, _ in pins:
         if name in reqs:
@@ -134,9 +162,11 @@ def test_makefile_installs_from_the_lock():
     assert "$(LOCK)" in prereqs and "pyproject.toml" in prereqs
     steps = [line.strip() for line in recipe.splitlines()]
     lock_step = steps.index("$(PY) -m pip install -q -r $(LOCK)")
-    assert steps.index("$(PY) -m pip install -q --no-deps -e .") > lock_step
+    # the project on top, built by the locked setuptools
+    assert steps.index("$(PY) -m pip install -q --no-deps --no-build-isolation -e .") > lock_step
     assert ".[test]" not in recipe, "the test extra comes from the lock"
-    assert re.search(r"^lock:", text, re.M) and "--extra test" in text
+    lock = re.search(r"^lock:.*\n((?:\t.*\n)+)", text, re.M).group(1)
+    assert "--all-extras" in lock and "--extra app --extra studies -c $(LOCK)" in lock
 
 
 def test_dockerfile_installs_from_the_runtime_lock():
@@ -144,8 +174,10 @@ def test_dockerfile_installs_from_the_runtime_lock():
     runs = [line for line in text.splitlines() if "pip install" in line]
     assert runs == [
         f"RUN pip install --no-cache-dir -r {RUNTIME_LOCK}",
-        "RUN pip install --no-cache-dir --no-deps -e .",
+        "RUN pip install --no-cache-dir --no-deps .",  # not editable: the package as released
     ]
+    for folder in ("real_ensemble_lab", "engine", "app", "assets"):
+        assert f"COPY {folder} ./{folder}" in text
     assert f"COPY {RUNTIME_LOCK} ./requirements/" in text
     assert "REAL_ENSEMBLE_LAB_DATA=/data" in text and "VOLUME /data" in text
     assert f"chown {UID}:{UID} /data" in text and f"USER {UID}:{UID}" in text
