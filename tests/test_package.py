@@ -135,6 +135,8 @@ def test_wheel_holds_one_package_with_its_data(wheel):
     for name in ASSET_FILES:
         assert f"real_ensemble_lab/assets/{name}" in names, name
     assert "real_ensemble_lab/app/style.css" in names
+    for name in ("join.html", "join.css", "join.js"):  # the students' phone page
+        assert f"real_ensemble_lab/app/rooms/static/{name}" in names, name
     assert not any(n.endswith(".png") for n in names), "the README's screenshot stays out"
     # every module of the checkout is in the wheel (a new subpackage must be listed in
     # pyproject.toml's [tool.setuptools] packages)

@@ -265,8 +265,9 @@ def test_the_room_model_imports_no_ui():
     import subprocess
     import sys
 
-    code = ("import sys, real_ensemble_lab.app.rooms.model, real_ensemble_lab.app.rooms.registry, real_ensemble_lab.app.rooms.state; from real_ensemble_lab import app, "
-            "real_ensemble_lab.app.rooms.waiters, app.rooms.board;"
+    code = ("import sys, real_ensemble_lab.app.rooms.model, real_ensemble_lab.app.rooms.registry, "
+            "real_ensemble_lab.app.rooms.state, real_ensemble_lab.app.rooms.waiters, "
+            "real_ensemble_lab.app.rooms.board;"
             "bad = [m for m in ('panel', 'bokeh', 'holoviews') if m in sys.modules];"
             "print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

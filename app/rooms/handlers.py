@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
+from importlib.resources import files
 from typing import Any
 
 from tornado import web
@@ -29,7 +29,7 @@ from .registry import rooms
 from .state import student_state
 from .waiters import WAITERS
 
-STATIC = Path(__file__).resolve().parent / "static"
+STATIC = files("real_ensemble_lab.app.rooms") / "static"  # package data (pyproject.toml)
 ASSETS = {"join.js": "application/javascript", "join.css": "text/css"}
 #: Longest wait of one long poll (seconds): a card's heartbeat, which moves its t and its
 #: phase arrow; a change of the card itself (a copy, a measurement, start, pause, a join)
