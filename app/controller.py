@@ -36,6 +36,7 @@ from real_ensemble_lab.engine import lessons as lesson_data
 from real_ensemble_lab.engine.params import params_dict, quantize
 
 from . import cost as cost_model
+from .hosting import SessionLimits
 from .runner import Published, Runner
 from .url import SPEED_BOUNDS, Link, write_link
 
@@ -59,13 +60,18 @@ class Controller(param.Parameterized):
     published = param.Parameter(default=None, doc="The latest frame of the running ensemble.")
     custom = param.Parameter(default=None, doc="A Hamiltonian edited by hand (or None).")
 
+    closed = param.Boolean(default=False, doc="The run was stopped for idleness (for good).")
+
     def __init__(self, clock: Callable[[], float] = time.monotonic,
-                 runner_factory: Callable[..., Runner] = Runner, **values: Any):
+                 runner_factory: Callable[..., Runner] = Runner,
+                 limits: SessionLimits | None = None, **values: Any):
         sim_values = {k: values.pop(k) for k in list(values) if k in SimParams.param
                       and k != "name"}
         super().__init__(**values)
         self.clock = clock
         self._runner_factory = runner_factory
+        #: this session's share of the server (memory, idleness); None: no limits
+        self.limits = limits
         self.sim = make_params(**sim_values) if sim_values else SimParams()
         self.runner: Runner | None = None
         self._live: dict[str, Any] = {}  # live changes not yet sent (latest wins)
@@ -81,6 +87,14 @@ class Controller(param.Parameterized):
         self.param.watch(self._on_speed, ["speed"])
         self.param.watch(self._on_playing, ["playing"])
         self.param.watch(lambda e: self.open_lesson(e.new or None), ["lesson"])
+        # any choice on the page is input: the idle clock starts again
+        self.sim.param.watch(self._touch, [k for k in SimParams.param if k != "name"])
+        self.param.watch(self._touch, ["preset", "preset_values", "custom", "lesson",
+                                       "speed", "playing", "presentation"])
+
+    def _touch(self, *events) -> None:
+        if self.limits is not None:
+            self.limits.watch.touch()
 
     # -- what the run is made of ------------------------------------------------------
     def hamiltonian(self) -> Hamiltonian:
@@ -130,6 +144,9 @@ class Controller(param.Parameterized):
             self.runner.send("speed", event.new)
 
     def _on_playing(self, event) -> None:
+        if event.new and self.limits is not None \
+                and self.advice == self.limits.watch.message("pause"):
+            self.advice = ""
         if self.runner is not None:
             self.runner.send("play" if event.new else "pause")
 
@@ -259,11 +276,32 @@ class Controller(param.Parameterized):
     def start(self, thread: bool = True) -> Runner:
         """Create the session's runner (its thread unless ``thread=False``)."""
         ham, params = self.hamiltonian(), self.sim_params()
-        self.runner = self._runner_factory(ham, params, speed=self.speed, start=thread)
+        fitted, note = self._fit(ham, params)
+        if fitted is None:  # nothing fits now: the population engine needs no memory per system
+            fitted = make_params(**{**params_dict(params), "mode": "population"})
+            self._show_fitted(fitted)
+        self.runner = self._runner_factory(ham, fitted, speed=self.speed, start=thread)
         self._restart, self._live = False, {}
         self.preparing = False
-        self._update_cost(params, ham.P)
+        self._update_cost(fitted, ham.P, note)
         return self.runner
+
+    def _fit(self, ham: Hamiltonian, params: SimParams) -> tuple[SimParams | None, str | None]:
+        """The parameters this server's memory allows now: N capped (with a sentence), or
+        None (with a sentence) when no ensemble fits; the widgets follow a capped N."""
+        if self.limits is None:
+            return params, None
+        fitted, note = self.limits.fit(params, ham.P)
+        if fitted is not None and fitted is not params:
+            self._show_fitted(fitted)
+        return fitted, note
+
+    def _show_fitted(self, params: SimParams) -> None:
+        self._quiet = True
+        try:
+            self.sim.param.update(N=int(params.N), mode=params.mode)
+        finally:
+            self._quiet = False
 
     def stop(self) -> None:
         if self.runner is not None:
@@ -278,6 +316,8 @@ class Controller(param.Parameterized):
         runner = self.runner
         if runner is None:
             return None
+        if self.limits is not None and self._idle():
+            return None
         if self._live:
             live, self._live = self._live, {}
             runner.send("update", live)
@@ -289,9 +329,14 @@ class Controller(param.Parameterized):
                 self.error = str(err)
                 self.preparing = False
             else:
-                self._update_cost(params, ham.P)
-                self._expect = runner.generation + 1
-                runner.send("restart", (ham, params))
+                fitted, note = self._fit(ham, params)
+                if fitted is None:
+                    self.error = note or ""
+                    self._after_failed_restart()
+                else:
+                    self._update_cost(fitted, ham.P, note)
+                    self._expect = runner.generation + 1
+                    runner.send("restart", (ham, fitted))
         if runner.error_seq != self._error_seq:
             self._error_seq = runner.error_seq
             self.error = runner.error or ""
@@ -325,8 +370,27 @@ class Controller(param.Parameterized):
         finally:
             self._quiet = False
 
-    def _update_cost(self, params: SimParams, P: int) -> None:
-        self.cost = cost_model.warning(params, P, self.speed)
+    def _update_cost(self, params: SimParams, P: int, note: str | None = None) -> None:
+        self.cost = " ".join(x for x in (note, cost_model.warning(params, P, self.speed)) if x)
+
+    def _idle(self) -> bool:
+        """Pause after the idle time, stop for good after the longer one (the server's
+        settings); True when the run was stopped now."""
+        watch = self.limits.watch
+        state = watch.state()
+        if state == "close":
+            self.stop()
+            self.limits.release()  # the session's place and memory, for the next visitor
+            with watch.quiet():
+                self.playing = False
+            self.error = watch.message("close")
+            self.closed = True
+            return True
+        if state == "pause" and self.playing:
+            with watch.quiet():
+                self.playing = False
+            self.advice = watch.message("pause")
+        return False
 
     # -- exports ---------------------------------------------------------------------------
     def columns(self) -> dict[str, np.ndarray]:

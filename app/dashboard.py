@@ -21,7 +21,7 @@ from typing import Any
 
 import panel as pn
 
-from . import a11y, patches
+from . import a11y, hosting, patches
 from .bell_tests import BellTests
 from .controller import Controller
 from .maths import math_markdown
@@ -189,6 +189,9 @@ class EnsembleApp(pn.viewable.Viewer):
                 applies = BellTests.applies(self.ctl.runner.ham)
                 if self.bell_box.visible != applies:
                     self.bell_box.visible = applies
+        if self.ctl.closed and self._callback is not None:  # stopped for idleness
+            self._callback.stop()
+            self._callback = None
         if self._location is not None and pub is None:
             # the address follows the settings, written on a tick without a new frame
             query = self.ctl.share_query()
@@ -215,6 +218,8 @@ class EnsembleApp(pn.viewable.Viewer):
         if doc is None or doc.session_context is None:
             return  # e.g. the liveness probe builds a document without a session
         patches.install(doc)
+        # this session's share of the server: N capped by the memory left, idle pause/close
+        self.ctl.limits = hosting.SessionLimits(hosting.server(), hosting.ticket_of(doc))
         if pn.state.location is not None:
             self.read_location(pn.state.location)
         self.start()

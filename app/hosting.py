@@ -258,11 +258,26 @@ def n_cap(mode: str, P: int, budget_left: int, spectators: int = 0, phases: str 
     return max(0, min(top, (budget_left - fixed) // per))
 
 
+def slider_floor(N: int) -> int:
+    """The largest of the N slider's values (1, 2 or 5 x 10^k, from 10) not above ``N``;
+    0 below 10."""
+    best = 0
+    for k in range(1, 16):
+        for m in (1, 2, 5):
+            if m * 10**k <= N:
+                best = m * 10**k
+    return best
+
+
 def fit_N(mode: str, N: int, P: int, budget_left: int, sessions: int = 1,
-          **kw: Any) -> tuple[int, str | None]:
+          on_slider: bool = False, **kw: Any) -> tuple[int, str | None]:
     """The N to run (``N``, or :func:`n_cap` when smaller) and, when capped, the sentence
-    that tells the user why (``sessions``: how many share the server now)."""
+    that tells the user why (``sessions``: how many share the server now). ``on_slider``:
+    a capped N is one of the N slider's values (:func:`slider_floor`), so that the slider
+    can show the N that runs."""
     cap = n_cap(mode, P, budget_left, **kw)
+    if on_slider and N > cap:
+        cap = slider_floor(cap)
     if N <= cap:
         return N, None
     if sessions > 1:
@@ -330,6 +345,43 @@ class IdleWatch:
                     f"input, to free the server for others. Reload the page to start again.")
         return (f"Paused after {_fmt_minutes(self.pause_after)} without input, to share the "
                 f"server. Press Play to go on.")
+
+
+class SessionLimits:
+    """One session's share of the server: the memory its ensemble holds and its idleness.
+
+    ``fit`` caps a new ensemble's N to the memory the other sessions leave (or refuses
+    it) and reserves what it will hold; ``release`` gives the session's place and memory
+    back (idle close, end of session); ``watch`` is its :class:`IdleWatch`.
+    """
+
+    def __init__(self, host: Server, ticket: Ticket | None,
+                 clock: Callable[[], float] = time.monotonic):
+        self.host, self.ticket = host, ticket
+        self.watch = IdleWatch(clock, host.settings.idle_pause, host.settings.idle_close)
+
+    def fit(self, params: Any, P: int) -> tuple[Any | None, str | None]:
+        """``params`` with N capped to what fits (and a sentence saying so), the same
+        ``params`` when they fit, or ``(None, sentence)`` when nothing fits now."""
+        from real_ensemble_lab.engine import make_params
+        from real_ensemble_lab.engine.params import params_dict
+
+        kw = dict(spectators=int(params.spectators), phases=params.phases,
+                  f=float(params.f), gamma=float(params.gamma))
+        N, note = fit_N(params.mode, int(params.N), P, self.host.memory.left(self.ticket),
+                        sessions=self.host.sessions.count, on_slider=True, **kw)
+        if N == 0:
+            return None, note
+        if N != params.N:
+            params = make_params(**{**params_dict(params), "N": N})
+        if self.ticket is not None and not self.host.memory.reserve(
+                self.ticket, ensemble_bytes(params.mode, N, P, **kw)):
+            return None, ("Another session took the memory this ensemble needs a moment ago; "
+                          "try again.")
+        return params, note
+
+    def release(self) -> None:
+        self.host.release(self.ticket)
 
 
 def _fmt_minutes(seconds: float) -> str:

@@ -432,3 +432,78 @@ def test_share_link_round_trips_a_custom_matrix():
     np.testing.assert_allclose(d.hamiltonian().H, H)
     np.testing.assert_allclose(d.hamiltonian().psi0, [0.6, 0.8])
     assert d.sim.r == -0.6
+
+
+# -- the server's limits (app/hosting.py) -------------------------------------------------------
+def _limited(budget: int, clock=None, pause: float = 600.0, close: float = 1800.0, **values):
+    from real_ensemble_lab.app import hosting
+
+    settings = hosting.Settings(idle_pause=pause, idle_close=close)
+    host = hosting.Server(settings, hosting.Sessions(5), hosting.MemoryBudget(budget))
+    ticket = host.sessions.admit()
+    clock = clock or FakeClock()
+    limits = hosting.SessionLimits(host, ticket, clock)
+    ctl = Controller(clock=clock, limits=limits, **values)
+    ctl.start(thread=False)
+    return ctl, host, ticket
+
+
+def test_memory_caps_N_to_a_slider_value_and_says_so():
+    from real_ensemble_lab.app import hosting
+
+    left = 3 * 2**20  # room for some 10^5 agents, not 10^6
+    ctl, host, ticket = _limited(left, mode="agents", N=1000)
+    assert ctl.runner.params.N == 1000 and ctl.cost == ""
+    assert host.memory.reserved == hosting.ensemble_bytes("agents", 1000, 2)
+    ctl.sim.N = 10**6
+    ctl.tick()
+    drive(ctl.runner)
+    ctl.tick()
+    N = ctl.runner.params.N
+    cap = hosting.n_cap("agents", 2, left)
+    assert N == hosting.slider_floor(cap) and 0 < N < 10**6
+    assert ctl.sim.N == N  # the slider shows the N that runs
+    assert "N = 1,000,000 would not fit" in ctl.cost and f"so N = {N:,} is used" in ctl.cost
+    assert host.memory.reserved == hosting.ensemble_bytes("agents", N, 2)
+    ctl.limits.release()
+    assert host.memory.reserved == 0 and host.sessions.count == 0
+
+
+def test_no_memory_left_refuses_the_restart_with_a_sentence_and_keeps_the_run():
+    ctl, host, _ = _limited(3 * 2**20, mode="population", N=1000)
+    other = host.sessions.admit()
+    assert host.memory.reserve(other, host.memory.left(other))  # another took the rest
+    ctl.sim.mode = "agents"  # memory per system: not even N = 10 fits now
+    ctl.tick()
+    assert "No ensemble fits in the memory left on this server" in ctl.error
+    assert ctl.sim.mode == ctl.runner.params.mode == "population" and not ctl.preparing
+
+
+def test_an_idle_session_is_paused_then_stopped_and_gives_its_place_back():
+    clock = FakeClock()
+    ctl, host, _ = _limited(2**30, clock=clock, pause=60, close=120)
+
+    def tick():  # the runner's thread applies the commands, then the page's tick
+        if ctl.runner is not None:
+            drive(ctl.runner)
+        ctl.tick()
+
+    ctl.playing = True
+    tick()
+    clock.t += 59
+    tick()
+    assert ctl.playing  # not idle yet
+    clock.t += 2
+    tick()
+    assert not ctl.playing and "Paused after 60 seconds without input" in ctl.advice
+    ctl.playing = True  # input: the clock starts again, the advice goes
+    assert ctl.advice == ""
+    tick()
+    clock.t += 119
+    tick()
+    assert ctl.runner is not None
+    clock.t += 2
+    tick()
+    assert ctl.closed and ctl.runner is None and not ctl.playing
+    assert "closed after 2 minutes without input" in ctl.error
+    assert host.sessions.count == 0 and host.memory.reserved == 0

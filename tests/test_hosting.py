@@ -348,3 +348,9 @@ def wait_until(cond, timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.1)
+
+
+@pytest.mark.parametrize("N, floor", [(9, 0), (10, 10), (19, 10), (20, 20), (49, 20),
+                                      (50, 50), (2_097_015, 2_000_000), (10**15, 10**15)])
+def test_slider_floor_is_the_largest_slider_value_not_above(N, floor):
+    assert hosting.slider_floor(N) == floor
