@@ -333,11 +333,11 @@ def test_studies_on_a_phone_390x844(browser, server):
     expect(page.locator(".studies-runs a")).to_have_count(4, timeout=30_000)
     expect(page.locator(".studies-curve-links")).to_contain_text("Click a point of a curve")
     # the controls above the plots, the plots as wide as the page allows
-    results = page.locator(".studies-page select").first.bounding_box()  # "Results"
+    folder = page.locator(".studies-page select").first.bounding_box()  # "Results"
     drift = page.locator(".studies-page canvas").first
     expect(drift).to_be_visible()
     box = drift.bounding_box()
-    assert box["y"] > results["y"] and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    assert box["y"] > folder["y"] and box["x"] >= 0 and box["x"] + box["width"] <= 390
     assert box["width"] >= 300
     sideways = page.evaluate(SIDEWAYS)
     assert sideways["page"] <= 391 and sideways["card"] <= 1, sideways
