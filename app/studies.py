@@ -50,6 +50,13 @@ METRICS = ["max_tv_sqrtN", "final_tv_sqrtN", "max_tv", "final_tv", "absorbed", "
 MAX_CELL_LINKS = 12
 #: Height of the runs table (px) past which it scrolls (about 12 rows).
 RUNS_HEIGHT = 420
+#: Under this page width (px) the controls stack above the plots (phones, small tablets).
+NARROW = 800
+#: The page's row on a narrow screen: the controls above the plots, the plots full width.
+NARROW_CSS = f"""@media (max-width: {NARROW}px) {{
+  :host {{flex-direction: column !important; max-width: calc(100vw - 16px);}}
+  :host > * {{max-width: 100% !important; min-width: 0 !important;}}
+}}"""
 _LINK = {"type": "link", "label": "open live ↗", "target": "_blank"}
 
 
@@ -109,13 +116,15 @@ class StudiesView(pn.viewable.Viewer):
         self.status = pn.pane.Markdown(self._hosted_note(), sizing_mode="stretch_width")
         self.message = pn.pane.Markdown("", sizing_mode="stretch_width",
                                         css_classes=["studies-message"])
-        self._drift = pn.pane.HoloViews(None, sizing_mode="fixed")
+        self._drift = pn.pane.HoloViews(None, sizing_mode="stretch_width", max_width=760)
         self._curve = pn.pane.Markdown("", sizing_mode="stretch_width",
                                        css_classes=["studies-curve-links"])
-        self._absorb = pn.pane.HoloViews(None, sizing_mode="fixed")
-        self._heat = pn.pane.HoloViews(None, sizing_mode="fixed")
+        self._absorb = pn.pane.HoloViews(None, sizing_mode="stretch_width", max_width=620)
+        self._heat = pn.pane.HoloViews(None, sizing_mode="stretch_width", max_width=620)
         self._cell = pn.pane.Markdown("", sizing_mode="stretch_width")
-        self._tables = pn.pane.Markdown("")
+        # a wide table scrolls inside its own box on a phone, not the page
+        self._tables = pn.pane.Markdown("", sizing_mode="stretch_width",
+                                        stylesheets=[":host {overflow-x: auto; max-width: 100%;}"])
         # no pagination: Tabulator puts its page buttons inside its role=grid (axe:
         # aria-required-children); the table scrolls instead, every row drawn so that Tab
         # reaches every run's link
@@ -123,7 +132,9 @@ class StudiesView(pn.viewable.Viewer):
                                           pagination=None, max_height=RUNS_HEIGHT,
                                           configuration={"renderVertical": "basic"},
                                           formatters={"live": _LINK}, visible=False,
-                                          css_classes=["studies-runs"])
+                                          css_classes=["studies-runs"],
+                                          # a phone: the table scrolls, not the page
+                                          stylesheets=[":host {max-width: 100%;}"])
         self._load()
 
     # -- data -------------------------------------------------------------------------
@@ -206,14 +217,14 @@ class StudiesView(pn.viewable.Viewer):
         if ser.empty:
             self._drift.object, self._curve.object = None, ""
         else:
-            drift = drift_plot(ser)
+            drift = drift_plot(ser, responsive=True)
             hv.streams.Tap(source=drift, x=None, y=None).add_subscriber(self._curve_links)
             self._drift.object = drift
             if not self._curve.object:
                 self._curve.object = "Click a point of a curve for links to its runs."
-        self._absorb.object = absorption_plot(s) if "N" in s.columns else None
+        self._absorb.object = absorption_plot(s, responsive=True) if "N" in s.columns else None
         if self.x and self.y and self.x != self.y:
-            heat = heatmap_plot(s, self.x, self.y, self.metric)
+            heat = heatmap_plot(s, self.x, self.y, self.metric, responsive=True)
             hv.streams.Tap(source=heat, x=None, y=None).add_subscriber(self._cell_links)
             self._heat.object = heat
             if not self._cell.object:
@@ -343,5 +354,6 @@ class StudiesView(pn.viewable.Viewer):
         plots = pn.Column(self.message, self._drift, self._curve, self._tables,
                           self._absorb, self._heat, self._cell,
                           "**Runs** (each opens live in the dashboard with its preset, "
-                          "parameters and seed)", self._runs)
-        return pn.Row(controls, plots, name="Studies")
+                          "parameters and seed)", self._runs, sizing_mode="stretch_width")
+        return pn.Row(controls, plots, name="Studies", sizing_mode="stretch_width",
+                      stylesheets=[NARROW_CSS], css_classes=["studies-page"])

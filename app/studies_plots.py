@@ -87,8 +87,17 @@ def runs_of(summary: pd.DataFrame, values: dict) -> pd.DataFrame:
     return summary[mask].sort_values("seed")
 
 
-def drift_plot(series: pd.DataFrame, width: int = 760, height: int = 380) -> hv.Overlay:
-    """Mean over seeds of tv·√N against t, one curve per parameter combination."""
+def _size(width: int, height: int, responsive: bool) -> dict:
+    """A fixed size, or (``responsive``) as wide as the page allows up to ``width``."""
+    if responsive:
+        return {"responsive": True, "height": height, "max_width": width}
+    return {"width": width, "height": height}
+
+
+def drift_plot(series: pd.DataFrame, width: int = 760, height: int = 380,
+               responsive: bool = False) -> hv.Overlay:
+    """Mean over seeds of tv·√N against t, one curve per parameter combination
+    (``responsive``: as wide as the page allows, up to ``width``)."""
     by, groups = drift_curves(series)
     # One colour per N (the same for every mode), dashed lines for Bell's baseline.
     Ns = sorted(series["N"].unique()) if "N" in by else []
@@ -100,15 +109,18 @@ def drift_plot(series: pd.DataFrame, width: int = 760, height: int = 380) -> hv.
         color = palette[(Ns.index(vals["N"]) if Ns else i) % len(palette)]
         hv_curves.append(hv.Curve(g, "t", ("mean", "tv·√N"), label=lab)
                          .opts(line_dash=dash, color=color))
-    # the legend below the plot, four entries a row: the curves keep the plot's width
+    # the legend below the plot, four entries a row (one on a page that may be a phone's):
+    # the curves keep the plot's width
+    cols = 1 if responsive else 4
     return hv.Overlay(hv_curves).opts(
-        width=width, height=height + 30 * math.ceil(len(hv_curves) / 4),
-        legend_position="bottom", legend_cols=min(4, len(hv_curves)),
+        **_size(width, height + 30 * math.ceil(len(hv_curves) / cols), responsive),
+        legend_position="bottom", legend_cols=min(cols, len(hv_curves)),
         title="error·√N against t",
         show_grid=True, tools=["hover"], xlabel="t", ylabel="mean tv·√N")
 
 
-def absorption_plot(summary: pd.DataFrame, width: int = 620, height: int = 320) -> hv.Overlay:
+def absorption_plot(summary: pd.DataFrame, width: int = 620, height: int = 320,
+                    responsive: bool = False) -> hv.Overlay:
     """Probability of absorption against N with 95 % Wilson intervals, per other parameter."""
     if "N" not in summary.columns:
         raise InputError("The results have no N column.")
@@ -127,13 +139,16 @@ def absorption_plot(summary: pd.DataFrame, width: int = 620, height: int = 320) 
         parts.append(hv.ErrorBars(g, "N", ["prob", "neg", "pos"])
                      .opts(line_color=color, logx=True))
     return hv.Overlay(parts).opts(
-        width=width, height=height, logx=True, legend_position="right", show_grid=True,
+        **_size(width, height, responsive), logx=True,
+        legend_position="bottom" if responsive else "right",
+        show_grid=True,
         title="absorption into an empty class against N (95 % Wilson)", ylim=(-0.02, 1.02),
         xlabel="N", ylabel="P(absorbed)")
 
 
 def heatmap_plot(summary: pd.DataFrame, x: str, y: str, metric: str = "max_tv_sqrtN",
-                 width: int = 620, height: int = 360, logz: bool = False) -> hv.HeatMap:
+                 width: int = 620, height: int = 360, logz: bool = False,
+                 responsive: bool = False) -> hv.HeatMap:
     """Mean of ``metric`` over the runs at each (x, y): the deviation over two parameters."""
     df = summary.assign(absorbed=summary["absorbed"].astype(float))
     grid = deviation_grid(df, x, y, metric)
@@ -141,7 +156,7 @@ def heatmap_plot(summary: pd.DataFrame, x: str, y: str, metric: str = "max_tv_sq
     grid[x] = grid[x].map(_fmt)
     grid[y] = grid[y].map(_fmt)
     return hv.HeatMap(grid, [x, y], metric).opts(
-        width=width, height=height, cmap="viridis", colorbar=True, tools=["hover"],
+        **_size(width, height, responsive), cmap="viridis", colorbar=True, tools=["hover"],
         logz=logz, title=f"mean {metric} over {x} and {y}", xrotation=45)
 
 

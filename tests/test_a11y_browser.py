@@ -315,3 +315,32 @@ def test_phone_390x844(browser, server):
     screenshot(page, "phone-390x844-controls")
     assert errors == []
     ctx.close()
+
+
+#: How far the page, and the template's main card (which scrolls by itself), reach sideways.
+SIDEWAYS = """() => {
+  const card = document.querySelector("#main .pn-wrapper")
+  return {page: document.documentElement.scrollWidth,
+          card: card == null ? 0 : card.scrollWidth - card.clientWidth}
+}"""
+
+
+def test_studies_on_a_phone_390x844(browser, server):
+    ctx = browser.new_context(viewport={"width": 390, "height": 844})
+    page = ctx.new_page()
+    errors = open_app(page, server)
+    page.get_by_role("tab", name="Studies").click()
+    expect(page.locator(".studies-runs a")).to_have_count(4, timeout=30_000)
+    expect(page.locator(".studies-curve-links")).to_contain_text("Click a point of a curve")
+    # the controls above the plots, the plots as wide as the page allows
+    folder = page.locator(".studies-page select").first.bounding_box()  # "Results"
+    drift = page.locator(".studies-page canvas").first
+    expect(drift).to_be_visible()
+    box = drift.bounding_box()
+    assert box["y"] > folder["y"] and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    assert box["width"] >= 300
+    sideways = page.evaluate(SIDEWAYS)
+    assert sideways["page"] <= 391 and sideways["card"] <= 1, sideways
+    screenshot(page, "phone-390x844-studies")
+    assert errors == []
+    ctx.close()
