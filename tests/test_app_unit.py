@@ -471,3 +471,16 @@ def test_controller_tick_without_pull_keeps_the_newest_frame():
     pub = ctl.tick()
     assert pub is not None and pub.frame.t > 0
     ctl.runner = None
+
+
+def test_deviation_axis_ticks_never_crowd():
+    """1, 2, 5 per decade on a short log range (a classroom's N = 11), decades on a long
+    one; Bokeh's own ticker labelled 0.1, 0.2, ..., 0.9, on top of each other."""
+    from real_ensemble_lab.app.plots.series import DeviationView, log_ticks
+
+    assert log_ticks(0.03, 1.0)[0] == [0.05, 0.1, 0.2, 0.5, 1.0]
+    assert log_ticks(1e-4, 1.0)[0] == [1e-4, 1e-3, 0.01, 0.1, 1.0]
+    view = DeviationView(11)
+    assert view.ticker.ticks == [0.05, 0.1, 0.2, 0.5, 1.0]
+    view.reset(10**6)
+    assert view.ticker.ticks == [1e-4, 1e-3, 0.01, 0.1, 1.0]

@@ -156,6 +156,21 @@ class PopulationsView(SeriesView):
             self.set_span(float(self._t[0]), float(self._t[self._k - 1]))
 
 
+def log_ticks(lo: float, hi: float) -> tuple[list[float], list[float]]:
+    """Major and minor ticks for a log axis from ``lo`` to ``hi``: 1, 2 and 5 per decade
+    over two decades or less, decades over more (Bokeh's own ticker labels every 0.1
+    between 0.1 and 1 on a short range: labels on top of each other at small N)."""
+    k0, k1 = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    mantissas = (1, 2, 5) if k1 - k0 <= 2 else (1,)
+    major = [m * 10.0**k for k in range(k0, k1 + 1) for m in mantissas]
+    minor = [m * 10.0**k for k in range(k0, k1 + 1) for m in range(1, 10)]
+
+    def inside(ts: list[float]) -> list[float]:
+        return [round(t, 12) for t in ts if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)]
+
+    return inside(major), inside(minor)
+
+
 class DeviationView(SeriesView):
     """D(t) = 1/2 sum_a |n_a/N - |psi_a|^2| on a log axis, with the 1/sqrt(N) band."""
 
@@ -186,6 +201,13 @@ class DeviationView(SeriesView):
         style_legend(fig, "top_left")
         for ax in fig.select(type=LogAxis):
             ax.major_label_text_font_size = "12pt"
+        self.ticker = FixedTicker(ticks=[], minor_ticks=[])
+        fig.yaxis.ticker = self.ticker
+        self._ticks()
+
+    def _ticks(self) -> None:
+        major, minor = log_ticks(self.y.start, self.y.end)
+        self.ticker.update(ticks=major, minor_ticks=minor)
 
     def _columns(self, rows: Rows) -> dict[str, np.ndarray]:
         return {"t": rows.t, "D": np.maximum(rows.tv, 1e-9)}  # log axis: no 0
@@ -194,6 +216,7 @@ class DeviationView(SeriesView):
         super().reset(N)
         floor = 1 / math.sqrt(max(N, 1))
         self.y.start = max(floor / 10, 1e-9)
+        self._ticks()
         for k, (band, label) in enumerate(zip(self.bands, self.labels, strict=True)):
             band.top = label.y = (1 + 2 * k) * floor
 
