@@ -61,12 +61,14 @@ def test_tab_leaves_the_matrix_editor(page, page_url):
     expect(page.get_by_role("button", name="After")).to_be_focused()
     expect(last).to_have_text("0.6")  # the edit was committed, not dropped
     # from the button before the editor, Tab passes the mirror checkbox, the table and its
-    # 6 editable cells (2 x 2 H and psi0), then leaves: 9 presses (measured)
+    # 6 editable cells (2 x 2 H and psi0), then leaves: 9 presses measured on a quiet
+    # machine, 11 in a loaded CI run (a cell's editor may open and take one more press);
+    # the old trap never left, however many presses
     page.get_by_role("button", name="Before").focus()
     after = page.get_by_role("button", name="After")
     presses = 0
-    while presses < 20 and not after.evaluate("el => el.getRootNode().activeElement === el"):
+    while presses < 30 and not after.evaluate("el => el.getRootNode().activeElement === el"):
         page.keyboard.press("Tab")
         presses += 1
-    assert presses <= 9, presses
+    assert presses <= 2 * 6 + 3, presses
     assert errors == []

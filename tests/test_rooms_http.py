@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 
 import pytest
 from tornado.httpclient import HTTPClientError
@@ -23,6 +24,18 @@ class Clock:
 
 
 class RoomEndpoints(AsyncHTTPTestCase):
+    def run(self, result=None):
+        """Each test in a thread of its own: a browser test earlier in the same pytest run
+        leaves Playwright's event loop running on the main thread, and tornado's test
+        loop cannot run inside another ("Cannot run the event loop while another loop is
+        running", CI 2026-12-02)."""
+        done: list = []
+        worker = threading.Thread(target=lambda: done.append(super(RoomEndpoints, self)
+                                                             .run(result)))
+        worker.start()
+        worker.join()
+        return done[0] if done else None
+
     def get_app(self):
         self.clock = Clock()
         self.rooms = registry.Rooms(max_rooms=3, room_size=3, clock=self.clock,
