@@ -280,7 +280,8 @@ class Controller(param.Parameterized):
         if fitted is None:  # nothing fits now: the population engine needs no memory per system
             fitted = make_params(**{**params_dict(params), "mode": "population"})
             self._show_fitted(fitted)
-        self.runner = self._runner_factory(ham, fitted, speed=self.speed, start=thread)
+        share = {} if self.limits is None else self.limits.engine_share()
+        self.runner = self._runner_factory(ham, fitted, speed=self.speed, start=thread, **share)
         self._restart, self._live = False, {}
         self.preparing = False
         self._update_cost(fitted, ham.P, note)

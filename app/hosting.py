@@ -16,6 +16,9 @@ variable                               meaning                                  
 ``REAL_ENSEMBLE_LAB_MAX_ROOMS``        classroom rooms open at once                10
 ``REAL_ENSEMBLE_LAB_ROOM_SIZE``        students one room admits                    200
 ``REAL_ENSEMBLE_LAB_ROOM_EXPIRE``      seconds a room outlives its projector       600
+``REAL_ENSEMBLE_LAB_ENGINE_NICE``      niceness of the engine threads (0-19)       10
+``REAL_ENSEMBLE_LAB_CPU_SHARE``        wall-time share one session's engine may    1
+                                       spend stepping (0.05-1; 1: no cap)
 =====================================  ==========================================  ========
 
 The pieces are plain Python, no Panel, and take an injected clock where time matters, so
@@ -63,6 +66,11 @@ class Settings:
     max_rooms: int = 10
     room_size: int = 200
     room_expire: float = 600.0  # 0: never
+    #: the engine threads run at this niceness, so the web server's thread (page loads,
+    #: every session's messages) is served first when the cores are busy
+    engine_nice: int = 10
+    #: share of wall time one session's engine may spend stepping (1: no cap)
+    cpu_share: float = 1.0
 
     @property
     def sweeps_on(self) -> bool:
@@ -107,6 +115,8 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_rooms=get("MAX_ROOMS", int, 10, lambda v: 0 <= v <= 1000),
         room_size=get("ROOM_SIZE", int, 200, lambda v: 1 <= v <= 1000),
         room_expire=get("ROOM_EXPIRE", float, 600.0, lambda v: v >= 0 and math.isfinite(v)),
+        engine_nice=get("ENGINE_NICE", int, 10, lambda v: 0 <= v <= 19),
+        cpu_share=get("CPU_SHARE", float, 1.0, lambda v: 0.05 <= v <= 1.0),
     )
 
 
@@ -121,6 +131,8 @@ _EXPECTED = {
     "MAX_ROOMS": "a whole number of rooms from 0 to 1000 (0 turns rooms off)",
     "ROOM_SIZE": "a whole number of students from 1 to 1000",
     "ROOM_EXPIRE": "seconds, 0 or more (0 never expires)",
+    "ENGINE_NICE": "a whole number from 0 to 19",
+    "CPU_SHARE": "a fraction from 0.05 to 1 (1: no cap)",
 }
 
 
@@ -382,6 +394,10 @@ class SessionLimits:
 
     def release(self) -> None:
         self.host.release(self.ticket)
+
+    def engine_share(self) -> dict[str, Any]:
+        """The runner's niceness and CPU share (``Runner(nice=..., cpu_share=...)``)."""
+        return {"nice": self.host.settings.engine_nice, "cpu_share": self.host.settings.cpu_share}
 
 
 def _fmt_minutes(seconds: float) -> str:

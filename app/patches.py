@@ -383,6 +383,26 @@ def undebounced(widget):
     return widget
 
 
+def not_busy(*names: str):
+    """Changes of ``names`` that arrive from the page do not count as the server being busy.
+
+    Panel (1.x) marks the session busy while it processes any change from the page, and the
+    template's busy indicator follows: a model update to the page when it starts and
+    another when it ends. The frame pacer's acknowledgement arrives once per frame, so
+    that was two extra updates and their design work per frame (bench_app, 2026-12-03:
+    about a tenth of the server's main thread). Panel lists such properties in the class
+    attribute ``_busy__ignore`` (its scrolling layouts do so for ``scroll_position``)."""
+    def decorate(cls):
+        if not isinstance(getattr(cls, "_busy__ignore", None), list):
+            log.warning("Panel components have no _busy__ignore list any more; %s's "
+                        "changes count as busy", cls.__name__)
+            return cls
+        cls._busy__ignore = [*cls._busy__ignore, *names]
+        return cls
+
+    return decorate
+
+
 def pin_local_stylesheets() -> None:
     """Serve every component stylesheet from this server, never from Panel's CDN.
 

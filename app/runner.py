@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import queue
 import threading
 import time
@@ -156,12 +157,26 @@ class Runner:
         Start the thread now (tests may drive :meth:`process` by hand instead).
     clock : callable
         Wall-clock seconds (tests inject a fake one).
+    nice : int
+        Niceness of the runner's thread (Linux; 0 leaves it): a hosted server runs its
+        engines below the web server's own thread, so page loads and messages go first.
+    cpu_share : float
+        Share of wall time the runner may spend stepping while playing (1: no cap). After
+        a turn that stepped for ``w`` seconds it rests until ``w / cpu_share`` has passed,
+        so one session cannot take more than its share of a core (the status bar shows
+        the simulated time per second it achieves).
     """
 
     def __init__(self, ham: Hamiltonian, params: SimParams, speed: float = 1.0,
                  start: bool = True, name: str | None = None,
-                 clock: Callable[[], float] = time.perf_counter):
+                 clock: Callable[[], float] = time.perf_counter, nice: int = 0,
+                 cpu_share: float = 1.0):
+        if not 0.0 < cpu_share <= 1.0:
+            raise ValueError(f"cpu_share must lie in (0, 1], not {cpu_share!r}.")
         self.clock = clock
+        self.nice = int(nice)
+        self.cpu_share = float(cpu_share)
+        self._rest_until = -float("inf")  # no stepping before this (the CPU share)
         self._commands: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self.speed = float(speed)
         self.playing = False
@@ -298,6 +313,21 @@ class Runner:
         if st.t < self._next_out - 1e-12:
             self._record_and_publish()
 
+    def _timeout(self, last: float) -> float | None:
+        """How long to wait for a command before the next turn (None: paused, wait for
+        one): the rest of the frame period since the turn at ``last``, or of the rest the
+        CPU share asks for, whichever is longer."""
+        if not self.playing:
+            return None
+        now = self.clock()
+        return max(0.0, FRAME_PERIOD - (now - last), self._rest_until - now)
+
+    def _rest(self, started: float) -> None:
+        """After a turn that began at ``started``: no stepping until the turn's stepping
+        time is ``cpu_share`` of the time since it began."""
+        if self.cpu_share < 1.0:
+            self._rest_until = started + (self.clock() - started) / self.cpu_share
+
     def _measure_rate(self, dt_sim: float, wall: float) -> None:
         """Fold dt_sim simulated in ``wall`` seconds (one loop turn: steps, frame and
         waiting) into the achieved speed, an exponential average over RATE_TAU seconds,
@@ -310,13 +340,13 @@ class Runner:
 
     def _loop(self) -> None:
         log.info("runner started (%s)", self._thread.name)
+        lower_priority(self.nice)
         last = self.clock()
         mark: tuple[float, float] | None = None  # (wall, simulated time) last turn
         try:
             while True:
                 # Paused: block until a command arrives (no CPU). Playing: pace the frames.
-                timeout = (max(0.0, FRAME_PERIOD - (self.clock() - last))
-                           if self.playing else None)
+                timeout = self._timeout(last)
                 try:
                     batch = [self._commands.get(timeout=timeout)]
                 except queue.Empty:
@@ -343,6 +373,7 @@ class Runner:
                 last = now
                 try:
                     self._advance_by(self.speed * dt_wall)
+                    self._rest(now)
                 except Exception as err:  # noqa: BLE001 - report, pause, keep the session
                     log.exception("runner step failed")
                     self.playing = False
@@ -351,6 +382,19 @@ class Runner:
             self._latest = None
             self.stepper = None  # free the ensemble now, not when the session is collected
             log.info("runner stopped (%s)", self._thread.name)
+
+
+def lower_priority(nice: int) -> None:
+    """Run the calling thread at niceness ``nice`` (Linux threads have their own; 0 or
+    another system: nothing is changed)."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    try:
+        tid = threading.get_native_id()
+        # never raise a thread above the process's own priority (that needs privileges)
+        os.setpriority(os.PRIO_PROCESS, tid, max(nice, os.getpriority(os.PRIO_PROCESS, tid)))
+    except OSError as err:  # e.g. a sandbox that forbids it: run at the usual priority
+        log.warning("could not lower the engine thread's priority: %s", err)
 
 
 def coalesce(batch: list[tuple[str, Any]]) -> list[tuple[str, Any]]:

@@ -3,6 +3,7 @@ history rows -> Bokeh sources. The controller and the page's wiring: test_contro
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import replace
 
@@ -139,6 +140,38 @@ def test_runner_measures_the_speed_it_achieves_on_its_clock():
     t0 = st.t
     r._advance_by(1.0, wall_budget=0.1)
     assert st.t - t0 == pytest.approx(0.004, abs=1e-9)  # four chunks of 30 ms in 100 ms
+
+
+def test_runner_rests_to_keep_within_its_cpu_share():
+    """A hosted session's engine steps at most its share of wall time: after a turn that
+    stepped 30 ms with a share of 1/4 it waits until 120 ms have passed (on its clock);
+    without a cap it only waits for the frame period."""
+    clock = FakeClock()
+    capped = Runner(build_preset("two_level"), make_params(N=1000), start=False,
+                    clock=clock, cpu_share=0.25)
+    free = Runner(build_preset("two_level"), make_params(N=1000), start=False, clock=clock)
+    for r in (capped, free):
+        r.playing = True
+        started = clock()
+        clock.advance(0.03)  # the turn's steps and frame
+        r._rest(started)
+        assert r._timeout(started) == pytest.approx(0.09 if r is capped else 0.0)
+    with pytest.raises(ValueError):
+        Runner(build_preset("two_level"), make_params(N=1000), start=False, cpu_share=0.0)
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="thread priorities are Linux's")
+def test_runner_thread_runs_at_the_niceness_asked_for():
+    """Engine threads below the web server's: the runner's own thread gets the niceness."""
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    want = min(19, base + 5)
+    r = Runner(build_preset("two_level"), make_params(N=1000), nice=want)
+    try:
+        wait_for(lambda: r._thread.native_id is not None and r.latest() is not None)
+        wait_for(lambda: os.getpriority(os.PRIO_PROCESS, r._thread.native_id) == want)
+        assert os.getpriority(os.PRIO_PROCESS, 0) == base  # the server's thread is untouched
+    finally:
+        r.stop()
 
 
 def test_runner_coalesces_a_burst_of_commands():

@@ -60,6 +60,16 @@ def test_room_settings_defaults_and_values():
     assert (s.max_rooms, s.room_size, s.room_expire) == (0, 40, 90.0)
 
 
+def test_engine_share_settings():
+    s = hosting.read_settings({})
+    assert (s.engine_nice, s.cpu_share) == (10, 1.0)
+    s = hosting.read_settings({"REAL_ENSEMBLE_LAB_ENGINE_NICE": "0",
+                               "REAL_ENSEMBLE_LAB_CPU_SHARE": "0.25"})
+    host = hosting.Server(s, hosting.Sessions(2), hosting.MemoryBudget(2**30))
+    limits = hosting.SessionLimits(host, host.sessions.admit())
+    assert limits.engine_share() == {"nice": 0, "cpu_share": 0.25}
+
+
 @pytest.mark.parametrize("text, nbytes", [("1000000", 1_000_000), ("512M", 512 * 2**20),
                                           ("1.5GiB", 3 * 2**29), ("2 gb", 2 * 2**30),
                                           ("64k", 65536)])
@@ -71,7 +81,9 @@ def test_parse_bytes(text, nbytes):
                                          ("MEMORY_BUDGET", "4 apples"), ("IDLE_PAUSE", "-1"),
                                          ("IDLE_CLOSE", "nan"), ("HOSTED", "maybe"),
                                          ("MAX_SWEEPS", "0"), ("MAX_ROOMS", "-1"),
-                                         ("ROOM_SIZE", "0"), ("ROOM_EXPIRE", "inf")])
+                                         ("ROOM_SIZE", "0"), ("ROOM_EXPIRE", "inf"),
+                                         ("ENGINE_NICE", "20"), ("CPU_SHARE", "0"),
+                                         ("CPU_SHARE", "1.5")])
 def test_bad_setting_is_one_sentence_naming_the_variable(name, value):
     with pytest.raises(ValueError, match=rf"^REAL_ENSEMBLE_LAB_{name}=.* is not valid: "
                                          rf"expected .*\.$"):

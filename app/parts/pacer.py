@@ -17,6 +17,8 @@ from collections.abc import Callable
 import panel as pn
 import param
 
+from .. import patches
+
 #: Frames sent and not yet drawn, at most: two keep both the server and the browser busy
 #: (one would make each wait for the other), more only add latency.
 IN_FLIGHT = 2
@@ -24,6 +26,7 @@ IN_FLIGHT = 2
 ACK_TIMEOUT_S = 2.0
 
 
+@patches.not_busy("drawn", "live")
 class FramePacer(pn.custom.ReactiveHTML):
     """``frame``: the last frame sent (the session counts); ``drawn``: the last one the page
     has painted (the page answers)."""
