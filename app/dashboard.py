@@ -76,6 +76,7 @@ class EnsembleApp(pn.viewable.Viewer):
     def __init__(self, clock=None, **values: Any):
         super().__init__()
         patches.pin_local_stylesheets()
+        self._links = patches.LinkLedger()  # forgotten when the session ends (a Panel leak)
         kw = {"clock": clock} if clock is not None else {}
         self.ctl = ctl = Controller(**kw, **values)
         self.transport = Transport(ctl)
@@ -87,7 +88,7 @@ class EnsembleApp(pn.viewable.Viewer):
         self.transport.keys.param.watch(lambda e: setattr(self.plots, "narrow", e.new),
                                         "narrow")
         self.sim_controls = SimControls(ctl)
-        self.ham_controls = HamiltonianControls(ctl)
+        self.ham_controls = HamiltonianControls(ctl, links=self._links)
         self.bell = BellTests(lambda: (ctl.hamiltonian(), ctl.sim_params(), ctl.preset,
                                        dict(ctl.preset_values)))
         # a room for the current Hamiltonian and parameters (issue #14, app/rooms)
@@ -207,6 +208,7 @@ class EnsembleApp(pn.viewable.Viewer):
             self._callback.stop()
             self._callback = None
         self.ctl.stop()
+        self._links.close()
 
     def read_location(self, location) -> None:
         """Apply the page's link (every bad value becomes a notice; the page renders)."""
@@ -286,6 +288,7 @@ class EnsembleApp(pn.viewable.Viewer):
     def servable(self, title: str | None = "Real Ensemble Lab", location: bool = True,
                  area: str = "main", target: str | None = None):
         page = self.template()  # build first: a failure here must not leave a thread behind
+        self._links.seal()
         self._session_setup()
         try:
             # the first frame's plots go into the page before its models exist: drawn into

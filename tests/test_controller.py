@@ -507,3 +507,33 @@ def test_an_idle_session_is_paused_then_stopped_and_gives_its_place_back():
     assert ctl.closed and ctl.runner is None and not ctl.playing
     assert "closed after 2 minutes without input" in ctl.error
     assert host.sessions.count == 0 and host.memory.reserved == 0
+
+
+def test_a_closed_session_frees_its_dashboard():
+    """Panel's link registry keeps every editable slider (and through its watchers the
+    whole dashboard) of a closed session alive; the dashboard's ledger forgets its links
+    when the session stops, so nothing of it stays in memory."""
+    import gc
+    import weakref
+
+    from real_ensemble_lab.app import patches
+
+    def build(ledger_closes: bool):
+        a = EnsembleApp(clock=FakeClock())
+        a.template()  # what servable builds: every component of the page
+        a._links.seal()
+        a.start(thread=False)
+        a.ctl.preset = "three_level"  # a preset's sliders rebuilt after the page was built
+        ref = weakref.ref(a)
+        if ledger_closes:
+            a.stop()
+        else:
+            a._links.close = lambda: 0  # the ledger's work left undone
+            a.stop()
+        return ref
+
+    assert patches._link_registry() is not None  # Panel still has the registry it patches
+    kept, freed = build(False), build(True)
+    gc.collect()
+    assert kept() is not None  # Panel's leak: without the ledger the dashboard stays
+    assert freed() is None

@@ -5,6 +5,7 @@ meaning in the running mode are hidden, not greyed."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 import panel as pn
@@ -79,9 +80,10 @@ class HamiltonianControls(pn.viewable.Viewer):
     the change is held and the page asks first: "Discard my matrix edits" applies it,
     "Keep my matrix" puts the parameter back."""
 
-    def __init__(self, ctl: Controller, **params):
+    def __init__(self, ctl: Controller, links=None, **params):
         super().__init__(**params)
         self.ctl = ctl
+        self.links = links  # the session's patches.LinkLedger (None: not served)
         self.select = pn.widgets.Select(
             label="Preset", sizing_mode="stretch_width", value=ctl.preset,
             options={preset_info(n)["title"]: n for n in preset_names()},
@@ -110,6 +112,11 @@ class HamiltonianControls(pn.viewable.Viewer):
         self.show_values()
 
     def show_values(self) -> None:
+        # the sliders' JavaScript links are the session's, forgotten at its end
+        with (self.links.collecting() if self.links is not None else nullcontext()):
+            self._show_values()
+
+    def _show_values(self) -> None:
         specs = preset_info(self.ctl.preset)["params"]
         self._drop_pending()
         self.value_widgets = {}
