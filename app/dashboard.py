@@ -254,14 +254,10 @@ class EnsembleApp(pn.viewable.Viewer):
         live = pn.Column(top, self.banner, self.notices, self.plots, self.bell_box,
                          self.explain_box, self.transport.keys, self.pacer,
                          sizing_mode="stretch_width")
-        tabs = [("Live ensemble", live)]
-        try:
-            from .studies import StudiesView
+        from .studies import StudiesView
 
-            tabs.append(("Studies", StudiesView()))
-        except ImportError:
-            pass
-        tabs.append(("Classroom", self.classroom))
+        tabs = [("Live ensemble", live), ("Studies", StudiesView()),
+                ("Classroom", self.classroom)]
         # the Studies tab is the second: its sidebar script counts on it
         tabs = pn.Tabs(*tabs, sizing_mode="stretch_width", dynamic=True)
         tabs.jscallback(active=STUDIES_CLOSES_SIDEBAR_JS)

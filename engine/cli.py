@@ -137,35 +137,23 @@ def build_parser(prog: str = "python -m engine",
     add_param_options(sp)
     sp.set_defaults(func=cmd_run)
 
-    for register in (*_EXTRA_COMMANDS, *extra_commands):
+    for register in (*_commands(), *extra_commands):
         register(sub)
     return p
 
 
-#: Other modules add sub-commands here (bench, sweep, lesson, chsh, signalling).
-_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+def _commands() -> list[Callable[[Any], None]]:
+    """The sub-commands defined in other modules (each adds itself with ``register``); they
+    import their optional packages only when run."""
+    from . import bench, chsh, lessons, signalling, sweep
 
-
-def _register_optional() -> None:
-    import importlib
-
-    for mod in ("real_ensemble_lab.engine.bench", "real_ensemble_lab.engine.sweep",
-                "real_ensemble_lab.engine.lessons", "real_ensemble_lab.engine.chsh",
-                "real_ensemble_lab.engine.signalling"):
-        try:
-            m = importlib.import_module(mod)
-        except ModuleNotFoundError as err:
-            if err.name != mod:
-                raise
-            continue
-        if m.register not in _EXTRA_COMMANDS:
-            _EXTRA_COMMANDS.append(m.register)
+    return [bench.register, sweep.register, lessons.register, chsh.register,
+            signalling.register]
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m engine",
          extra_commands: Sequence[Callable[[Any], None]] = ()) -> int:
     """Run one command; the exit status (2: one sentence on standard error)."""
-    _register_optional()
     try:
         ns = build_parser(prog, extra_commands).parse_args(argv)
         if ns.command != "presets":  # every other command may run parallel kernels

@@ -284,8 +284,6 @@ def expand(config: dict[str, Any]) -> list[RunSpec]:
                     if key not in seen:
                         seen[key] = RunSpec(key, preset, values, params)
     specs = list(seen.values())
-    for mode in sorted({s.params["mode"] for s in specs}):
-        _check_mode(mode)
     for t_end, dt_out in sorted({(s.params["t_end"], s.params["dt_out"]) for s in specs}):
         output_times(t_end, dt_out)
     return specs
@@ -295,16 +293,6 @@ def _build(preset: str, values: dict[str, Any]):
     from .presets import build
 
     return build(preset, **values)
-
-
-def _check_mode(mode: str) -> None:
-    from .simulate import stepper_class
-
-    try:
-        stepper_class(mode)
-    except ModuleNotFoundError:
-        raise InputError(f"Mode {mode!r} is not available in this version of the engine.") \
-            from None
 
 
 # --- one batch of runs (runs in the Dask workers) ---------------------------------------

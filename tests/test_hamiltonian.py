@@ -142,7 +142,7 @@ def test_engine_never_imports_ui():
     holoviews or bokeh (STYLE.md: one-way imports), and without matplotlib until a handout
     is drawn."""
     code = ("import sys, pkgutil, importlib, real_ensemble_lab.engine.cli; "
-            "from real_ensemble_lab import engine; engine.cli._register_optional();"
+            "from real_ensemble_lab import engine;"
             "[importlib.import_module('real_ensemble_lab.engine.' + m.name) "
             "for m in pkgutil.iter_modules(engine.__path__) if m.name != '__main__'];"
             "bad = [m for m in ('panel', 'holoviews', 'bokeh', 'matplotlib') if m in sys.modules];"
