@@ -1,5 +1,9 @@
-"""``python -m engine bench``: system-steps per second of the agent engine against a plain
-NumPy implementation of the same step, measured in the same run (compile time excluded)."""
+"""``python -m engine bench``: system-steps per second of the agent engine (compile time
+excluded) and its memory traffic against this machine's copy bandwidth.
+
+The comparison with a plain NumPy implementation of the same step lives in benchmarks/
+(benchmarks/numpy_baseline.py, run by benchmarks/bench_agents.py): an installed package has
+no baseline to carry."""
 
 from __future__ import annotations
 
@@ -42,68 +46,17 @@ def bytes_per_system_step(P: int, phases: str, momentum: bool,
     return 2 * beable + 4 + beable + 16 + (16 if momentum else 0)
 
 
-class NumpyAgents:
-    """The agent engine's step in plain vectorised NumPy (the baseline; same physics)."""
-
-    def __init__(self, ham, N: int, phases: str, f: float, seed: int):
-        self.rng = np.random.default_rng(seed)
-        self.P = ham.P
-        self.E, self.R, self.delta = ham.E, ham.R, ham.delta
-        p0 = np.abs(ham.psi0) ** 2
-        self.A = self.rng.choice(self.P, size=N, p=p0 / p0.sum()).astype(np.uint8)
-        self.phi_a = -np.angle(ham.psi0)
-        self.phi = self.phi_a[self.A].copy()
-        self.pi = np.zeros(N) if f > 0 else None
-        self.f, self.locked = f, phases == "locked"
-
-    def step(self, dt: float) -> None:
-        P, A = self.P, self.A
-        n = np.bincount(A, minlength=P).astype(float)
-        ratio = np.divide(n[:, None], n[None, :], out=np.zeros((P, P)), where=n[None, :] > 0)
-        if self.locked:
-            x = self.phi_a[:, None] - self.phi_a[None, :] + self.delta
-            T = 2 * self.R * np.sqrt(ratio) * np.maximum(np.sin(x), 0)  # T[a, b]: b -> a
-            inv = np.divide(1, ratio, out=np.zeros_like(ratio), where=ratio > 0)
-            phidot = self.E + (self.R * np.sqrt(inv) * np.cos(x)).sum(1)  # (B), r = -1/2
-            out = T.sum(0)
-            jump = self.rng.random(A.size) < (out * dt)[A]
-            src = A[jump]
-            cum = np.cumsum(T[:, src], axis=0) / np.maximum(out[src], 1e-300)
-            A[jump] = (self.rng.random(src.size) > cum).sum(0).clip(0, P - 1)
-            self.phi_a += dt * phidot
-            return
-        e = np.exp(1j * self.phi)
-        Z = np.bincount(A, e.real, P) + 1j * np.bincount(A, e.imag, P)
-        w = np.sqrt(np.divide(1, n[:, None] * n[None, :], out=np.zeros((P, P)),
-                              where=(n[:, None] * n[None, :]) > 0))
-        C = (w * self.R * np.exp(1j * self.delta) * np.conj(Z)[None, :]).sum(1)
-        omega = self.E[A] + (e * C[A]).real
-        if self.pi is not None:
-            Z2 = np.bincount(A, (e * e).real, P) + 1j * np.bincount(A, (e * e).imag, P)
-            vp = self.f**2 / np.maximum(n[A], 1) * (e * e * np.conj(Z2[A])).imag
-            self.pi -= dt * vp
-            omega = omega + self.pi
-        lam = 2 * self.R * np.sqrt(ratio)  # proposal rates, lam[a, b]: b -> a
-        Lam = lam.sum(0)
-        prop = np.nonzero(self.rng.random(A.size) < (Lam * dt)[A])[0]
-        order = np.argsort(A, kind="stable")
-        start = np.concatenate([[0], np.cumsum(n.astype(np.int64))])
-        b = A[prop]
-        cum = np.cumsum(lam[:, b], axis=0) / np.maximum(Lam[b], 1e-300)
-        a = (self.rng.random(b.size) > cum).sum(0).clip(0, P - 1)
-        J = order[start[a] + (self.rng.random(b.size) * n[a]).astype(np.int64)]
-        ok = self.rng.random(b.size) < np.sin(self.phi[J] - self.phi[prop] + self.delta[a, b])
-        I, J = prop[ok], J[ok]
-        A[I], self.phi[I] = A[J], self.phi[J]
-        self.phi += dt * omega
+def bench_hamiltonian(P: int):
+    """The Hamiltonian every benchmark of the agent engine times: a random P-level H."""
+    return build("random", P=P, matrix_seed=0)
 
 
 def measure(N: int, P: int, phases: str = "locked", steps: int = 50, f: float = 0.0,
-            seed: int = 0, baseline: bool = True, repeat: int = 3) -> dict[str, Any]:
-    """Median system-steps/s of the numba agent engine and of the NumPy baseline."""
+            seed: int = 0, repeat: int = 3) -> dict[str, Any]:
+    """Median system-steps/s of the numba agent engine, with its memory traffic."""
     if N < 1 or P < 2 or steps < 1:
         raise InputError("bench needs N >= 1, P >= 2 and steps >= 1.")
-    ham = build("random", P=P, matrix_seed=0)
+    ham = bench_hamiltonian(P)
     # One spectator per class: no class is ever absorbed, so every step does real work
     # (an absorbed ensemble would make jumps, and the timing, vanish).
     st = make_stepper(ham, mode="agents", phases=phases, N=N, seed=seed, f=f, tracked=0,
@@ -128,18 +81,6 @@ def measure(N: int, P: int, phases: str = "locked", steps: int = 50, f: float = 
         # lower bound on the fraction of systems that changed beable per step
         "changed_fraction_per_step": float(np.median(moved)),
     }
-    if baseline:
-        base = NumpyAgents(ham, N, phases, f, seed)
-        base.step(out["dt_mean"])
-        brates = []
-        nb = max(3, min(steps, 20))
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            for _ in range(nb):
-                base.step(out["dt_mean"])
-            brates.append(N * nb / (time.perf_counter() - t0))
-        out["numpy_baseline_system_steps_per_s"] = float(np.median(brates))
-        out["speedup"] = out["system_steps_per_s"] / out["numpy_baseline_system_steps_per_s"]
     trials = 0.0
     if phases == "locked":  # expected rejection trials per system per step: sum_b out_b dt
         from ._kernels import _out_rates, _population_rates
@@ -159,7 +100,7 @@ def measure(N: int, P: int, phases: str = "locked", steps: int = 50, f: float = 
 
 
 def register(sub) -> None:
-    p = sub.add_parser("bench", help="time the agent engine against a NumPy baseline")
+    p = sub.add_parser("bench", help="time the agent engine (system-steps per second)")
     p.add_argument("--mode", choices=["agents"], default="agents")
     p.add_argument("--N", type=int, default=10**6)
     p.add_argument("--P", type=int, default=2)
@@ -168,14 +109,12 @@ def register(sub) -> None:
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-baseline", action="store_true")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd)
 
 
 def _cmd(ns) -> int:
-    res = measure(ns.N, ns.P, ns.phases, ns.steps, ns.f, ns.seed, not ns.no_baseline,
-                  ns.repeat)
+    res = measure(ns.N, ns.P, ns.phases, ns.steps, ns.f, ns.seed, ns.repeat)
     if ns.json:
         print(json.dumps(res))
     else:
