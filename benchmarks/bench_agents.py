@@ -1,7 +1,7 @@
 """Agent engine: system-steps per second at N = 10^6 for P = 2 and 16, locked and dynamic
 phases, against a plain NumPy implementation of the same step in the same run
-(benchmarks/numpy_baseline.py), with the
-memory traffic per system-step against this machine's copy bandwidth.
+(benchmarks/numpy_baseline.py), with the memory traffic per system-step against this
+machine's copy bandwidth.
 
 Run: .venv/bin/python benchmarks/bench_agents.py   (writes '## Agent engine')
 """

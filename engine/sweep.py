@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from ._files import atomic
 from .errors import InputError
 from .params import SimParams, make_params, param_names, params_dict
 
@@ -333,22 +334,18 @@ def _tables(spec: RunSpec | dict[str, Any], res) -> tuple[Any, Any]:
     return pa.table(series), pa.table(summary)
 
 
-def _write_atomic(table, path: Path) -> None:
+def _write_table(table, path: Path) -> None:
     import pyarrow.parquet as pq
 
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic(path) as tmp:
         pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_run(out: str | Path, key: str, series, summary) -> None:
     """Write one run's files atomically; the summary last (it marks the run done)."""
     out = Path(out)
-    _write_atomic(series, out / "series" / f"run-{key}.parquet")
-    _write_atomic(summary, out / "summary" / f"run-{key}.parquet")
+    _write_table(series, out / "series" / f"run-{key}.parquet")
+    _write_table(summary, out / "summary" / f"run-{key}.parquet")
 
 
 def run_batch(specs: list[dict[str, Any]], out: str | None = None) -> list[dict[str, Any]]:
@@ -420,10 +417,11 @@ def _prepare_out(out: Path, config: dict[str, Any], specs: list[RunSpec]) -> Non
             tmp.unlink(missing_ok=True)
     from .simulate import __version__
 
+    for tmp in out.glob(".sweep.json.*tmp"):
+        tmp.unlink(missing_ok=True)
     manifest = {"config": config, "version": __version__, "runs": [s.key for s in specs]}
-    tmp = out / ".sweep.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1, default=str))
-    os.replace(tmp, out / "sweep.json")
+    with atomic(out / "sweep.json") as tmp:
+        Path(tmp).write_text(json.dumps(manifest, indent=1, default=str))
 
 
 def connect(scheduler: str, timeout: float | None = None):

@@ -102,6 +102,23 @@ def test_result_write_cleans_up_when_the_rename_fails(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.csv", "ok.csv.meta.json", "r.csv"]
 
 
+def test_the_atomic_writer_cleans_up_after_a_failed_block_and_keeps_usual_modes(tmp_path):
+    """The one atomic writer (run files, sweep tables, sweep.json): nothing left behind when
+    the writing fails, and the file gets a new file's permissions (umask), not 0600."""
+    from real_ensemble_lab.engine._files import atomic
+
+    with pytest.raises(RuntimeError, match="boom"), atomic(tmp_path / "r.csv") as tmp:
+        Path(tmp).write_text("x")
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+    with atomic(tmp_path / "r.csv") as tmp:
+        Path(tmp).write_text("x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "r.csv").stat().st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["r.csv"]
+
+
 def test_out_in_an_unwritable_folder_refused_before_the_run(tmp_path, monkeypatch, capsys):
     from real_ensemble_lab.engine.cli import main
 
