@@ -295,11 +295,11 @@ class EnsembleApp(pn.viewable.Viewer):
 
     # -- export -----------------------------------------------------------------------------
     def _export_csv(self) -> io.BytesIO:
-        from real_ensemble_lab.engine.export import export_csv
+        from real_ensemble_lab.engine.tools.export import export_csv
 
         return io.BytesIO(export_csv(self.ctl.columns(), self.ctl.export_meta()))
 
     def _export_parquet(self) -> io.BytesIO:
-        from real_ensemble_lab.engine.export import export_parquet
+        from real_ensemble_lab.engine.tools.export import export_parquet
 
         return io.BytesIO(export_parquet(self.ctl.columns(), self.ctl.export_meta()))

@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _results import write_section  # noqa: E402
 from numpy_baseline import system_steps_per_s  # noqa: E402
 
-from real_ensemble_lab.engine.bench import bench_hamiltonian, measure  # noqa: E402
+from real_ensemble_lab.engine.tools.bench import bench_hamiltonian, measure  # noqa: E402
 
 
 def measure_with_baseline(N: int, P: int, phases: str, steps: int, f: float,

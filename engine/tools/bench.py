@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
-from .presets import build
-from .simulate import make_stepper
+from ..core.errors import InputError
+from ..core.presets import build
+from ..core.simulate import make_stepper
 
 
 def memory_bandwidth(nbytes: int = 256 * 2**20, repeat: int = 5) -> float:
@@ -83,7 +83,7 @@ def measure(N: int, P: int, phases: str = "locked", steps: int = 50, f: float = 
     }
     trials = 0.0
     if phases == "locked":  # expected rejection trials per system per step: sum_b out_b dt
-        from ._kernels import _out_rates, _population_rates
+        from ..core._kernels import _out_rates, _population_rates
 
         n = st.n_all.astype(float)
         T, phidot, outr = np.empty(st._ea.shape[0]), np.empty(P), np.empty(P)
