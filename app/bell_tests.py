@@ -1,5 +1,5 @@
-"""The CHSH and signalling experiments for two qubits, run from the page (engine/chsh.py,
-engine/signalling.py) on the Studies page's shared local Dask cluster, one task per seed,
+"""The CHSH and signalling experiments for two qubits, run from the page (engine/tools/chsh.py,
+engine/tools/signalling.py) on the Studies page's shared local Dask cluster, one task per seed,
 one experiment at a time per session.
 
 A thread beside the live simulation (:meth:`BellTests.work`) submits the tasks, follows
@@ -23,9 +23,15 @@ import panel as pn
 import param
 
 from real_ensemble_lab.engine import Hamiltonian, InputError, SimParams
-from real_ensemble_lab.engine.chsh import PAIRS, ChshResult, chsh_from_seeds, chsh_plan, chsh_seed
-from real_ensemble_lab.engine.composite import parts_of
-from real_ensemble_lab.engine.signalling import (
+from real_ensemble_lab.engine.core.composite import parts_of
+from real_ensemble_lab.engine.tools.chsh import (
+    PAIRS,
+    ChshResult,
+    chsh_from_seeds,
+    chsh_plan,
+    chsh_seed,
+)
+from real_ensemble_lab.engine.tools.signalling import (
     CI_SE,
     signalling_from_seeds,
     signalling_plan,

@@ -32,8 +32,8 @@ from real_ensemble_lab.engine import (
     make_params,
     preset_names,
 )
-from real_ensemble_lab.engine import lessons as lesson_data
-from real_ensemble_lab.engine.params import params_dict, quantize
+from real_ensemble_lab.engine.core.params import params_dict, quantize
+from real_ensemble_lab.engine.tools import lessons as lesson_data
 
 from . import cost as cost_model
 from .hosting import SessionLimits
@@ -402,7 +402,7 @@ class Controller(param.Parameterized):
     def export_meta(self) -> dict[str, Any]:
         """The running run's metadata (the command line's sidecar): parameters, seed,
         preset, H and psi0, so a downloaded file can be rerun from itself alone."""
-        from real_ensemble_lab.engine.export import export_meta
+        from real_ensemble_lab.engine.tools.export import export_meta
 
         r = self.runner
         if r is None:

@@ -256,14 +256,10 @@ class EnsembleApp(pn.viewable.Viewer):
         live = pn.Column(top, self.banner, self.notices, self.plots, self.bell_box,
                          self.explain_box, self.transport.keys, self.pacer,
                          sizing_mode="stretch_width")
-        tabs = [("Live ensemble", live)]
-        try:
-            from .studies import StudiesView
+        from .studies import StudiesView
 
-            tabs.append(("Studies", StudiesView()))
-        except ImportError:
-            pass
-        tabs.append(("Classroom", self.classroom))
+        tabs = [("Live ensemble", live), ("Studies", StudiesView()),
+                ("Classroom", self.classroom)]
         # the Studies tab is the second: its sidebar script counts on it
         tabs = pn.Tabs(*tabs, sizing_mode="stretch_width", dynamic=True)
         tabs.jscallback(active=STUDIES_CLOSES_SIDEBAR_JS)
@@ -302,11 +298,11 @@ class EnsembleApp(pn.viewable.Viewer):
 
     # -- export -----------------------------------------------------------------------------
     def _export_csv(self) -> io.BytesIO:
-        from real_ensemble_lab.engine.export import export_csv
+        from real_ensemble_lab.engine.tools.export import export_csv
 
         return io.BytesIO(export_csv(self.ctl.columns(), self.ctl.export_meta()))
 
     def _export_parquet(self) -> io.BytesIO:
-        from real_ensemble_lab.engine.export import export_parquet
+        from real_ensemble_lab.engine.tools.export import export_parquet
 
         return io.BytesIO(export_parquet(self.ctl.columns(), self.ctl.export_meta()))

@@ -148,7 +148,7 @@ def _flag(raw: str) -> bool:
 def default_budget() -> int:
     """DEFAULT_BUDGET_FRACTION of the memory available now (the smaller of MemAvailable
     and what the container's memory cgroup still allows)."""
-    from real_ensemble_lab.engine.agents import available_memory
+    from real_ensemble_lab.engine.core.agents import available_memory
 
     return int(DEFAULT_BUDGET_FRACTION * available_memory())
 
@@ -243,10 +243,10 @@ class MemoryBudget:
 
 def ensemble_bytes(mode: str, N: int, P: int, spectators: int = 0, phases: str = "dynamic",
                    f: float = 0.0, gamma: float = 0.0) -> int:
-    """The engine's estimate of what an ensemble holds (``engine.agents.state_bytes``, the
+    """The engine's estimate of what an ensemble holds (``engine.core.agents.state_bytes``, the
     figure its own memory check uses). Population and Bell modes hold counts per class,
     not per system: only the P x P tables, whatever N is."""
-    from real_ensemble_lab.engine.agents import state_bytes
+    from real_ensemble_lab.engine.core.agents import state_bytes
 
     if mode == "agents":
         return state_bytes(N, P, spectators, phases, f, gamma)
@@ -257,7 +257,7 @@ def n_cap(mode: str, P: int, budget_left: int, spectators: int = 0, phases: str 
           f: float = 0.0, gamma: float = 0.0) -> int:
     """The largest N whose ensemble fits in ``budget_left`` bytes (at most the app's
     ``N_MAX[mode]``; 0 when not even the N-independent tables fit)."""
-    from real_ensemble_lab.engine.params import N_MAX
+    from real_ensemble_lab.engine.core.params import N_MAX
 
     top = N_MAX[mode]
     fixed = ensemble_bytes(mode, 0, P, spectators, phases, f, gamma)
@@ -376,7 +376,7 @@ class SessionLimits:
         """``params`` with N capped to what fits (and a sentence saying so), the same
         ``params`` when they fit, or ``(None, sentence)`` when nothing fits now."""
         from real_ensemble_lab.engine import make_params
-        from real_ensemble_lab.engine.params import params_dict
+        from real_ensemble_lab.engine.core.params import params_dict
 
         kw = dict(spectators=int(params.spectators), phases=params.phases,
                   f=float(params.f), gamma=float(params.gamma))

@@ -1,7 +1,7 @@
 """The matrix editor: a Tabulator of H and psi0 with live validation.
 
 Cells hold complex numbers as text ("0.8", "0.3-0.2i"). Every edit is parsed and checked
-with ``engine.hamiltonian.validate``; a bad matrix shows its sentence beside the table and
+with ``engine.core.hamiltonian.validate``; a bad matrix shows its sentence beside the table and
 nothing reaches the running simulation. A valid edit of H applies live; an edit of psi0
 needs a new ensemble (restart).
 """
@@ -17,7 +17,7 @@ import panel as pn
 import param
 
 from real_ensemble_lab.engine import Hamiltonian, InputError
-from real_ensemble_lab.engine.hamiltonian import validate
+from real_ensemble_lab.engine.core.hamiltonian import validate
 
 #: Largest matrix the editor shows (a lattice of 64 sites is edited through its preset).
 MAX_EDIT_P = 12

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from real_ensemble_lab.engine import Hamiltonian, InputError, SimParams, make_stepper
-from real_ensemble_lab.engine.stepper import Frame
+from real_ensemble_lab.engine.core.stepper import Frame
 
 log = logging.getLogger("real_ensemble_lab.app.runner")
 

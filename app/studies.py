@@ -1,5 +1,5 @@
-"""The "Studies" page: results of parameter sweeps (engine/sweep.py) from the data folder
-(engine/datadir.py), and small sweeps run from the page on the shared Dask client
+"""The "Studies" page: results of parameter sweeps (engine/studies/) from the data folder
+(engine/studies/datadir.py), and small sweeps run from the page on the shared Dask client
 (app/studies_cluster.py).
 
 The figures are plain functions in app/studies_plots.py (the docs render the same ones).
@@ -20,10 +20,10 @@ import pandas as pd
 import panel as pn
 import param
 
-from real_ensemble_lab.engine.analysis import load_series, load_summary, varying
-from real_ensemble_lab.engine.datadir import STUDIES as STUDIES_SUBDIR
-from real_ensemble_lab.engine.datadir import data_dir, resolve_inside, result_dirs
-from real_ensemble_lab.engine.errors import InputError
+from real_ensemble_lab.engine.core.errors import InputError
+from real_ensemble_lab.engine.studies.analysis import load_series, load_summary, varying
+from real_ensemble_lab.engine.studies.datadir import STUDIES as STUDIES_SUBDIR
+from real_ensemble_lab.engine.studies.datadir import data_dir, resolve_inside, result_dirs
 
 from . import studies_cluster as cluster
 from .a11y import SECTION_CSS
@@ -315,7 +315,8 @@ class StudiesView(pn.viewable.Viewer):
         return rel, resolve_inside(rel, data_dir(create=True))
 
     def _run_sweep(self, study: str, seeds: int) -> None:
-        from real_ensemble_lab.engine.sweep import load_config, run_sweep
+        from real_ensemble_lab.engine.studies.config import load_config
+        from real_ensemble_lab.engine.studies.runner import run_sweep
 
         try:
             rel, out = self.sweep_folder(study, seeds)

@@ -1,7 +1,7 @@
 """The Studies page's Dask client, shared by every session, and the limits on its sweeps.
 
 - ``REAL_ENSEMBLE_LAB_SCHEDULER`` (e.g. ``tcp://scheduler:8786`` under docker compose): the
-  page connects to that scheduler, within the engine's deadline (engine/sweep.py
+  page connects to that scheduler, within the engine's deadline (engine/studies/cluster.py
   ``CONNECT_TIMEOUT_S``), instead of starting a local cluster.
 - ``REAL_ENSEMBLE_LAB_HOSTED=1``: no sweeps from the page, only loading results.
 - ``REAL_ENSEMBLE_LAB_MAX_SWEEPS`` (default 1): sweeps running from the page at once, over
@@ -19,7 +19,7 @@ import os
 import threading
 from typing import Any
 
-from real_ensemble_lab.engine.errors import InputError
+from real_ensemble_lab.engine.core.errors import InputError
 
 SCHEDULER_ENV = "REAL_ENSEMBLE_LAB_SCHEDULER"
 HOSTED_ENV = "REAL_ENSEMBLE_LAB_HOSTED"
@@ -179,13 +179,13 @@ def shared_client(workers: int = 2) -> Any:
                 return _CLUSTER["client"]
         address = scheduler_address()
         if address is not None:
-            from real_ensemble_lab.engine.sweep import connect
+            from real_ensemble_lab.engine.studies.cluster import connect
 
             started = {"client": connect(address)}
         else:
             from distributed import Client
 
-            from real_ensemble_lab.engine.sweep import local_cluster
+            from real_ensemble_lab.engine.studies.cluster import local_cluster
 
             cluster = local_cluster(workers)
             started = {"cluster": cluster, "client": Client(cluster, set_as_default=False)}

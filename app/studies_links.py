@@ -2,8 +2,8 @@
 
 The dashboard reads its settings from the address (``app.url.read_link``): ``preset``,
 ``pv`` (the preset's values as JSON) and the simulation parameters marked ``url`` in
-``engine.params.CONTROLS``. :func:`live_link` writes every one of them from a row of a
-sweep's summary (engine/sweep.py), so the live run starts from the stored run's preset,
+``engine.core.params.CONTROLS``. :func:`live_link` writes every one of them from a row of a
+sweep's summary (engine/studies/tables.py), so the live run starts from the stored run's preset,
 parameters and seed.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from real_ensemble_lab.engine.params import CONTROLS, SimParams, param_names
+from real_ensemble_lab.engine.core.params import CONTROLS, SimParams, param_names
 
 #: Simulation parameters the dashboard takes from its address (``CONTROLS[k].url``).
 LINK_PARAMS = tuple(k for k in param_names() if CONTROLS[k].url)

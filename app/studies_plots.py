@@ -1,7 +1,7 @@
 """The Studies page's figures and tables, as plain functions over sweep results.
 
 Plots (HoloViews, Bokeh backend) come from the engine's analysis helpers
-(engine/analysis.py): error·√N against t per N (PHYSICS.md §3 "Drift"), the probability
+(engine/studies/analysis.py): error·√N against t per N (PHYSICS.md §3 "Drift"), the probability
 of absorption into an empty class against N with Wilson intervals, and a heatmap of a
 deviation metric over two chosen parameters. The docs (docs/render_studies.py) render the
 very same figures.
@@ -16,14 +16,14 @@ import holoviews as hv
 import numpy as np
 import pandas as pd
 
-from real_ensemble_lab.engine.analysis import (
+from real_ensemble_lab.engine.core.errors import InputError
+from real_ensemble_lab.engine.studies.analysis import (
     absorption_probability,
     deviation_grid,
     drift_fit,
     error_curves,
     varying,
 )
-from real_ensemble_lab.engine.errors import InputError
 
 from .studies_links import live_link
 

@@ -19,8 +19,8 @@ import numpy as np
 import param
 
 from real_ensemble_lab.engine import InputError, SimParams, preset_info, preset_names
-from real_ensemble_lab.engine import lessons as lesson_data
-from real_ensemble_lab.engine.params import CONTROLS, N_MAX, coerce, param_names
+from real_ensemble_lab.engine.core.params import CONTROLS, N_MAX, coerce, param_names
+from real_ensemble_lab.engine.tools import lessons as lesson_data
 
 #: The app's own settings (not simulation parameters) and their bounds.
 SPEED_BOUNDS = (0.05, 20.0)

@@ -1,4 +1,4 @@
-"""Widgets built from the one spec: ``engine.SimParams`` with ``engine.params.CONTROLS``
+"""Widgets built from the one spec: ``engine.SimParams`` with ``engine.core.params.CONTROLS``
 for the simulation, the preset data for each preset's own parameters.
 
 Every widget gets its label with the unit, its tooltip from the parameter's doc, its range
@@ -17,7 +17,7 @@ import panel as pn
 import param
 
 from real_ensemble_lab.engine import SimParams, preset_info
-from real_ensemble_lab.engine.params import CONTROLS, N_MAX, quantize
+from real_ensemble_lab.engine.core.params import CONTROLS, N_MAX, quantize
 
 from . import patches
 

@@ -1,6 +1,7 @@
 """Agent engine: system-steps per second at N = 10^6 for P = 2 and 16, locked and dynamic
-phases, against a plain NumPy implementation of the same step in the same run, with the
-memory traffic per system-step against this machine's copy bandwidth.
+phases, against a plain NumPy implementation of the same step in the same run
+(benchmarks/numpy_baseline.py), with the memory traffic per system-step against this
+machine's copy bandwidth.
 
 Run: .venv/bin/python benchmarks/bench_agents.py   (writes '## Agent engine')
 """
@@ -14,8 +15,21 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _results import write_section  # noqa: E402
+from numpy_baseline import system_steps_per_s  # noqa: E402
 
-from real_ensemble_lab.engine.bench import measure  # noqa: E402
+from real_ensemble_lab.engine.tools.bench import bench_hamiltonian, measure  # noqa: E402
+
+
+def measure_with_baseline(N: int, P: int, phases: str, steps: int, f: float,
+                          repeat: int, seed: int = 0) -> dict:
+    """The engine's figures (``python -m engine bench``) and the NumPy baseline's rate at
+    the engine's mean step, measured in the same run."""
+    r = measure(N, P, phases, steps=steps, f=f, seed=seed, repeat=repeat)
+    base = system_steps_per_s(bench_hamiltonian(P), N, phases, f, seed, r["dt_mean"],
+                              steps=steps, repeat=repeat)
+    r["numpy_baseline_system_steps_per_s"] = base
+    r["speedup"] = r["system_steps_per_s"] / base
+    return r
 
 
 def main() -> None:
@@ -23,7 +37,7 @@ def main() -> None:
     rows = []
     for phases, f in (("locked", 0.0), ("dynamic", 0.0), ("dynamic", 2.0)):
         for P in (2, 16):
-            r = measure(N, P, phases, steps=40, f=f, repeat=5)
+            r = measure_with_baseline(N, P, phases, steps=40, f=f, repeat=5)
             rows.append(r)
             print(phases, f, P, f"{r['system_steps_per_s'] / 1e6:.1f} M/s",
                   f"x{r['speedup']:.1f}", flush=True)
@@ -39,8 +53,9 @@ def main() -> None:
             f"{r['changed_fraction_per_step']:.2%} |")
     body = (
         f"Command: `.venv/bin/python benchmarks/bench_agents.py` (N = {N:.0e}; "
-        f"{platform.machine()}, {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}); the same "
-        f"figures per case come from `python -m engine bench --mode agents --N {N} --P 2 "
+        f"{platform.machine()}, {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}); the "
+        "engine's figures per case (all but the baseline) come from `python -m engine bench "
+        f"--mode agents --N {N} --P 2 "
         "--phases locked --steps 40 --json`. Medians of 5 repetitions of 40 steps, compile "
         "excluded; one spectator per class, so no class is absorbed and every step copies. "
         "NumPy copy bandwidth (read + write) measured in the same run: "

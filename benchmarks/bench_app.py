@@ -2,7 +2,7 @@
 
 Measures, on this machine:
 1. frames per second actually rendered in the browser at N = 10^6 agents with phase
-   dynamics on (population mode when the agent engine is missing);
+   dynamics on;
 2. latency from a slider change (r) to the first frame showing it;
 3. server CPU while paused (share of one core);
 4. server memory after 20 and 40 sessions opened, played and closed.
@@ -128,12 +128,7 @@ RUNS = 3
 def main() -> None:
     # a SIGTERM (e.g. from `timeout`) must still run the cleanup that kills the server
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
-    try:
-        import real_ensemble_lab.engine.agents  # noqa: F401
-
-        mode, query = "agents", "mode=agents&N=1000000&phases=dynamic&f=2.0&gamma=0.5"
-    except ImportError:
-        mode, query = "population", "mode=population&N=1000000"
+    mode, query = "agents", "mode=agents&N=1000000&phases=dynamic&f=2.0&gamma=0.5"
     port = free_port()
     out: dict[str, str] = {}
     with serve(panel_argv(port), port) as base, sync_playwright() as pw:
@@ -205,8 +200,8 @@ def main() -> None:
                          f"({rss[2] - rss[1]:+.0f} MiB); runner threads left: "
                          f"{get_json(base + '/runners')['runners']}")
         browser.close()
-    out["mode"] = f"{mode} ({shown_mode.strip()} shown), N = 10^6" + (
-        ", phases dynamic, f = 2, γ = 0.5" if mode == "agents" else "")
+    out["mode"] = (f"{mode} ({shown_mode.strip()} shown), N = 10^6, phases dynamic, f = 2, "
+                   "γ = 0.5")
     write_results(out)
     for k, v in out.items():
         print(f"{k}: {v}")

@@ -8,7 +8,7 @@ separately):
 - ``loop``: ``simulate`` in a plain loop in this process (the baseline);
 - ``loop + files``: the same plus building and writing the two Parquet files of each run
   (what a sweep does per run besides simulating);
-- ``sweep, 1 worker`` and ``sweep, 2 workers``: ``engine.sweep.run_sweep`` on a
+- ``sweep, 1 worker`` and ``sweep, 2 workers``: ``engine.studies.runner.run_sweep`` on a
   LocalCluster, automatic batching; and once with ``batch=1`` (one task per run) to show
   what batching saves.
 
@@ -30,8 +30,11 @@ from pathlib import Path
 from distributed import Client
 
 from real_ensemble_lab.engine import build_preset, make_params, simulate
-from real_ensemble_lab.engine.sweep import TARGET_TASK_S as TARGET_S
-from real_ensemble_lab.engine.sweep import _tables, expand, local_cluster, run_sweep, write_run
+from real_ensemble_lab.engine.studies.cluster import local_cluster
+from real_ensemble_lab.engine.studies.config import expand
+from real_ensemble_lab.engine.studies.runner import TARGET_TASK_S as TARGET_S
+from real_ensemble_lab.engine.studies.runner import run_sweep
+from real_ensemble_lab.engine.studies.tables import run_tables, write_run
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -51,7 +54,7 @@ def bench_loop(specs, write: bool) -> float:
         for s in specs:
             res = simulate(ham, make_params(**s.params))
             if write:
-                series, summary = _tables(s, res)
+                series, summary = run_tables(s, res)
                 write_run(d, s.key, series, summary)
         return time.perf_counter() - start
 
@@ -60,7 +63,7 @@ def bench_sweep(cfg: dict, workers: int, repeat: int, batch: int | None = None):
     t0 = time.perf_counter()
     with local_cluster(workers) as cluster, Client(cluster, set_as_default=False) as client:
         # import the engine everywhere
-        client.run(lambda: __import__("real_ensemble_lab.engine.simulate"))
+        client.run(lambda: __import__("real_ensemble_lab.engine.core.simulate"))
         startup = time.perf_counter() - t0
         times, works = [], []
         for _ in range(repeat):

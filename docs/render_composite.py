@@ -3,7 +3,7 @@
     .venv/bin/python docs/render_composite.py            # ~5-6 minutes on two cores
     .venv/bin/python docs/render_composite.py --quick --out /tmp/x   # a smoke test
 
-Runs engine/chsh.py and engine/signalling.py (population mode; then signalling in the
+Runs engine/tools/chsh.py and engine/tools/signalling.py (population mode; then signalling in the
 agents modes and with an admixture), saves three PNGs with matplotlib (Agg) and prints the
 tables as Markdown on standard output.
 """
@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from real_ensemble_lab.engine import build_preset, make_params  # noqa: E402
-from real_ensemble_lab.engine.chsh import chsh  # noqa: E402
-from real_ensemble_lab.engine.signalling import signalling  # noqa: E402
+from real_ensemble_lab.engine.tools.chsh import chsh  # noqa: E402
+from real_ensemble_lab.engine.tools.signalling import signalling  # noqa: E402
 
 TSIRELSON = 2 * math.sqrt(2)
 #: The CHSH states: phi+ turned on Alice's side (no class starts empty), and plain phi+

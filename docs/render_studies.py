@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from real_ensemble_lab.app.studies import _fmt, absorption_plot, drift_plot, heatmap_plot  # noqa: E402
-from real_ensemble_lab.engine.analysis import (  # noqa: E402
+from real_ensemble_lab.engine.studies.analysis import (  # noqa: E402
     absorption_probability,
     compare_with_bell,
     drift_fit,

@@ -1,7 +1,17 @@
 """Real Ensemble Lab engine: the real-ensemble formulation of quantum mechanics.
 
 Imported as ``real_ensemble_lab.engine``. No UI imports here (panel, holoviews, bokeh
-never load with the engine).
+never load with the engine). Its layout follows its architecture, imports going one way:
+
+- ``core/``: the physics: Hamiltonian and presets, exact reference, numba kernels,
+  steppers, ``simulate``; also the one-sentence errors and the file helpers (the
+  project's one atomic writer) that everything else uses. Needs only numpy, numba,
+  param and pyyaml, and imports nothing from the other two.
+- ``studies/``: parameter sweeps on Dask, their Parquet tables and their analysis.
+- ``tools/``: the command line (``python -m engine``), ``bench``, lessons and handouts,
+  the CHSH and signalling experiments, run exports.
+
+The names below (the public API) come from ``core``.
 """
 
 if __name__ == "engine":
@@ -10,16 +20,16 @@ if __name__ == "engine":
     # under the name `engine` (one copy of each module, one InputError class).
     __all__: list[str] = []
 else:
-    from ._jit import require_threadsafe_layer
-    from .errors import InputError, SetupError
-    from .exact import ExactEvolution, exact_psi
-    from .hamiltonian import Hamiltonian
-    from .params import SimParams, make_params
-    from .population import BellStepper, PopulationStepper
-    from .presets import build as build_preset
-    from .presets import preset_info, preset_names
-    from .simulate import Result, __version__, make_stepper, simulate
-    from .stepper import Frame, Stepper
+    from .core._jit import require_threadsafe_layer
+    from .core.errors import InputError, SetupError
+    from .core.exact import ExactEvolution, exact_psi
+    from .core.hamiltonian import Hamiltonian
+    from .core.params import SimParams, make_params
+    from .core.population import BellStepper, PopulationStepper
+    from .core.presets import build as build_preset
+    from .core.presets import preset_info, preset_names
+    from .core.simulate import Result, __version__, make_stepper, simulate
+    from .core.stepper import Frame, Stepper
 
     __all__ = [
         "BellStepper", "ExactEvolution", "Frame", "Hamiltonian", "InputError",

@@ -3,6 +3,6 @@ engine's command line, run from ``real_ensemble_lab.engine`` so that each module
 
 import sys
 
-from real_ensemble_lab.engine.cli import main
+from real_ensemble_lab.engine.tools.cli import main
 
 sys.exit(main())

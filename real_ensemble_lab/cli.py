@@ -1,5 +1,6 @@
 """The ``real-ensemble-lab`` command: ``serve`` the dashboard, or one of the engine's commands
-(``run | sweep | lesson | presets | bench | chsh | signalling``, real_ensemble_lab.engine.cli).
+(``run | sweep | lesson | presets | bench | chsh | signalling``,
+real_ensemble_lab.engine.tools.cli).
 
 ``serve`` runs ``panel serve`` on the installed dashboard (real_ensemble_lab/app), from any
 directory; options it does not know are handed to ``panel serve`` unchanged.
@@ -86,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["serve"]:
         return serve(argv[1:])
-    from real_ensemble_lab.engine import cli
+    from real_ensemble_lab.engine.tools import cli
 
     return cli.main(argv, prog=PROG, extra_commands=[_register_serve])
 

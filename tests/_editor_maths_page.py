@@ -10,7 +10,8 @@ import panel as pn  # noqa: E402
 
 from real_ensemble_lab.app import maths  # noqa: E402
 from real_ensemble_lab.app.matrix import MatrixEditor  # noqa: E402
-from real_ensemble_lab.engine import build_preset, lessons  # noqa: E402
+from real_ensemble_lab.engine import build_preset  # noqa: E402
+from real_ensemble_lab.engine.tools import lessons  # noqa: E402
 
 pn.extension("mathjax", "tabulator")  # as the dashboard must (app/maths.py)
 editor = MatrixEditor(on_apply=lambda kind, H, psi: None)

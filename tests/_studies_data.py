@@ -17,7 +17,9 @@ TINY = {"preset": "two_level", "preset_params": {"theta": 0.9},
 def make_results(out: Path, config: dict | None = None, copy_from: Path | None = None) -> Path:
     """Write the runs of ``config`` (default :data:`TINY`) as a sweep folder at ``out``, or
     copy the folder ``copy_from``."""
-    from real_ensemble_lab.engine.sweep import _prepare_out, expand, run_batch
+    from real_ensemble_lab.engine.studies.config import expand
+    from real_ensemble_lab.engine.studies.runner import run_batch
+    from real_ensemble_lab.engine.studies.tables import prepare_out
 
     out.parent.mkdir(parents=True, exist_ok=True)
     if copy_from is not None:
@@ -26,7 +28,7 @@ def make_results(out: Path, config: dict | None = None, copy_from: Path | None =
     config = config or TINY
     specs = expand(config)
     out.mkdir()
-    _prepare_out(out, config, specs)
+    prepare_out(out, config, specs)
     errors = [r["error"] for r in run_batch([asdict(s) for s in specs], str(out)) if "error" in r]
     assert not errors, errors
     return out

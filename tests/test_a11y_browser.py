@@ -13,7 +13,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from real_ensemble_lab.engine.datadir import ENV
+from real_ensemble_lab.engine.studies.datadir import ENV
 from tests._app_fixtures import free_port, panel_argv, serve
 from tests._studies_data import make_results, results  # noqa: F401 - a fixture
 from tests.test_app_browser import (  # noqa: F401 - pytest-playwright fixtures

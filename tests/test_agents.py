@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from real_ensemble_lab.engine import Hamiltonian, InputError, make_stepper, simulate
-from real_ensemble_lab.engine._agent_kernels import (
+from real_ensemble_lab.engine.core._agent_kernels import (
     NBLOCK,
     _apply_copies,
     _copy_jumps_dynamic,
@@ -23,8 +23,8 @@ from real_ensemble_lab.engine._agent_kernels import (
     _phase_pass_serial,
     coefficient_table,
 )
-from real_ensemble_lab.engine.agents import SAMPLE_SIZE, AgentStepper, bytes_per_system
-from real_ensemble_lab.engine.population import csr_edges
+from real_ensemble_lab.engine.core.agents import SAMPLE_SIZE, AgentStepper, bytes_per_system
+from real_ensemble_lab.engine.core.population import csr_edges
 
 
 def uncoupled(E=(0.0, 0.3)) -> Hamiltonian:
@@ -77,7 +77,7 @@ def test_locked_agents_follow_schrodinger(ham3):
 
 def test_sign_convention_pinned_for_agents(ham3):
     from real_ensemble_lab.engine import ExactEvolution
-    from real_ensemble_lab.engine.stepper import total_variation
+    from real_ensemble_lab.engine.core.stepper import total_variation
 
     res = simulate(ham3.conj(), mode="agents", N=10**4, seed=0, t_end=6.0, dt_out=0.1)
     assert total_variation(res.n, res.N, ExactEvolution.of(ham3).prob(res.t)).max() > 0.2
@@ -257,7 +257,7 @@ def test_phase_histogram_of_a_large_ensemble_matches_the_full_one(ham3):
     """Above 2 HIST_SAMPLE systems the histogram comes from every stride-th system,
     scaled to the class counts: it must agree with the histogram of all systems within
     the sampling noise (variance ~ stride x count per bin)."""
-    from real_ensemble_lab.engine.agents import HIST_BINS, HIST_SAMPLE
+    from real_ensemble_lab.engine.core.agents import HIST_BINS, HIST_SAMPLE
 
     N = 4 * HIST_SAMPLE
     st = make_stepper(ham3, mode="agents", N=N, seed=1, init_phases="noisy")
@@ -296,7 +296,7 @@ def test_lazy_phases_in_short_advances_follow_schrodinger(ham3):
 
 def _phase_pass_reference(A, e, pi, E, C, ChalfE, rotE, D, Z, Z2, g, nematic, damp, hk, h):
     """One pass of the phase law written out with complex exponentials (module docstring
-    of engine._agent_kernels), from the stored unit vectors e: the kernel must reproduce
+    of engine.core._agent_kernels), from the stored unit vectors e: the kernel must reproduce
     it."""
     p = pi.copy()
     if pi.size:

@@ -12,7 +12,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from real_ensemble_lab.engine import lessons
+from real_ensemble_lab.engine.tools import lessons
 from tests._app_fixtures import CHROMIUM, CHROMIUM_ARGS, ROOT, get_json
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]

@@ -12,9 +12,9 @@ from real_ensemble_lab.app.bell_tests import BellTests, chsh_verdict, signalling
 from real_ensemble_lab.app.dashboard import EnsembleApp
 from real_ensemble_lab.app.plots import JointGridView, MarginalsView
 from real_ensemble_lab.engine import InputError, build_preset, make_params
-from real_ensemble_lab.engine.chsh import ChshResult, chsh, chsh_seed
-from real_ensemble_lab.engine.signalling import signalling, signalling_seed
-from real_ensemble_lab.engine.stepper import Frame
+from real_ensemble_lab.engine.core.stepper import Frame
+from real_ensemble_lab.engine.tools.chsh import ChshResult, chsh, chsh_seed
+from real_ensemble_lab.engine.tools.signalling import signalling, signalling_seed
 
 
 def frame(n, p, t=0.5) -> Frame:

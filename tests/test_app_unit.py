@@ -20,7 +20,7 @@ from real_ensemble_lab.app.plots import (
 )
 from real_ensemble_lab.app.runner import Rows, Runner, coalesce, live_runners
 from real_ensemble_lab.engine import InputError, build_preset, make_params, simulate
-from real_ensemble_lab.engine.stepper import Frame, Systems
+from real_ensemble_lab.engine.core.stepper import Frame, Systems
 
 
 def wait_for(cond, timeout=10.0):

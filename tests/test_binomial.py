@@ -1,4 +1,4 @@
-"""real_ensemble_lab.engine._binomial against exact binomial distributions, up to n = 10**15.
+"""real_ensemble_lab.engine.core._binomial against exact binomial distributions, up to n = 10**15.
 
 Every case draws N_DRAWS samples with a fixed seed and checks the mean and variance
 (|z| < Z_MAX standard errors of the sampling noise) and a chi-square goodness of fit
@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from real_ensemble_lab.engine._binomial import _binomial
+from real_ensemble_lab.engine.core._binomial import _binomial
 
 N_DRAWS = 2_000_000
 SEED = 20_251_017

@@ -1,4 +1,4 @@
-"""CHSH by measurement pulses (engine/chsh.py): the exact reference and the ensemble."""
+"""CHSH by measurement pulses (engine/tools/chsh.py): the exact reference and the ensemble."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from real_ensemble_lab.engine import ExactEvolution, build_preset, make_params
-from real_ensemble_lab.engine.chsh import PARITY, _best_pulse, chsh
+from real_ensemble_lab.engine.tools.chsh import PARITY, _best_pulse, chsh
 
 SX = np.array([[0, 1], [1, 0]], dtype=complex)
 SZ = np.diag([1.0, -1.0]).astype(complex)
@@ -92,7 +92,7 @@ def test_cli_json_and_errors():
 def test_default_angles_maximise_the_quantum_s(values, S_max):
     """Without --angles the measurement angles are the optimal ones for the initial state
     (Horodecki's bound in the x-z plane): 2 sqrt(1 + sin^2 2 theta) for cos|00> + sin|11>."""
-    from real_ensemble_lab.engine.chsh import PAIRS, optimal_angles
+    from real_ensemble_lab.engine.tools.chsh import PAIRS, optimal_angles
 
     psi = build_preset("two_qubits", **values).psi0
     ang = optimal_angles(psi)
@@ -106,7 +106,7 @@ def test_seeds_run_apart_and_aggregated_equal_chsh_exactly():
     as to a Dask worker) gives chsh()'s result to the last bit."""
     import pickle
 
-    from real_ensemble_lab.engine.chsh import chsh_from_seeds, chsh_plan, chsh_seed
+    from real_ensemble_lab.engine.tools.chsh import chsh_from_seeds, chsh_plan, chsh_seed
 
     ham = build_preset("two_qubits", **TURNED)
     params = make_params(mode="population", N=2000, seed=5)

@@ -81,7 +81,7 @@ def test_admixture_keeps_the_parts():
 # --- marginals ------------------------------------------------------------------------
 
 def test_marginals_sum_the_other_parts():
-    from real_ensemble_lab.engine.composite import marginals
+    from real_ensemble_lab.engine.core.composite import marginals
 
     n = np.arange(8).reshape(1, 8)  # index a = 4 a_A + 2 a_B + a_C
     mA, mB, mC = marginals(n, [2, 2, 2])
@@ -96,14 +96,14 @@ TS = np.linspace(0.0, 6.0, 61)
 
 
 def alice_marginal(**values):
-    from real_ensemble_lab.engine.composite import marginals
+    from real_ensemble_lab.engine.core.composite import marginals
 
     return marginals(ExactEvolution.of(build_preset("two_qubits", **values)).prob(TS), [2, 2])[0]
 
 
 @pytest.mark.parametrize("state", ["phi+", "phi-", "psi+", "psi-"])
 def test_bell_state_marginals_stay_one_half_under_local_hamiltonians(state):
-    from real_ensemble_lab.engine.composite import marginals
+    from real_ensemble_lab.engine.core.composite import marginals
 
     ham = build_preset("two_qubits", state=state, detuning_A=0.9, coupling_A=0.7, delta_A=0.4,
                        detuning_B=-0.3, coupling_B=1.3, delta_B=-1.0)

@@ -17,8 +17,8 @@ from real_ensemble_lab.app.parts.status import status_html
 from real_ensemble_lab.app.runner import Published
 from real_ensemble_lab.app.url import read_link
 from real_ensemble_lab.engine import SimParams, build_preset, make_params
-from real_ensemble_lab.engine.params import CONTROLS, N_MAX, param_names
-from real_ensemble_lab.engine.presets import preset_names
+from real_ensemble_lab.engine.core.params import CONTROLS, N_MAX, param_names
+from real_ensemble_lab.engine.core.presets import preset_names
 from tests.test_app_unit import Edit, FakeClock, frame
 
 
@@ -346,7 +346,7 @@ def test_exports_carry_the_cli_columns_and_rerun_from_their_metadata(app):
     """A downloaded run holds its parameters, seed, preset, H and psi0: the same counts come
     back from the file alone."""
     from real_ensemble_lab.engine import simulate
-    from real_ensemble_lab.engine.export import read_export, rerun
+    from real_ensemble_lab.engine.tools.export import read_export, rerun
 
     app.ctl.runner.process("step", 0.3)
     app.tick()
@@ -368,7 +368,7 @@ def test_every_parameter_has_one_widget_one_flag_and_the_same_bounds():
     flag are generated from it and agree on its bounds."""
     import argparse
 
-    from real_ensemble_lab.engine.cli import add_param_options
+    from real_ensemble_lab.engine.tools.cli import add_param_options
 
     a = EnsembleApp()
     widgets = a.sim_controls.widgets

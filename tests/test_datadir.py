@@ -1,4 +1,5 @@
-"""The app's data folder (engine/datadir.py) and the Studies page kept inside it (issue 17)."""
+"""The app's data folder (engine/studies/datadir.py) and the Studies page kept inside it
+(issue 17)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from real_ensemble_lab.engine.datadir import APP_DIR, ENV, data_dir, resolve_inside, result_dirs
-from real_ensemble_lab.engine.errors import InputError
+from real_ensemble_lab.engine.core.errors import InputError
+from real_ensemble_lab.engine.studies.datadir import (
+    APP_DIR,
+    ENV,
+    data_dir,
+    resolve_inside,
+    result_dirs,
+)
 from tests._studies_data import make_results, results  # noqa: F401 - a fixture
 
 
@@ -102,7 +109,8 @@ def test_empty_and_nul_are_refused(data):
 
 
 def test_the_engine_module_loads_no_ui():
-    code = ("import sys, real_ensemble_lab.engine.datadir, real_ensemble_lab.app.studies_links; "
+    code = ("import sys, real_ensemble_lab.engine.studies.datadir, "
+            "real_ensemble_lab.app.studies_links; "
             "bad = [m for m in ('panel', 'bokeh', 'holoviews') if m in sys.modules]; "
             "assert not bad, bad")
     root = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""Exports with metadata (engine/export.py): write, read back, rerun from the metadata alone.
+"""Exports with metadata (engine/tools/export.py): write, read back, rerun from the metadata alone.
 
 The rerun must give the *same counts* on the output grid (same seed, same H and psi0 to the
 last bit), not merely statistically similar ones.
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from real_ensemble_lab.engine import Hamiltonian, InputError, build_preset, make_params, simulate
-from real_ensemble_lab.engine.export import (
+from real_ensemble_lab.engine.tools.export import (
     CSV_META_PREFIX,
     META_KEY,
     export_csv,

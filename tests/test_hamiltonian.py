@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from real_ensemble_lab.engine import (
     build_preset,
     preset_names,
 )
-from real_ensemble_lab.engine.presets import preset_defaults, preset_info
+from real_ensemble_lab.engine.core.presets import preset_defaults, preset_info
 
 
 def test_split_into_E_R_delta():
@@ -138,17 +139,31 @@ def test_admixture_adds_the_ground_state():
 
 
 def test_engine_never_imports_ui():
-    """Every engine module, the optional command-line parts included, loads without panel,
+    """Every engine module, in every subpackage, loads without panel,
     holoviews or bokeh (STYLE.md: one-way imports), and without matplotlib until a handout
     is drawn."""
-    code = ("import sys, pkgutil, importlib, real_ensemble_lab.engine.cli; "
-            "from real_ensemble_lab import engine; engine.cli._register_optional();"
-            "[importlib.import_module('real_ensemble_lab.engine.' + m.name) "
-            "for m in pkgutil.iter_modules(engine.__path__) if m.name != '__main__'];"
+    code = ("import sys, pkgutil, importlib; from real_ensemble_lab import engine;"
+            "names = [m.name for m in pkgutil.walk_packages(engine.__path__, "
+            "'real_ensemble_lab.engine.') if not m.name.endswith('__main__')];"
+            "assert len(names) > 30, names;"
+            "[importlib.import_module(name) for name in names];"
             "bad = [m for m in ('panel', 'holoviews', 'bokeh', 'matplotlib') if m in sys.modules];"
             "print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_the_core_imports_nothing_from_the_applications():
+    """engine/core/ is the physics; engine/studies/ and engine/tools/ are built on it, and
+    imports go one way (engine/__init__.py), lazy ones inside functions included."""
+    import re
+
+    core = Path(__file__).resolve().parent.parent / "engine" / "core"
+    upward = re.compile(r"from \.\.(studies|tools)\b|from \.\. import|"
+                        r"real_ensemble_lab\.engine\.(studies|tools)\b")
+    bad = [f"{path.name}:{n}" for path in sorted(core.glob("*.py"))
+           for n, line in enumerate(path.read_text().splitlines(), 1) if upward.search(line)]
+    assert len(list(core.glob("*.py"))) > 15 and not bad, bad
 
 
 def test_preset_defaults_come_from_the_data_file(tmp_path, monkeypatch):
@@ -156,7 +171,7 @@ def test_preset_defaults_come_from_the_data_file(tmp_path, monkeypatch):
     build uses (the old test compared the data with itself)."""
     import yaml
 
-    from real_ensemble_lab.engine import presets
+    from real_ensemble_lab.engine.core import presets
 
     data = yaml.safe_load((presets.ASSETS / "presets.yaml").read_text())
     data["presets"]["two_level"]["params"]["coupling"]["default"] = 2.5
@@ -177,7 +192,7 @@ def test_preset_units_are_exposed_and_required(tmp_path, monkeypatch):
     in rad, sizes in sites; a spec without one, or without a doc sentence, is refused."""
     import yaml
 
-    from real_ensemble_lab.engine import presets
+    from real_ensemble_lab.engine.core import presets
 
     assert preset_info("two_level")["params"]["detuning"]["unit"] == "energy (ħ = 1)"
     assert presets.preset_units("ring")["P"] == "sites"

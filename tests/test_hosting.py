@@ -9,8 +9,8 @@ import pytest
 
 from real_ensemble_lab.app import hosting
 from real_ensemble_lab.app.hosting import IdleWatch, MemoryBudget, Sessions
-from real_ensemble_lab.engine.agents import state_bytes
-from real_ensemble_lab.engine.params import N_MAX
+from real_ensemble_lab.engine.core.agents import state_bytes
+from real_ensemble_lab.engine.core.params import N_MAX
 
 
 class FakeClock:
@@ -91,7 +91,7 @@ def test_bad_setting_is_one_sentence_naming_the_variable(name, value):
 
 
 def test_default_budget_is_a_share_of_available_memory(monkeypatch):
-    monkeypatch.setattr("real_ensemble_lab.engine.agents.available_memory", lambda: 10 * 2**30)
+    monkeypatch.setattr("real_ensemble_lab.engine.core.agents.available_memory", lambda: 10 * 2**30)
     assert hosting.default_budget() == int(hosting.DEFAULT_BUDGET_FRACTION * 10 * 2**30)
 
 
@@ -265,7 +265,7 @@ def test_sweep_settings_agree_with_the_studies_page(monkeypatch, hosted, n):
 @pytest.mark.parametrize("n", ["0", "65", "two", "-1"])
 def test_bad_max_sweeps_refused_by_both(monkeypatch, n):
     from real_ensemble_lab.app import studies_cluster
-    from real_ensemble_lab.engine.errors import InputError
+    from real_ensemble_lab.engine.core.errors import InputError
 
     monkeypatch.setenv("REAL_ENSEMBLE_LAB_MAX_SWEEPS", n)
     with pytest.raises(ValueError, match="REAL_ENSEMBLE_LAB_MAX_SWEEPS"):

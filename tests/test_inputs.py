@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from real_ensemble_lab.engine import InputError
-from real_ensemble_lab.engine import sweep as sweep_mod
-from real_ensemble_lab.engine.hamiltonian import FILE_MAX_BYTES, Hamiltonian
+from real_ensemble_lab.engine.core.hamiltonian import FILE_MAX_BYTES, Hamiltonian
+from real_ensemble_lab.engine.studies import cluster, config, runner
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = {"preset": "two_level", "grid": {"N": [50, 100]}, "t_end": 0.5, "dt_out": 0.25}
@@ -68,7 +68,7 @@ def test_oversized_hamiltonian_file_refused_before_reading(tmp_path):
 
 
 def test_declared_matrix_size_refused_before_parsing_entries(monkeypatch):
-    import real_ensemble_lab.engine.hamiltonian as hmod
+    import real_ensemble_lab.engine.core.hamiltonian as hmod
 
     def parsed(*_):  # no entry may be parsed before the size is refused
         raise AssertionError("an entry was parsed")
@@ -93,7 +93,7 @@ def test_result_write_cleans_up_when_the_rename_fails(tmp_path):
 
     res = simulate(build_preset("two_level"), N=10, t_end=0.2)
     (tmp_path / "r.csv").mkdir()
-    from real_ensemble_lab.engine._files import atomic
+    from real_ensemble_lab.engine.core._files import atomic
 
     with pytest.raises(InputError, match="Cannot write"), atomic(tmp_path / "r.csv") as tmp:
         Path(tmp).write_text("x")
@@ -102,15 +102,32 @@ def test_result_write_cleans_up_when_the_rename_fails(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.csv", "ok.csv.meta.json", "r.csv"]
 
 
+def test_the_atomic_writer_cleans_up_after_a_failed_block_and_keeps_usual_modes(tmp_path):
+    """The one atomic writer (run files, sweep tables, sweep.json): nothing left behind when
+    the writing fails, and the file gets a new file's permissions (umask), not 0600."""
+    from real_ensemble_lab.engine.core._files import atomic
+
+    with pytest.raises(RuntimeError, match="boom"), atomic(tmp_path / "r.csv") as tmp:
+        Path(tmp).write_text("x")
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+    with atomic(tmp_path / "r.csv") as tmp:
+        Path(tmp).write_text("x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "r.csv").stat().st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["r.csv"]
+
+
 def test_out_in_an_unwritable_folder_refused_before_the_run(tmp_path, monkeypatch, capsys):
-    from real_ensemble_lab.engine.cli import main
+    from real_ensemble_lab.engine.tools.cli import main
 
     (tmp_path / "file").write_text("")  # a path under a regular file: unwritable, even as root
 
     def ran(*_, **__):  # the refusal must come before any simulation
         raise AssertionError("the run started")
 
-    monkeypatch.setattr(sys.modules["real_ensemble_lab.engine.simulate"], "simulate", ran)
+    monkeypatch.setattr(sys.modules["real_ensemble_lab.engine.core.simulate"], "simulate", ran)
     rc = main(["run", "--preset", "two_level", "--mode", "agents", "--N", "10000000",
                "--out", str(tmp_path / "file" / "r.csv")])
     err = capsys.readouterr().err.strip()
@@ -149,28 +166,27 @@ def test_dt_out_larger_than_t_end():
 # --- sweeps -----------------------------------------------------------------------------
 
 def test_sweep_run_count_capped_before_building_runs(monkeypatch):
-    config = {"preset": "two_level", "grid": {"N": list(range(10, 10_010))}, "seeds": 10_000}
+    cfg = {"preset": "two_level", "grid": {"N": list(range(10, 10_010))}, "seeds": 10_000}
     def built(*_, **__):  # refused before a single run is built
         raise AssertionError("a run was built")
 
-    monkeypatch.setattr(sweep_mod, "RunSpec", built)
+    monkeypatch.setattr(config, "RunSpec", built)
     with pytest.raises(InputError, match="100000000 runs, more than"):
-        sweep_mod.expand(config)
+        config.expand(cfg)
 
 
 def test_sweep_agents_memory_refused_before_a_cluster_starts(tmp_path, monkeypatch):
-    import real_ensemble_lab.engine.agents  # noqa: F401 - loads engine.agents
-    from real_ensemble_lab import engine
+    from real_ensemble_lab.engine.core import agents
 
-    monkeypatch.setattr(engine.agents, "available_memory", lambda: 2**30)
+    monkeypatch.setattr(agents, "available_memory", lambda: 2**30)
 
     def no_cluster(*a, **k):
         raise AssertionError("a cluster was started")
 
-    monkeypatch.setattr(sweep_mod, "local_cluster", no_cluster)
-    config = {**SMALL, "grid": {"mode": "agents", "N": [100, 10**9]}}
+    monkeypatch.setattr(runner, "local_cluster", no_cluster)
+    cfg = {**SMALL, "grid": {"mode": "agents", "N": [100, 10**9]}}
     with pytest.raises(InputError, match="memory is available"):
-        sweep_mod.run_sweep(config, tmp_path / "out", progress=False, log=lambda m: None)
+        runner.run_sweep(cfg, tmp_path / "out", progress=False, log=lambda m: None)
     assert not (tmp_path / "out").exists()
 
 
@@ -185,7 +201,7 @@ def test_scheduler_that_never_answers_gives_up_and_leaves_no_folder(tmp_path):
                       "--no-progress", timeout=60)
         took = time.perf_counter() - start
     one_sentence(out, "Cannot reach the Dask scheduler")
-    assert took < sweep_mod.CONNECT_TIMEOUT_S + 20
+    assert took < cluster.CONNECT_TIMEOUT_S + 20
     assert not (tmp_path / "out").exists()
 
 
@@ -194,7 +210,7 @@ def test_refused_connection_leaves_no_folder(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(InputError, match="Cannot reach"):
-        sweep_mod.run_sweep(SMALL, tmp_path / "out", scheduler=f"tcp://127.0.0.1:{port}",
+        runner.run_sweep(SMALL, tmp_path / "out", scheduler=f"tcp://127.0.0.1:{port}",
                             progress=False, log=lambda m: None)
     assert not (tmp_path / "out").exists()
 
@@ -202,7 +218,7 @@ def test_refused_connection_leaves_no_folder(tmp_path):
 # --- memory -----------------------------------------------------------------------------
 
 def test_available_memory_reads_the_cgroup_limit(tmp_path, monkeypatch):
-    import real_ensemble_lab.engine.agents as agents
+    import real_ensemble_lab.engine.core.agents as agents
 
     v2 = (str(tmp_path / "memory.max"), str(tmp_path / "memory.current"))
     v1 = (str(tmp_path / "limit_in_bytes"), str(tmp_path / "usage_in_bytes"))
@@ -226,7 +242,7 @@ def test_url_N_above_the_mode_cap_is_refused_with_a_notice(query):
     from panel.io.location import Location
 
     from real_ensemble_lab.app.dashboard import EnsembleApp
-    from real_ensemble_lab.engine.params import N_MAX
+    from real_ensemble_lab.engine.core.params import N_MAX
 
     app = EnsembleApp(mode="agents")
     app.read_location(Location(search=query))

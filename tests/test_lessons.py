@@ -11,9 +11,10 @@ import textwrap
 import numpy as np
 import pytest
 
-from real_ensemble_lab.engine import ExactEvolution, InputError, lessons, simulate
-from real_ensemble_lab.engine.classical import liouville, mean_position, newton, overlay
-from real_ensemble_lab.engine.params import make_params
+from real_ensemble_lab.engine import ExactEvolution, InputError, simulate
+from real_ensemble_lab.engine.core.classical import liouville, mean_position, newton, overlay
+from real_ensemble_lab.engine.core.params import make_params
+from real_ensemble_lab.engine.tools import lessons
 
 ALL = ["frequencies", "r_exponent", "ensemble_size", "nodes", "alignment",
        "classical_limit", "bell_vs_ensemble", "entanglement"]
@@ -181,8 +182,8 @@ def test_lesson8_bob_cannot_signal_at_r_minus_half_but_can_at_r_zero():
     exactly equal in quantum mechanics (1e-12); at r = -1/2 the largest mean difference over
     6 seeds is within its 3-standard-error interval of zero; at r = 0 it is above 0.05 and
     far outside it (measured 0.45 at N = 10^5, 4 seeds)."""
-    from real_ensemble_lab.engine.composite import marginals
-    from real_ensemble_lab.engine.signalling import signalling
+    from real_ensemble_lab.engine.core.composite import marginals
+    from real_ensemble_lab.engine.tools.signalling import signalling
 
     lesson = lessons.get("entanglement")
     runs = runs_of("entanglement")

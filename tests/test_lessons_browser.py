@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from real_ensemble_lab.engine import lessons
+from real_ensemble_lab.engine.tools import lessons
 from tests.test_app_browser import (  # noqa: F401 - pytest-playwright fixtures
     browser_context_args,
     browser_type_launch_args,

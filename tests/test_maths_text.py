@@ -10,8 +10,8 @@ import panel as pn
 import pytest
 
 from real_ensemble_lab.app.maths import MATH_PLUGINS, math_markdown
-from real_ensemble_lab.engine import lessons
-from real_ensemble_lab.engine.presets import preset_info, preset_names
+from real_ensemble_lab.engine.core.presets import preset_info, preset_names
+from real_ensemble_lab.engine.tools import lessons
 
 TEXTS = {f"lesson {name}": lesson.markdown() for name, lesson in lessons.load().items()}
 TEXTS.update({f"preset {name}": " ".join(preset_info(name)["description"].split())

@@ -12,7 +12,7 @@ import pytest
 
 from real_ensemble_lab.app.matrix import TABLE_CONFIG, MatrixEditor, parse_table, table_from
 from real_ensemble_lab.engine import Hamiltonian, InputError, build_preset
-from real_ensemble_lab.engine.hamiltonian import ENTRY_MAX, HERMITIAN_ATOL, validate
+from real_ensemble_lab.engine.core.hamiltonian import ENTRY_MAX, HERMITIAN_ATOL, validate
 
 
 @pytest.fixture

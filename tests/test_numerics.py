@@ -26,7 +26,7 @@ from real_ensemble_lab.engine import (
     make_stepper,
     simulate,
 )
-from real_ensemble_lab.engine.stepper import total_variation
+from real_ensemble_lab.engine.core.stepper import total_variation
 
 from .reference import naive_run
 

@@ -23,7 +23,7 @@ import pytest
 from packaging.version import Version
 
 from real_ensemble_lab import cli
-from real_ensemble_lab.engine import cli as engine_cli
+from real_ensemble_lab.engine.tools import cli as engine_cli
 from tests._app_fixtures import ROOT
 
 SOURCES = ("pyproject.toml", "README.md", "real_ensemble_lab", "engine", "app", "assets")
@@ -95,7 +95,7 @@ def test_a_missing_extra_is_one_sentence_naming_it(tmp_path, monkeypatch, capsys
 def test_assets_are_package_data():
     from importlib.resources import files
 
-    from real_ensemble_lab.engine import presets
+    from real_ensemble_lab.engine.core import presets
 
     assets = files("real_ensemble_lab.assets")
     for name in ASSET_FILES:

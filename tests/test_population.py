@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from real_ensemble_lab.engine import ExactEvolution, build_preset, make_stepper, simulate
-from real_ensemble_lab.engine.stepper import total_variation
+from real_ensemble_lab.engine.core.stepper import total_variation
 
 from .conftest import min_rho
 from .reference import naive_run

@@ -1,4 +1,4 @@
-"""Protocols (engine/protocol.py): segments of H(t), run by every engine mode."""
+"""Protocols (engine/core/protocol.py): segments of H(t), run by every engine mode."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from scipy.linalg import expm
 
 from real_ensemble_lab.engine import ExactEvolution, InputError, simulate
-from real_ensemble_lab.engine.protocol import MAX_SEGMENTS, Protocol, measurement_segment
+from real_ensemble_lab.engine.core.protocol import MAX_SEGMENTS, Protocol, measurement_segment
 
 #: Switch at t = 2 to the time-reversed ladder, 1.3 times stronger: a different evolution
 #: from the same state (without the switch the exact p differs by > 0.1, checked below).
@@ -84,7 +84,7 @@ def test_boundaries_are_landed_on_and_recorded(ham3, tmp_path):
 
 
 def test_measurement_segment_is_the_chsh_pulse():
-    from real_ensemble_lab.engine.chsh import pulse_hamiltonian
+    from real_ensemble_lab.engine.core.protocol import pulse_hamiltonian
 
     seg = measurement_segment(0.3, -1.1, 2.0)
     np.testing.assert_allclose(seg.H, pulse_hamiltonian(0.3, -1.1, 2.0))

@@ -10,8 +10,8 @@ from real_ensemble_lab.app.rooms.model import MAX_WALL_STEP, Ghost, Room, defaul
 from real_ensemble_lab.app.rooms.state import projector_state, student_state
 from real_ensemble_lab.app.rooms.text import NICK_MAX, clean_nickname
 from real_ensemble_lab.engine import InputError
-from real_ensemble_lab.engine.agents import AgentStepper
-from real_ensemble_lab.engine.room import RoomEnsemble
+from real_ensemble_lab.engine.core.agents import AgentStepper
+from real_ensemble_lab.engine.core.room import RoomEnsemble
 
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c"]
 

@@ -1,4 +1,4 @@
-"""Signalling (engine/signalling.py): Bob's local Hamiltonian and Alice's marginal."""
+"""Signalling (engine/tools/signalling.py): Bob's local Hamiltonian and Alice's marginal."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 
 from real_ensemble_lab.engine import InputError, make_params
-from real_ensemble_lab.engine.signalling import signalling
+from real_ensemble_lab.engine.tools.signalling import signalling
 
 #: Partially entangled (Alice's marginal moves; a Bell pair's stays 1/2 whatever happens),
 #: turned on Alice's side so that no class is ever nearly empty (min |psi_a|^2 = 0.002).
@@ -81,8 +81,9 @@ def test_a_study_of_paired_runs_gives_the_signalling_statistic():
     seeds); analysis.paired_difference of its series equals signalling() exactly."""
     import pyarrow as pa
 
-    from real_ensemble_lab.engine.analysis import paired_difference
-    from real_ensemble_lab.engine.sweep import expand, run_batch
+    from real_ensemble_lab.engine.studies.analysis import paired_difference
+    from real_ensemble_lab.engine.studies.config import expand
+    from real_ensemble_lab.engine.studies.runner import run_batch
 
     config = {"preset": "two_qubits", "preset_params": STATE,
               "runs": [{"preset_params": {"detuning_B": 0.0, "coupling_B": 0.0,
@@ -108,7 +109,7 @@ def test_a_study_of_paired_runs_gives_the_signalling_statistic():
 def test_the_signalling_study_config_pairs_every_run():
     from pathlib import Path
 
-    from real_ensemble_lab.engine.sweep import expand, load_config
+    from real_ensemble_lab.engine.studies.config import expand, load_config
 
     specs = expand(load_config(Path(__file__).parent.parent / "assets" / "studies"
                                / "signalling_vs_N.yaml"))
@@ -127,7 +128,7 @@ def test_seeds_run_apart_and_aggregated_equal_signalling_exactly():
 
     import numpy as np
 
-    from real_ensemble_lab.engine.signalling import (
+    from real_ensemble_lab.engine.tools.signalling import (
         signalling_from_seeds,
         signalling_plan,
         signalling_seed,

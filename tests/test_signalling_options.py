@@ -1,5 +1,5 @@
 """Signalling with Bob's two operations and Alice's measurement set by the user
-(engine/signalling.py: ``bob``, ``alice_angle``; the command line's --bob-first,
+(engine/tools/signalling.py: ``bob``, ``alice_angle``; the command line's --bob-first,
 --bob-second, --alice-angle)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from real_ensemble_lab.engine import ExactEvolution, InputError, make_params
-from real_ensemble_lab.engine.signalling import _exact_alice, signalling, signalling_plan
+from real_ensemble_lab.engine.tools.signalling import _exact_alice, signalling, signalling_plan
 
 STATE = {"state": "partial", "angle": 0.5}
 SZ = np.diag([1.0, -1.0])

@@ -15,8 +15,8 @@ from playwright.sync_api import expect
 
 from real_ensemble_lab.app.studies_links import live_link
 from real_ensemble_lab.engine import build_preset, make_params, make_stepper, simulate
-from real_ensemble_lab.engine.analysis import load_series, load_summary
-from real_ensemble_lab.engine.datadir import ENV
+from real_ensemble_lab.engine.studies.analysis import load_series, load_summary
+from real_ensemble_lab.engine.studies.datadir import ENV
 from tests._app_fixtures import free_port, panel_argv, serve
 from tests._studies_data import make_results, results  # noqa: F401 - a fixture
 from tests.test_app_browser import (  # noqa: F401 - pytest-playwright fixtures

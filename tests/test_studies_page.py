@@ -12,8 +12,8 @@ import pytest
 
 from real_ensemble_lab.app import studies_cluster as cluster
 from real_ensemble_lab.app.studies_links import LINK_PARAMS, link_gaps, live_link
-from real_ensemble_lab.engine.datadir import ENV
-from real_ensemble_lab.engine.params import SimParams
+from real_ensemble_lab.engine.core.params import SimParams
+from real_ensemble_lab.engine.studies.datadir import ENV
 from tests._studies_data import TINY, make_results, results  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.timeout(120)
@@ -188,12 +188,11 @@ def test_a_page_sweep_goes_to_the_scheduler_and_writes_in_the_data_folder(view, 
 
 
 def test_an_unreachable_scheduler_is_one_sentence(data, monkeypatch):
-    import real_ensemble_lab.engine.sweep  # noqa: F401 - loads engine.sweep
-    from real_ensemble_lab import engine
-    from real_ensemble_lab.engine.errors import InputError
+    from real_ensemble_lab.engine.core.errors import InputError
+    from real_ensemble_lab.engine.studies import cluster as sweep_cluster
     from tests._app_fixtures import free_port
 
-    monkeypatch.setattr(engine.sweep, "CONNECT_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(sweep_cluster, "CONNECT_TIMEOUT_S", 0.5)
     monkeypatch.setenv(cluster.SCHEDULER_ENV, f"tcp://127.0.0.1:{free_port()}")
     with pytest.raises(InputError, match=r"^Cannot reach the Dask scheduler at tcp://127\.0\.0"
                        r"\.1:\d+ within 0\.5 s\.$"):

@@ -1,4 +1,4 @@
-"""Sweeps on Dask (engine/sweep.py) and their analysis (engine/analysis.py), issue 5.
+"""Sweeps on Dask (engine/studies/) and their analysis (engine/studies/analysis.py), issue 5.
 
 - config validation fails before any work, naming the key (exit status 2);
 - an unreachable scheduler fails fast with one sentence;
@@ -22,7 +22,8 @@ import pytest
 import yaml
 
 from real_ensemble_lab.engine import InputError, build_preset, simulate
-from real_ensemble_lab.engine.analysis import (
+from real_ensemble_lab.engine.core.params import param_names
+from real_ensemble_lab.engine.studies.analysis import (
     absorption_probability,
     compare_with_bell,
     deviation_grid,
@@ -31,9 +32,10 @@ from real_ensemble_lab.engine.analysis import (
     load_summary,
     wilson_interval,
 )
-from real_ensemble_lab.engine.cli import main
-from real_ensemble_lab.engine.params import param_names
-from real_ensemble_lab.engine.sweep import done_keys, expand, run_sweep
+from real_ensemble_lab.engine.studies.config import expand
+from real_ensemble_lab.engine.studies.runner import run_sweep
+from real_ensemble_lab.engine.studies.tables import done_keys
+from real_ensemble_lab.engine.tools.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 

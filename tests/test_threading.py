@@ -12,7 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import pytest
 
-from real_ensemble_lab.engine._agent_kernels import PARALLEL_MIN_N
+from real_ensemble_lab.engine.core._agent_kernels import PARALLEL_MIN_N
 
 HIDE_OMP = "import sys; sys.modules['numba.np.ufunc.omppool'] = None\n"
 HIDE_TBB = "import sys; sys.modules['numba.np.ufunc.tbbpool'] = None\n"
@@ -69,7 +69,8 @@ def _refused(out: subprocess.CompletedProcess) -> str:
 
 
 def test_cli_refuses_at_start_up_when_only_workqueue_is_available():
-    cli = "from real_ensemble_lab.engine.cli import main; raise SystemExit(main(sys.argv[1:]))\n"
+    cli = ("from real_ensemble_lab.engine.tools.cli import main; "
+           "raise SystemExit(main(sys.argv[1:]))\n")
     out = _python(HIDE_OMP + HIDE_TBB + cli, "run", "--preset", "two_level", "--N", "100",
                   "--t-end", "0.1")
     assert "thread-safe" in _refused(out)

@@ -1,4 +1,4 @@
-"""The sidebar's controls, one card per group of the spec (``engine.params.CONTROLS``):
+"""The sidebar's controls, one card per group of the spec (``engine.core.params.CONTROLS``):
 the Hamiltonian (preset, its own parameters, the matrix editor), the ensemble, phase
 alignment (agents engine only) and the advanced step tolerances. Cards and widgets with no
 meaning in the running mode are hidden, not greyed."""
@@ -11,7 +11,7 @@ from typing import Any
 import panel as pn
 
 from real_ensemble_lab.engine import InputError, preset_info, preset_names
-from real_ensemble_lab.engine.params import CONTROLS, param_names
+from real_ensemble_lab.engine.core.params import CONTROLS, param_names
 
 from ..controller import Controller
 from ..matrix import MatrixEditor

@@ -8,7 +8,7 @@ import math
 
 import panel as pn
 
-from real_ensemble_lab.engine import lessons as lesson_data
+from real_ensemble_lab.engine.tools import lessons as lesson_data
 
 from ..a11y import SECTION_CSS
 from ..controller import Controller

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from real_ensemble_lab.engine.classical import is_lattice
+from real_ensemble_lab.engine.core.classical import is_lattice
 
 from .base import View
 from .classical import ClassicalView

@@ -27,7 +27,7 @@ from bokeh.models import (
 )
 from bokeh.palettes import Category10_10, Viridis256
 
-from real_ensemble_lab.engine.stepper import Frame
+from real_ensemble_lab.engine.core.stepper import Frame
 
 from ..runner import Rows
 

@@ -6,8 +6,8 @@ import numpy as np
 from bokeh.models import ColumnDataSource
 from bokeh.plotting import figure
 
-from real_ensemble_lab.engine.classical import overlay
-from real_ensemble_lab.engine.hamiltonian import Hamiltonian
+from real_ensemble_lab.engine.core.classical import overlay
+from real_ensemble_lab.engine.core.hamiltonian import Hamiltonian
 
 from ..runner import Rows
 from .base import TOOLS, SeriesView, f32, style_legend, styled

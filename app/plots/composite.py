@@ -1,5 +1,5 @@
 """Views of composite systems (two_qubits, three_qubits): each part's marginal and the joint
-frequencies as a grid, from ``frame.n`` and ``frame.p`` through engine/composite.py.
+frequencies as a grid, from ``frame.n`` and ``frame.p`` through engine/core/composite.py.
 
 Each view declares where it has meaning (:meth:`applies`): a Hamiltonian that carries its
 parts (``ham.extra["parts"]``); the dashboard builds and shows it only there.
@@ -13,8 +13,8 @@ from bokeh.palettes import Blues256
 from bokeh.plotting import figure
 from bokeh.transform import transform
 
-from real_ensemble_lab.engine.composite import PART_NAMES, marginals, parts_of
-from real_ensemble_lab.engine.stepper import Frame
+from real_ensemble_lab.engine.core.composite import PART_NAMES, marginals, parts_of
+from real_ensemble_lab.engine.core.stepper import Frame
 
 from .base import EXACT, View, f32, left_border, style_legend, styled, wire
 
@@ -30,7 +30,7 @@ CELL_PALETTE = tuple(reversed(Blues256))[16:]
 
 class MarginalsView(View):
     """Each part's marginal n_k/N as bars with the exact marginal overlaid (as the joint
-    histogram): the parts side by side, a gap between them (engine/composite.py)."""
+    histogram): the parts side by side, a gap between them (engine/core/composite.py)."""
 
     @staticmethod
     def applies(ham) -> bool:

@@ -8,7 +8,7 @@ from bokeh.models import ColumnDataSource, FixedTicker, Label, Range1d
 from bokeh.plotting import figure
 from bokeh.transform import linear_cmap
 
-from real_ensemble_lab.engine.stepper import Frame
+from real_ensemble_lab.engine.core.stepper import Frame
 
 from .base import (
     EMPTY,

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from real_ensemble_lab.engine import Hamiltonian, InputError, SimParams
-from real_ensemble_lab.engine.room import RoomEnsemble
+from real_ensemble_lab.engine.core.room import RoomEnsemble
 
 from .people import Ghost, Participant, default_pace
 from .text import clean_nickname, copy_lines, describe

@@ -19,8 +19,8 @@ import numpy as np
 import panel as pn
 
 from real_ensemble_lab.engine import InputError
-from real_ensemble_lab.engine.room import MAX_SYSTEMS
-from real_ensemble_lab.engine.stepper import Frame
+from real_ensemble_lab.engine.core.room import MAX_SYSTEMS
+from real_ensemble_lab.engine.core.stepper import Frame
 
 from ..plots.base import palette
 from ..plots.ensemble import HistogramView
@@ -236,6 +236,6 @@ class ClassroomView(pn.viewable.Viewer):
 
 
 def _with(params: Any, **changes: Any) -> Any:
-    from real_ensemble_lab.engine.params import make_params, params_dict
+    from real_ensemble_lab.engine.core.params import make_params, params_dict
 
     return make_params(**{**params_dict(params), **changes})

@@ -1,6 +1,7 @@
 """Analysis of sweep results (engine side, no UI): drift, absorption, the Bell baseline.
 
-Reads the Parquet dataset written by :mod:`engine.sweep` (``DIR/summary``, ``DIR/series``)
+Reads the Parquet dataset written by a sweep (:mod:`engine.studies.tables`: ``DIR/summary``,
+``DIR/series``)
 into pandas DataFrames and answers the paper's §VI questions quantitatively:
 
 - :func:`drift_fit`: growth of the error, ``tv·√N ∝ t^alpha`` (PHYSICS.md §3 "Drift":
@@ -22,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
-from .params import param_names
+from ..core.errors import InputError
+from ..core.params import param_names
 
 #: Per-run metrics of the summary table.
 METRICS = ("max_tv", "final_tv", "max_tv_sqrtN", "final_tv_sqrtN", "wall_time",
@@ -233,7 +234,7 @@ def paired_difference(series: pd.DataFrame, base: dict, other: dict,
                       by: Sequence[str] | None = None, part: int = 0, value: int = 0,
                       z: float = 3.0) -> pd.DataFrame:
     """Signalling from a sweep of paired runs: part ``part``'s marginal n/N of ``value``,
-    ``other`` arm minus ``base`` arm, the statistic of engine/signalling.py.
+    ``other`` arm minus ``base`` arm, the statistic of engine/tools/signalling.py.
 
     A study expresses the pairs with ``runs:`` (one entry per arm, e.g. Bob idle with
     ``preset_params: {coupling_B: 0}`` and Bob driven with ``{}``) crossed with a shared
@@ -258,8 +259,8 @@ def paired_difference(series: pd.DataFrame, base: dict, other: dict,
         One row per group: ``max_delta`` (the mean difference where its size is largest over
         t), ``lo``, ``hi``, ``t`` and ``pairs``.
     """
-    from .composite import marginals
-    from .presets import build
+    from ..core.composite import marginals
+    from ..core.presets import build
 
     arms = []
     for sel in (base, other):

@@ -1,6 +1,6 @@
 """An agent ensemble whose size changes between steps: the physics of a classroom room.
 
-:class:`RoomEnsemble` *is* an :class:`~engine.agents.AgentStepper` (the same kernels, the
+:class:`RoomEnsemble` *is* an :class:`~engine.core.agents.AgentStepper` (the same kernels, the
 same copy rule (C) and phase law (B)/(38), PHYSICS.md §2): it only adds
 :meth:`~RoomEnsemble.add_system` and :meth:`~RoomEnsemble.remove_system`, applied between
 steps, and it tracks every copying system so that each copy names who copied whom.

@@ -127,7 +127,7 @@ def validate(H: Any, psi0: Any) -> tuple[np.ndarray, np.ndarray]:
 class Hamiltonian:
     """Hermitian matrix ``H`` (P x P) with initial state ``psi0`` (normalised).
 
-    Build one with :meth:`from_matrix`, :func:`engine.presets.build` or :meth:`from_json`.
+    Build one with :meth:`from_matrix`, :func:`engine.core.presets.build` or :meth:`from_json`.
     """
 
     H: np.ndarray

@@ -1,7 +1,7 @@
 """Command line: ``real-ensemble-lab presets | run | bench | sweep | lesson | chsh | signalling``
 (``python -m engine ...`` in a checkout, ``python -m real_ensemble_lab.engine ...`` anywhere).
 
-Options of ``run`` are generated from the parameter spec (engine/params.py), so the
+Options of ``run`` are generated from the parameter spec (engine/core/params.py), so the
 command line, the dashboard and the sweeps cannot disagree about a parameter.
 Invalid input, or a command whose optional dependencies are not installed: exit status 2 and
 one sentence on standard error.
@@ -15,8 +15,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .errors import InputError, SetupError, missing_extra
-from .params import SimParams, bounds_text, param_names
+from ..core.errors import InputError, SetupError, missing_extra
+from ..core.params import SimParams, bounds_text, param_names
 
 EXIT_INPUT = 2
 
@@ -56,8 +56,8 @@ def parse_sets(items: Sequence[str]) -> dict[str, str]:
 
 
 def load_hamiltonian(preset: str | None, sets: Sequence[str], path: str | None):
-    from .hamiltonian import Hamiltonian
-    from .presets import build
+    from ..core.hamiltonian import Hamiltonian
+    from ..core.presets import build
 
     if path is not None:
         if sets:
@@ -67,7 +67,7 @@ def load_hamiltonian(preset: str | None, sets: Sequence[str], path: str | None):
 
 
 def cmd_presets(ns: argparse.Namespace) -> int:
-    from .presets import preset_info, preset_names
+    from ..core.presets import preset_info, preset_names
 
     if ns.json:
         print(json.dumps({k: preset_info(k) for k in preset_names()}, indent=1))
@@ -85,9 +85,9 @@ def cmd_presets(ns: argparse.Namespace) -> int:
 
 
 def cmd_run(ns: argparse.Namespace) -> int:
-    from ._files import check_out_file
-    from .params import make_params
-    from .simulate import OUT_SUFFIXES, output_times, simulate, write_csv
+    from ..core._files import check_out_file
+    from ..core.params import make_params
+    from ..core.simulate import OUT_SUFFIXES, output_times, simulate, write_csv
 
     if (ns.preset is None) == (ns.hamiltonian is None):
         raise InputError("Give exactly one of --preset NAME or --hamiltonian FILE.json.")
@@ -100,7 +100,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
     ham = load_hamiltonian(ns.preset, ns.set, ns.hamiltonian)
     protocol = None
     if ns.protocol is not None:
-        from .protocol import Protocol
+        from ..core.protocol import Protocol
 
         protocol = Protocol.from_json(ns.protocol)
         protocol.matrices(ham)  # sizes checked before the run starts
@@ -131,45 +131,34 @@ def build_parser(prog: str = "python -m engine",
     sp.add_argument("--protocol", metavar="FILE.json",
                     help="segments of H(t): {\"segments\": [{\"duration\": T, \"H\": "
                     "[[[re, im], ...], ...]}, ...]}; a segment without H holds the run's own "
-                    "(engine/protocol.py)")
+                    "(engine/core/protocol.py)")
     sp.add_argument("--out", metavar="FILE.csv|FILE.parquet",
                     help="output file (CSV on standard output without it)")
     add_param_options(sp)
     sp.set_defaults(func=cmd_run)
 
-    for register in (*_EXTRA_COMMANDS, *extra_commands):
+    for register in (*_commands(), *extra_commands):
         register(sub)
     return p
 
 
-#: Other modules add sub-commands here (bench, sweep, lesson, chsh, signalling).
-_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+def _commands() -> list[Callable[[Any], None]]:
+    """The sub-commands defined in other modules (each adds itself with ``register``); they
+    import their optional packages only when run."""
+    from ..studies import command as sweep
+    from . import bench, chsh, lessons, signalling
 
-
-def _register_optional() -> None:
-    import importlib
-
-    for mod in ("real_ensemble_lab.engine.bench", "real_ensemble_lab.engine.sweep",
-                "real_ensemble_lab.engine.lessons", "real_ensemble_lab.engine.chsh",
-                "real_ensemble_lab.engine.signalling"):
-        try:
-            m = importlib.import_module(mod)
-        except ModuleNotFoundError as err:
-            if err.name != mod:
-                raise
-            continue
-        if m.register not in _EXTRA_COMMANDS:
-            _EXTRA_COMMANDS.append(m.register)
+    return [bench.register, sweep.register, lessons.register, chsh.register,
+            signalling.register]
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m engine",
          extra_commands: Sequence[Callable[[Any], None]] = ()) -> int:
     """Run one command; the exit status (2: one sentence on standard error)."""
-    _register_optional()
     try:
         ns = build_parser(prog, extra_commands).parse_args(argv)
         if ns.command != "presets":  # every other command may run parallel kernels
-            from ._jit import require_threadsafe_layer
+            from ..core._jit import require_threadsafe_layer
 
             require_threadsafe_layer()
         return ns.func(ns)

@@ -20,16 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
-from .exact import ExactEvolution
-from .hamiltonian import Hamiltonian
-from .params import SimParams, make_params, params_dict
+from ..core.errors import InputError
+from ..core.exact import ExactEvolution
+from ..core.hamiltonian import Hamiltonian
+from ..core.params import SimParams, make_params, params_dict
+from ..core.protocol import pulse_hamiltonian
 
 #: The four pairs (Alice's angle index, Bob's angle index) and their sign in S.
 PAIRS = (((0, 2), 1), ((0, 3), -1), ((1, 2), 1), ((1, 3), 1))
 #: The parity (+1 for 00 and 11, -1 for 01 and 10) of each joint beable value.
 PARITY = np.array([1.0, -1.0, -1.0, 1.0])
-_SY = np.array([[0, -1j], [1j, 0]])
 
 
 @dataclass
@@ -65,12 +65,6 @@ def optimal_angles(psi: np.ndarray) -> tuple[float, float, float, float]:
     b = angle(math.cos(phi) * V[:, 0] + math.sin(phi) * V[:, 1])
     b2 = angle(math.cos(phi) * V[:, 0] - math.sin(phi) * V[:, 1])
     return a, a2, b, b2
-
-
-def pulse_hamiltonian(theta_A: float, theta_B: float, T: float) -> np.ndarray:
-    """H_A x 1 + 1 x H_B with H = -(theta / 2T) sigma_y: turns each axis theta onto z in T."""
-    one = np.eye(2)
-    return -(np.kron(theta_A * _SY, one) + np.kron(one, theta_B * _SY)) / (2 * T)
 
 
 def _best_pulse(psi0: np.ndarray, ta: float, tb: float, T: float) -> tuple[np.ndarray, int, float]:
@@ -129,7 +123,7 @@ def chsh_plan(ham: Hamiltonian, params: SimParams, angles=None, pulse: float = 1
 
 def chsh_run(plan: ChshPlan, j: int, i: int) -> float:
     """E of pair of angles ``j`` measured on the ensemble of seed ``plan.seed0 + i``."""
-    from .simulate import make_stepper
+    from ..core.simulate import make_stepper
 
     pulsed, sign = plan.pulses[j]
     st = make_stepper(pulsed, make_params(**{**plan.base, "seed": plan.seed0 + i}))

@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from .composite import marginals, parts_of
-from .errors import InputError
-from .exact import ExactEvolution
-from .hamiltonian import Hamiltonian
-from .params import SimParams, make_params, params_dict
-from .protocol import Protocol, Segment, measurement_segment
+from ..core.composite import marginals, parts_of
+from ..core.errors import InputError
+from ..core.exact import ExactEvolution
+from ..core.hamiltonian import Hamiltonian
+from ..core.params import SimParams, make_params, params_dict
+from ..core.protocol import Protocol, Segment, measurement_segment
 
 #: Bob's local parameters, switched off in the idle run.
 BOB_IDLE = {"detuning_B": 0.0, "coupling_B": 0.0, "delta_B": 0.0}
@@ -54,7 +54,7 @@ def signalling_plan(preset: str, values: dict[str, Any], params: SimParams,
     he is idle in the first and as ``values`` set him in the second. ``alice_angle`` adds
     Alice's measurement along the axis at that angle in the x-z plane (two qubits): after
     the free evolution a pulse of duration ``pulse`` turns it onto her beable basis."""
-    from .presets import build
+    from ..core.presets import build
 
     if seeds < 2:
         raise InputError("--seeds must be at least 2 to estimate the error.")
@@ -91,7 +91,7 @@ def signalling_plan(preset: str, values: dict[str, Any], params: SimParams,
 def signalling_run(plan: SignallingPlan, i: int, j: int) -> np.ndarray:
     """Alice's marginal n_A0 / N over time in run ``j`` (0: Bob idle, 1: driven) of seed
     ``plan.seed0 + i`` (her measurement pulse, if any, at the end)."""
-    from .simulate import simulate
+    from ..core.simulate import simulate
 
     run = simulate(plan.hams[j], make_params(**{**plan.base, "seed": plan.seed0 + i}),
                    protocol=plan.protocol)
@@ -118,7 +118,7 @@ def signalling_seed(plan: SignallingPlan, i: int) -> np.ndarray:
 
 def signalling_from_seeds(plan: SignallingPlan, deltas) -> dict[str, Any]:
     """:func:`signalling`'s result from each seed's difference series (in order of seed)."""
-    from .simulate import output_times
+    from ..core.simulate import output_times
 
     seeds = plan.seeds
     delta = np.array(deltas)

@@ -2,7 +2,7 @@
 a = (a_A d_B + a_B) d_C + ... (Kronecker order, A most significant), and each part's
 marginal is a sum over the other parts' values.
 
-The part dimensions travel with the Hamiltonian as ``ham.extra["parts"]`` (engine/presets.py).
+The part dimensions travel with the Hamiltonian as ``ham.extra["parts"]`` (engine/core/presets.py).
 """
 
 from __future__ import annotations

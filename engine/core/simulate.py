@@ -43,7 +43,7 @@ def run_meta(ham: Hamiltonian, params: SimParams | dict[str, Any], preset: str |
              preset_values: dict[str, Any] | None = None) -> dict[str, Any]:
     """The part of a run's metadata that reproduces it: parameters, seed, preset, H, psi0,
     version. The sidecar ``.meta.json`` (:meth:`Result.meta`) and the dashboard's exports
-    (engine/export.py) both start from it.
+    (engine/tools/export.py) both start from it.
 
     Parameters
     ----------
@@ -113,7 +113,7 @@ class Result:
     version: str = __version__
     reanchor_t: float | None = None  # when the reference re-anchored (reference 'own')
     reanchor_psi: np.ndarray | None = None  # the state it re-anchored to
-    protocol: Protocol | None = None  # the segments H(t) followed (engine/protocol.py)
+    protocol: Protocol | None = None  # the segments H(t) followed (engine/core/protocol.py)
     #: The Hamiltonian given to the stepper (psi0 before the admixture; ``hamiltonian``
     #: holds the one the ensemble started from, admixture applied).
     source_hamiltonian: Hamiltonian | None = None
@@ -122,7 +122,7 @@ class Result:
     @property
     def step_error(self) -> float:
         """Estimated time-stepping error of ``tv``: its largest value over the output times
-        (engine/step_error.py). Computed when first asked, by replaying the run's noise-free
+        (engine/core/step_error.py). Computed when first asked, by replaying the run's noise-free
         companions from the state at t = 0 (O(P) per step), so runs that never ask, such as
         sweeps, do not pay for it."""
         if self._step_error is None:
@@ -140,7 +140,7 @@ class Result:
     def columns(self) -> dict[str, np.ndarray]:
         """Output table: t, n_0..n_{P-1}, p_0..p_{P-1}, tv (the command line's columns).
 
-        A composite system (engine/composite.py) adds each part's marginal counts and
+        A composite system (engine/core/composite.py) adds each part's marginal counts and
         probabilities after them: nA_0, nA_1, ..., pA_0, ..., then B, C, ...
         """
         cols: dict[str, np.ndarray] = {"t": self.t}
@@ -264,7 +264,7 @@ def simulate(ham: Hamiltonian, params: SimParams | None = None, protocol: Any = 
     params : SimParams, optional
         Parameters; keyword arguments (``N=..., seed=..., mode=...``) build or override them.
     protocol : Protocol or dict, optional
-        Segments of H(t) (engine/protocol.py): the run starts with the first segment's H
+        Segments of H(t) (engine/core/protocol.py): the run starts with the first segment's H
         (its ground state is the admixture's) and switches H live at each boundary, landing
         on it exactly; the exact reference is the piecewise exact evolution.
 

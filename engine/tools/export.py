@@ -2,7 +2,7 @@
 
 A CSV export has comment lines before its header, the last of them ``# meta: {json}``; a
 Parquet export keeps the same JSON under the key-value metadata key :data:`META_KEY`. The
-metadata is the command line's sidecar (:func:`engine.simulate.run_meta`: parameters, seed,
+metadata is the command line's sidecar (:func:`engine.core.simulate.run_meta`: parameters, seed,
 preset, H, psi0, version), so :func:`rerun` rebuilds the Hamiltonian and the parameters
 from the file alone and ``simulate(*rerun(meta))`` repeats the run.
 
@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from ._files import read_bytes
-from .errors import InputError
-from .hamiltonian import Hamiltonian
-from .params import SimParams, make_params
-from .presets import build, preset_names
-from .simulate import run_meta, write_csv
+from ..core._files import read_bytes
+from ..core.errors import InputError
+from ..core.hamiltonian import Hamiltonian
+from ..core.params import SimParams, make_params
+from ..core.presets import build, preset_names
+from ..core.simulate import run_meta, write_csv
 
 #: Parquet key-value metadata key holding the JSON metadata.
 META_KEY = "real_ensemble_lab.meta"
@@ -57,7 +57,7 @@ def export_meta(ham: Hamiltonian, params: SimParams | dict[str, Any],
     Returns
     -------
     dict
-        :func:`engine.simulate.run_meta` plus ``matrix_edited``: whether H or psi0 differ
+        :func:`engine.core.simulate.run_meta` plus ``matrix_edited``: whether H or psi0 differ
         from the preset's own (None without a preset).
     """
     meta = run_meta(ham, params, preset, preset_values)
@@ -112,7 +112,7 @@ def export_csv(columns: dict[str, Any], meta: dict[str, Any]) -> bytes:
     cols = _check_columns(columns)
     out = io.StringIO()
     out.write(f"# Real Ensemble Lab run export, version {meta.get('version', '?')}.\n"
-              f"# The next line is the run's metadata as JSON; engine.export.rerun rebuilds "
+              f"# The next line is the run's metadata as JSON; engine.tools.export.rerun rebuilds "
               f"the run from it.\n")
     out.write(CSV_META_PREFIX + _json(meta) + "\n")
     write_csv(cols, out)
@@ -179,7 +179,7 @@ def _read_parquet(data: bytes, what: str) -> tuple[dict[str, np.ndarray], dict[s
     raw = (table.schema.metadata or {}).get(META_KEY.encode())
     if raw is None:
         raise InputError(f"The {what} has no {META_KEY!r} metadata: it was not written "
-                         f"by engine.export.")
+                         f"by engine.tools.export.")
     cols = {name: table.column(name).to_numpy() for name in table.column_names}
     return cols, _parse_meta(raw.decode("utf-8"), what)
 
@@ -197,7 +197,7 @@ def _read_csv(data: bytes, what: str) -> tuple[dict[str, np.ndarray], dict[str, 
         k += 1
     if meta is None:
         raise InputError(f"The {what} has no '{CSV_META_PREFIX.strip()}' line: it was not "
-                         f"written by engine.export.")
+                         f"written by engine.tools.export.")
     if k >= len(lines):
         raise InputError(f"The {what} has metadata but no header line.")
     names = lines[k].split(",")

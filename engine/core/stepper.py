@@ -83,7 +83,7 @@ class Frame:
     def marginals(self) -> dict[str, np.ndarray] | None:
         """Each part's marginal counts and exact probabilities, keyed like the command
         line's columns (``nA``, ``pA``, ``nB``, ...); None for a system that is not
-        composite (engine/composite.py)."""
+        composite (engine/core/composite.py)."""
         if not self.parts:
             return None
         from .composite import PART_NAMES, marginals
@@ -213,7 +213,7 @@ class Stepper:
         return psi
 
     def step_error(self) -> float:
-        """Estimated time-stepping error of D(t) so far (see engine/step_error.py)."""
+        """Estimated time-stepping error of D(t) so far (see engine/core/step_error.py)."""
         return self.step_errors.advance(self.t)
 
     def chunk_steps(self, wall_budget: float | None) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import InputError
+from ..core.errors import InputError
 
 #: Environment variable naming the data folder.
 ENV = "REAL_ENSEMBLE_LAB_DATA"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -76,16 +77,30 @@ def check_out_file(path: str | Path, suffixes: tuple[str, ...]) -> Path:
 class atomic:
     """Write to a temporary file beside ``path`` and rename it into place on success.
 
-    The temporary file never outlives the block, whether the writing or the rename fails.
+    The project's one atomic writer (run files, sweep tables and manifests)::
+
+        with atomic(path) as tmp:
+            write_something(tmp)
+
+    The temporary file, ``.<name>.<random>.tmp`` in the target's folder, is created with
+    the permissions of any new file (0666 less the umask, not mkstemp's 0600), and never
+    outlives the block: it is removed whether the writing or the rename fails (a rename
+    onto an existing folder, say), the rename's failure being one :class:`InputError`.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: str | Path):
         self.path = Path(path)
 
     def __enter__(self) -> str:
-        fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        os.close(fd)
-        return self.tmp
+        for _ in range(100):
+            tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
+            try:
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            except FileExistsError:
+                continue
+            self.tmp = str(tmp)
+            return self.tmp
+        raise FileExistsError(f"No free temporary name beside {str(self.path)!r}.")
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:

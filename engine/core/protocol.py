@@ -8,7 +8,7 @@ boundary exactly; the exact reference continues from the exact state at the boun
 the new H, so it is the piecewise exact evolution.
 
 JSON: ``{"segments": [{"duration": 2.0}, {"duration": 1.0, "H": [[[re, im], ...], ...],
-"label": "pulse"}]}``, entries as in the custom-Hamiltonian format (engine/hamiltonian.py;
+"label": "pulse"}]}``, entries as in the custom-Hamiltonian format (engine/core/hamiltonian.py;
 a plain number for a real entry).
 """
 
@@ -26,6 +26,8 @@ from .hamiltonian import Hamiltonian, _entry, validate
 
 #: Most segments a protocol may have.
 MAX_SEGMENTS = 1000
+#: Pauli sigma_y, the generator of the measurement pulses.
+_SY = np.array([[0, -1j], [1j, 0]])
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,11 +148,15 @@ def _segment(s: Any, k: int) -> Segment:
     return Segment(float(T), H, label)
 
 
-def measurement_segment(theta_A: float, theta_B: float, T: float = 1.0) -> Segment:
-    """The CHSH measurement pulse (engine/chsh.py) as a segment: H = -(theta/2T) sigma_y on
-    each qubit for a time T, turning Alice's axis theta_A and Bob's theta_B onto z."""
-    from .chsh import pulse_hamiltonian
+def pulse_hamiltonian(theta_A: float, theta_B: float, T: float) -> np.ndarray:
+    """H_A x 1 + 1 x H_B with H = -(theta / 2T) sigma_y: turns each axis theta onto z in T."""
+    one = np.eye(2)
+    return -(np.kron(theta_A * _SY, one) + np.kron(one, theta_B * _SY)) / (2 * T)
 
+
+def measurement_segment(theta_A: float, theta_B: float, T: float = 1.0) -> Segment:
+    """The CHSH measurement pulse (engine/tools/chsh.py) as a segment: H = -(theta/2T) sigma_y on
+    each qubit for a time T, turning Alice's axis theta_A and Bob's theta_B onto z."""
     if not (T > 0 and math.isfinite(T)):
         raise InputError(f"The pulse duration must be a positive number, not {T}.")
     return Segment(float(T), pulse_hamiltonian(theta_A, theta_B, T),

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import yaml
 
-from .errors import InputError
-from .hamiltonian import Hamiltonian
-from .params import SimParams, make_params, param_names, params_dict
-from .presets import ASSETS, build, check_preset_values, preset_info
-from .simulate import Result, simulate
+from ..core.errors import InputError
+from ..core.hamiltonian import Hamiltonian
+from ..core.params import SimParams, make_params, param_names, params_dict
+from ..core.presets import ASSETS, build, check_preset_values, preset_info
+from ..core.simulate import Result, simulate
 
 FIGURES = ("populations", "tracked", "deviation", "order", "classical")
 TEXTS = ("watch", "try", "means")
@@ -224,7 +224,7 @@ def _fig_order(plt, runs, lesson):
 
 
 def _fig_classical(plt, runs, lesson):
-    from .classical import mean_position, overlay
+    from ..core.classical import mean_position, overlay
 
     v, res = runs[0]
     ham = res.hamiltonian
@@ -251,7 +251,7 @@ def write_figures(lesson: Lesson, out: str | Path, runs=None) -> list[Path]:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"The output path {str(out)!r} is a file, not a folder.")
-    from ._files import check_writable_folder
+    from ..core._files import check_writable_folder
 
     check_writable_folder(out if out.is_dir() else out.parent)  # before the runs
     import matplotlib
