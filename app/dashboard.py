@@ -168,10 +168,11 @@ class EnsembleApp(pn.viewable.Viewer):
                   "matrix it started from.*" if self.ctl.custom is not None else "")
         self.explain.object = (
             f"## {info['title']}\n\n{desc}{edited}\n\n"
-            "**What to try.** Press Play: the bars (the ensemble, n_a/N) follow the black "
-            "marks (quantum mechanics, |ψ_a|²) because each system copies others at the "
-            "rate of eq. (C). Then drag **r** away from −½, shrink **N**, or start the "
-            "agents with **random** phases and watch the deviation leave its 1/√N band.")
+            "**What to try.** Press Play: the bars (the ensemble, nₐ/N) follow the black "
+            "marks (quantum mechanics, |ψₐ|²) because each system copies others at the "
+            "rate of the paper's copy rule (37). Then drag **r** away from −½, shrink **N**, "
+            "or start the agents with **random** phases and watch the deviation leave its "
+            "1/√N band.")
 
     # -- the session ----------------------------------------------------------------------
     def tick(self) -> None:
@@ -279,6 +280,8 @@ class EnsembleApp(pn.viewable.Viewer):
             favicon=str(LOGO) if LOGO.is_file() else "",
             sidebar=[self.transport.speed_box(), *self.sidebar()], main=[self.main()],
             sidebar_width=400, header_background="#1e1b4b", raw_css=[STYLE],
+            # a phone lays the page out at its own width (without this: 980 px, shrunk)
+            meta_viewport="width=device-width, initial-scale=1",
             collapsed_sidebar=self.ctl.presentation)
 
     def servable(self, title: str | None = "Real Ensemble Lab", location: bool = True,

@@ -29,19 +29,19 @@ class PlotSpec:
 
 PLOTS: dict[str, PlotSpec] = {
     "hist": PlotSpec("Bars: the fraction of systems with each beable value a. Black marks: "
-                     "quantum mechanics' |ψ_a(t)|². A red × marks an empty class, which "
+                     "quantum mechanics' |ψₐ(t)|². A red × marks an empty class, which "
                      "can never refill."),
     "phase": PlotSpec("Each dot is a system's phase φ on the ring of its beable value; the "
-                      "diamonds are the exact phases −arg ψ_a. Aligned classes sit on "
+                      "diamonds are the exact phases −arg ψₐ. Aligned classes sit on "
                       "their diamond.", modes=("agents", "population")),
     "order": PlotSpec("How well each class's phases agree: 1 when all aligned, near 0 "
                       "when random.", modes=("agents",)),
-    "dev": PlotSpec("D(t) = ½ Σ|n_a/N − |ψ_a|²|: how far the ensemble is from quantum "
+    "dev": PlotSpec("D(t) = ½ Σ|nₐ/N − |ψₐ|²|: how far the ensemble is from quantum "
                     "mechanics. Inside the blue band (1/√N) the difference is what any "
                     "finite sample shows.",
                     ),
-    "pop": PlotSpec("Solid lines: the ensemble's fractions n_a/N over time; dashed: "
-                    "quantum mechanics' |ψ_a(t)|², on the same time grid."),
+    "pop": PlotSpec("Solid lines: the ensemble's fractions nₐ/N over time; dashed: "
+                    "quantum mechanics' |ψₐ(t)|², on the same time grid."),
     "tracked": PlotSpec("The beable value of a few tagged systems: each jump is a copy of "
                         "another system's value.", modes=("agents",)),
     "marg": PlotSpec("Each part's own statistics (marginals) against quantum mechanics.",

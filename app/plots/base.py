@@ -53,6 +53,17 @@ def palette(P: int) -> list[str]:
     return [Viridis256[int(round(i * 255 / (P - 1)))] for i in range(P)]
 
 
+_SUBSCRIPT = str.maketrans("0123456789+-=()aehijklmnoprstuvx",
+                           "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ")
+
+
+def subscript(label: str) -> str:
+    """``label`` as a Unicode subscript where every character has one ("0" -> "₀", "a" ->
+    "ₐ"); otherwise ``_label`` (a plot's text is plain, not typeset)."""
+    out = label.translate(_SUBSCRIPT)
+    return out if all(c != o for c, o in zip(out, label, strict=True)) else f"_{label}"
+
+
 def styled(fig, title: str):
     """Large type, quiet grid: readable at projector distance."""
     fig.title.text = title

@@ -45,7 +45,7 @@ class HistogramView(View):
         fig.vbar(x="a", top="rho", width=w, source=self.bars, color="color", alpha=0.85,
                  line_color=None, legend_label="ensemble")
         fig.segment(x0="x0", y0="p", x1="x1", y1="p", source=self.bars, color=EXACT,
-                    line_width=4 if P <= 16 else 2, legend_label="exact |ψ_a|²")
+                    line_width=4 if P <= 16 else 2, legend_label="exact |ψₐ|²")
         fig.scatter(x="a", y=0, source=self.bars, marker="x", size=16 if P <= 16 else 8,
                     line_width=3, color=EMPTY, line_alpha="empty",
                     legend_label="empty class")
@@ -53,7 +53,7 @@ class HistogramView(View):
             fig.xaxis.ticker = FixedTicker(ticks=list(range(P)))
             fig.xaxis.major_label_overrides = {i: str(s) for i, s in enumerate(labels)}
         fig.xgrid.grid_line_color = None
-        self.fig = styled(fig, "Ensemble n_a/N vs. |ψ_a|²")
+        self.fig = styled(fig, "Ensemble nₐ/N vs. |ψₐ|²")
         style_legend(fig)
         fig.add_layout(fig.legend[0], "above")  # never over the bars
         fig.legend.orientation = "horizontal"

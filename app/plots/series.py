@@ -31,6 +31,7 @@ from .base import (
     palette,
     style_legend,
     styled,
+    subscript,
 )
 
 
@@ -56,10 +57,10 @@ class PopulationsView(SeriesView):
             names = [labels[a] if a < len(labels) else str(a) for a in range(P)]
             for a in range(P):  # the ensemble's lines first: the legend's first row(s)
                 fig.line("t", f"n{a}", source=self.source, color=cols[a], line_width=3,
-                         legend_label=f"n_{names[a]}/N")
+                         legend_label=f"n{subscript(names[a])}/N")
             for a in range(P):
                 fig.line("t", f"p{a}", source=self.source, color=cols[a], line_width=2,
-                         line_dash="dashed", alpha=0.9, legend_label=f"|ψ_{names[a]}|²")
+                         line_dash="dashed", alpha=0.9, legend_label=f"|ψ{subscript(names[a])}|²")
             self.fig = styled(fig, "Populations over time")
             style_legend(fig)
             fig.add_layout(fig.legend[0], "above")  # not over the lines
