@@ -225,8 +225,8 @@ machine ({cpu}), browser and server sharing the cores. Measured {time.strftime('
 
 | What | Target | Measured |
 |---|---|---|
-| Frames rendered per second ({out['mode']}) | ≥ 20 | {out['fps']} |
-| Slider (r) change → first frame showing it, while playing | ≤ 300 ms | {out['latency']} |
+| Frames rendered per second ({out['mode']}) | ≥ 25 | {out['fps']} |
+| Slider (r) change → first frame showing it, while playing | ≤ 200 ms | {out['latency']} |
 | Server CPU while paused | ≤ 3 % of a core | {out['cpu_paused']} |
 | Server memory as sessions are opened and closed | no growth beyond noise | {out['memory']} |
 
