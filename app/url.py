@@ -92,7 +92,7 @@ def _check_sim(key: str, raw: str, mode: str, notices: list[str]) -> Any:
     except InputError as err:
         why = str(err).rstrip(".")
         why = why[why.find("must"):] if "must" in why else why
-        notices.append(f"{label}: {key}={raw} from the link {why}, so {_num_or(default)} "
+        notices.append(f"{label}: {key}={raw} from the link {why}, so {_readable(default)} "
                        f"(the default) is used instead.")
         return default
     lo, hi = spec.bounds
@@ -100,15 +100,32 @@ def _check_sim(key: str, raw: str, mode: str, notices: list[str]) -> Any:
         hi = N_MAX[mode]
     if value < lo or value > hi:
         used = lo if value < lo else hi
-        notices.append(f"{label}: {key}={raw} from the link is outside {_num_or(lo)} to "
-                       f"{_num_or(hi)}{' in the ' + mode + ' mode' if key == 'N' else ''}, "
-                       f"so {_num_or(used)} is used instead.")
+        notices.append(f"{label}: {key}={raw} from the link is outside {_readable(lo)} to "
+                       f"{_readable(hi)}{' in the ' + mode + ' mode' if key == 'N' else ''}, "
+                       f"so {_readable(used)} is used instead.")
         return used
     return value
 
 
 def _num_or(v: Any) -> str:
     return _num(v) if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
+
+
+def _readable(v: Any) -> str:
+    """A number as a person reads it in a notice: exact, a power of ten from 10^6 up as
+    10ⁿ, other large whole numbers with thousands separators."""
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        return str(v)
+    if float(v).is_integer() and 1e4 <= abs(v) < 1e16:
+        n = int(v)
+        k = len(str(abs(n))) - 1
+        if abs(n) == 10**k and k >= 6:
+            return ("−" if n < 0 else "") + "10" + str(k).translate(_SUPERSCRIPT)
+        return f"{n:,}"
+    return _num(v)
+
+
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def read_link(search: str, mode: str | None = None) -> Link:

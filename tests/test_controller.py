@@ -402,12 +402,12 @@ def test_links_with_bad_values_are_read_with_notices():
     cases = {
         'pv={"theta":99}': "theta=99 from the link is outside",
         'pv={"nope":1}': "has no parameter 'nope'",
-        "N=-5": "N=-5 from the link is outside",
+        "N=-5": "N=-5 from the link is outside 1 to 10¹⁵ in the population mode",
         "mode=foo": "mode=foo from the link must be one of",
         "lesson=nope": "lesson=nope from the link is not a lesson",
         "r=100": "r=100 from the link is outside -2 to 2, so 2 is used",
         "speed=1000": "speed=1000 from the link is outside",
-        "mode=agents&N=300000000": "so 10000000 is used instead",
+        "mode=agents&N=300000000": "so 10⁷ is used instead",
         "x=1": "'x' is not a setting",
     }
     for query, text in cases.items():

@@ -32,7 +32,7 @@ def status_html(pub: Published, speed: float, preparing: bool) -> str:
         _stat("deviation D", f'<b class="rel-D">{_num(D, ".4f")}</b>'),
         _stat("D·√N", f"<b>{_num(D * sqrtN, '.2f')}</b>"),
         _stat("engine", f'<b class="rel-mode">{pub.mode}</b>'),
-        _stat("r", f'<b class="rel-r">{pub.r:+.2f}</b>'),
+        _stat("exponent <em>r</em>", f'<b class="rel-r">{pub.r:+.2f}</b>'),
     ]
     if pub.playing and pub.rate > 0.0 and math.isfinite(pub.rate):
         slow = pub.rate < 0.9 * speed
