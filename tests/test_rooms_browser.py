@@ -129,4 +129,4 @@ def test_a_class_of_ten_phones_is_the_ensemble(browser, server):
         assert got == want, f"second {second}: projector {got}, phones {want}"
         teacher.wait_for_timeout(1000)
     assert teacher.locator(".room-N").text_content() == str(STUDENTS - 1)
-    assert "1 spectators per value" in teacher.locator(".room-joined").text_content()
+    assert "1 spectator per value" in teacher.locator(".room-joined").text_content()

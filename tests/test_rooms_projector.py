@@ -103,3 +103,14 @@ def test_nicknames_and_labels_are_escaped_on_the_projector():
     state = {"student_counts": [1], "n": [1], "students": 1, "N": 1, "virtual": 0,
              "ghosts": 0, "spectators": 0, "t": 0.0}
     assert "&lt;script&gt;" in counts_html(state, ("<script>",), ["#000"])
+
+
+def test_counts_say_one_student_and_one_system_in_the_singular():
+    state = {"student_counts": [1, 0], "n": [1, 0], "students": 1, "N": 1, "virtual": 0,
+             "ghosts": 1, "spectators": 1, "t": 0.0}
+    text = re.sub(r"<[^>]+>", "", counts_html(state, ("0", "1"), ["#000", "#111"]))
+    assert "Joined: 1 student · N = 1 system (0 virtual, 1 ghost, 1 spectator per value)" \
+        in text
+    state.update(students=2, N=12, ghosts=0, spectators=2)
+    text = re.sub(r"<[^>]+>", "", counts_html(state, ("0", "1"), ["#000", "#111"]))
+    assert "2 students · N = 12 systems (0 virtual, 0 ghosts, 2 spectators per value)" in text

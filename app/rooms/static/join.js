@@ -10,6 +10,8 @@
   let stopped = false;
   let lastFeed = "";
 
+  // "1 student", "2 students" (app/rooms/text.py's plural, for the card)
+  function plural(k, one) { return k + " " + (k === 1 ? one : one + "s"); }
   function show(id, on) { $(id).hidden = !on; }
   function say(text) { $("message").textContent = text; show("message", !!text); }
 
@@ -60,7 +62,7 @@
     $("measured").textContent = m ? "Measured at t = " + m.t.toFixed(2) + ": a = " + m.label : "";
     $("status").textContent = "t = " + s.t.toFixed(2) + " · " +
       (s.closed ? "the room has closed" : s.running ? "running" : "paused") + " · " +
-      s.students + (s.students === 1 ? " student, " : " students, ") + s.N + " systems";
+      plural(s.students, "student") + ", " + plural(s.N, "system");
     const feed = JSON.stringify(s.feed);
     if (feed !== lastFeed) {
       lastFeed = feed;
