@@ -67,6 +67,18 @@ def test_controls_and_the_server_cap():
     assert room.closed and rooms.get(room.code) is None and view.setup.visible
 
 
+def test_the_pace_is_a_round_number_with_its_meaning():
+    view, rooms, clock = make_view()
+    view.open_room()
+    pace = view.pace.value
+    assert pace == view.room.pace == float(f"{pace:.2g}")  # 0.094, not 0.0937...
+    assert "time units per second" in view.pace.label
+    note = view.pace_note.object
+    assert re.search(r"slowest oscillation \([\d.]+ time units\) takes 3\d s", note)
+    view.pace.value = 0.5
+    assert view.room.pace == 0.5 and re.search(r"takes \d s", view.pace_note.object)
+
+
 def test_a_room_expires_without_its_projector():
     view, rooms, clock = make_view()
     view.open_room()

@@ -26,6 +26,7 @@ from ..plots.base import palette
 from ..plots.ensemble import HistogramView
 from ..plots.series import DeviationView
 from .board import counts_html, recent_html
+from .people import rounded, slowest_period
 from .qr import join_url, page_base, qr_svg
 from .registry import Rooms, rooms
 from .state import projector_state
@@ -76,10 +77,12 @@ class ClassroomView(pn.viewable.Viewer):
         self.close = pn.widgets.Button(label="Close the room", color="danger",
                                        variant="outline", css_classes=["room-close"])
         self.close.on_click(lambda e: self.close_room())
-        self.pace = pn.widgets.FloatInput(label="Pace (time units per second)", value=0.1,
-                                          start=0.001, end=10.0, step=0.01, width=220,
-                                          css_classes=["room-pace"])
+        self.pace = pn.widgets.FloatInput(label="Pace (simulated time units per second)",
+                                          value=0.1, start=0.001, end=10.0, step=0.01,
+                                          width=260, css_classes=["room-pace"])
         self.pace.param.watch(lambda e: self._set("pace", e.new), "value")
+        self.pace_note = pn.pane.HTML("", css_classes=["room-pace-note"], margin=(0, 10))
+        self.pace.param.watch(lambda e: self._note_pace(), "value")
         self.virtual.param.watch(lambda e: self.room and self.room.set_virtual(e.new), "value")
         self.measure.param.watch(lambda e: self.room and self.room.set_measure_mode(e.new),
                                  "value")
@@ -104,7 +107,7 @@ class ClassroomView(pn.viewable.Viewer):
                                pn.Row(self.again_code, self.again_key, self.again),
                                css_classes=["room-setup"])
         side = pn.Column(self.link, self.qr_box, self.counts, pn.Row(self.play, self.reset),
-                         self.pace, self.virtual, self.measure,
+                         self.pace, self.pace_note, self.virtual, self.measure,
                          pn.Row(self.show_qr, self.close),
                          width=440)
         self.live = pn.Row(pn.Column(self.plots, self.recent, sizing_mode="stretch_width"),
@@ -136,7 +139,8 @@ class ClassroomView(pn.viewable.Viewer):
     def _show(self, room) -> None:
         self.room, self._seen_version, self._shown = room, -1, 0
         self.message.object = ""
-        self.pace.value = round(room.pace, 4)
+        self.pace.value = rounded(room.pace, 3)
+        self._note_pace()
         self.virtual.value = sum(o is None for o in room.owners)
         self.measure.value = room.measure_mode
         url = join_url(self._base if self._base is not None else page_base(pn.state.curdoc),
@@ -154,6 +158,14 @@ class ClassroomView(pn.viewable.Viewer):
         self.setup.visible, self.live.visible = False, True
         self.refresh()
         self._start_callback()
+
+    def _note_pace(self) -> None:
+        """What the pace means: the wall seconds of one period of the slowest oscillation."""
+        period = slowest_period(self.room.ham) if self.room is not None else None
+        pace = self.pace.value or 0.0
+        self.pace_note.object = "" if period is None or pace <= 0 else (
+            f'<span style="font-size:15px">One period of the slowest oscillation '
+            f"({rounded(period, 3):g} time units) takes {period / pace:.0f} s.</span>")
 
     def toggle(self) -> None:
         if self.room is not None:
