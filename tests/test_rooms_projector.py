@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
+import panel as pn
 import pytest
 
 from real_ensemble_lab.app.rooms import registry
 from real_ensemble_lab.app.rooms.board import counts_html, recent_html
-from real_ensemble_lab.app.rooms.projector import ClassroomView
+from real_ensemble_lab.app.rooms.projector import KEY_SHOWN_S, ClassroomView
 from real_ensemble_lab.engine import build_preset, make_params
 
 
@@ -77,6 +78,32 @@ def test_the_pace_is_a_round_number_with_its_meaning():
     assert re.search(r"slowest oscillation \([\d.]+ time units\) takes 3\d s", note)
     view.pace.value = 0.5
     assert view.room.pace == 0.5 and re.search(r"takes \d s", view.pace_note.object)
+
+
+def shown_text(view) -> str:
+    """Every pane's text and every widget's label and value in the view."""
+    root = view.__panel__()
+    panes = [str(p.object) for p in root.select(pn.pane.PaneBase)]
+    widgets = [f"{w.name} {getattr(w, 'value', '')}" for w in root.select(pn.widgets.Widget)]
+    return " ".join(panes + widgets)
+
+
+def test_the_teacher_key_is_off_the_projector_until_asked_for():
+    view, rooms, clock = make_view()
+    view.open_room()
+    key = view.room.teacher_key
+    assert key not in shown_text(view)
+    view.show_key.value = True  # the teacher's click
+    assert key in view.key.object and view.show_key.label == "Hide teacher key"
+    clock.t += KEY_SHOWN_S - 1
+    view.refresh()
+    assert key in view.key.object
+    clock.t += 1
+    view.refresh()  # hidden again after a few seconds
+    assert key not in shown_text(view) and not view.show_key.value
+    view.show_key.value = True
+    view.show_key.value = False  # or by a second click
+    assert key not in shown_text(view) and view.show_key.label == "Show teacher key"
 
 
 def test_a_room_expires_without_its_projector():

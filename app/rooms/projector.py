@@ -32,6 +32,9 @@ from .registry import Rooms, rooms
 from .state import projector_state
 
 PERIOD_MS = 500
+#: Seconds the teacher key stays on screen after "Show teacher key" (the projector is
+#: public: with the code, the key takes the room over from any dashboard).
+KEY_SHOWN_S = 10
 
 
 class _Rows:
@@ -95,6 +98,11 @@ class ClassroomView(pn.viewable.Viewer):
         self.recent = pn.pane.HTML("", css_classes=["room-recent"])
         self.plots = pn.Column(sizing_mode="stretch_width")
         self.hist = self.dev = None
+        self.show_key = pn.widgets.Toggle(label="Show teacher key", variant="outline",
+                                          width=170, css_classes=["room-show-key"])
+        self.show_key.param.watch(lambda e: self._reveal(e.new), "value")
+        self.key = pn.pane.HTML("", css_classes=["room-key-box"])
+        self._key_until: float | None = None
         self.again_code = pn.widgets.TextInput(label="Room code", width=120)
         self.again_key = pn.widgets.PasswordInput(label="Teacher key", width=160)
         self.again = pn.widgets.Button(label="Reconnect", variant="outline",
@@ -108,7 +116,7 @@ class ClassroomView(pn.viewable.Viewer):
                                css_classes=["room-setup"])
         side = pn.Column(self.link, self.qr_box, self.counts, pn.Row(self.play, self.reset),
                          self.pace, self.pace_note, self.virtual, self.measure,
-                         pn.Row(self.show_qr, self.close),
+                         pn.Row(self.show_qr, self.close), self.show_key, self.key,
                          width=440)
         self.live = pn.Row(pn.Column(self.plots, self.recent, sizing_mode="stretch_width"),
                            side, visible=False, sizing_mode="stretch_width",
@@ -148,9 +156,8 @@ class ClassroomView(pn.viewable.Viewer):
         self.qr.object = qr_svg(url)
         self.link.object = (f'<p class="room-join" style="font-size:20px">Join at '
                             f'<b>{html.escape(url)}</b><br>Room code <b class="room-code" '
-                            f'style="font-size:32px;letter-spacing:3px">{room.code}</b><br>'
-                            f'<small>Teacher key (to reconnect after a reload): <span '
-                            f'class="room-key">{room.teacher_key}</span></small></p>')
+                            f'style="font-size:32px;letter-spacing:3px">{room.code}</b></p>')
+        self.show_key.value = False
         self.hist = HistogramView(room.ham.P, tuple(room.ham.labels))
         self.dev = DeviationView(max(room.ens.N, 1))
         self.plots.objects = [pn.pane.Bokeh(self.hist.fig, sizing_mode="stretch_width"),
@@ -166,6 +173,24 @@ class ClassroomView(pn.viewable.Viewer):
         self.pace_note.object = "" if period is None or pace <= 0 else (
             f'<span style="font-size:15px">One period of the slowest oscillation '
             f"({rounded(period, 3):g} time units) takes {period / pace:.0f} s.</span>")
+
+    def _reveal(self, on: bool) -> None:
+        """Show the teacher key for KEY_SHOWN_S seconds (or until a second click); it is
+        not in the page otherwise."""
+        room = self.room
+        if on and room is not None:
+            self._key_until = room.clock() + KEY_SHOWN_S
+            self.key.object = (f'<p style="font-size:16px">Teacher key <b class="room-key">'
+                               f"{room.teacher_key}</b>: with the room code it takes this "
+                               f"room over after a reload of the dashboard. Hidden again in "
+                               f"{KEY_SHOWN_S} s.</p>")
+            self.show_key.label = "Hide teacher key"
+        else:
+            self._key_until = None
+            self.key.object = ""
+            self.show_key.label = "Show teacher key"
+            if on:
+                self.show_key.value = False
 
     def toggle(self) -> None:
         if self.room is not None:
@@ -188,6 +213,7 @@ class ClassroomView(pn.viewable.Viewer):
     def close_room(self) -> None:
         if self.room is not None:
             self._registry().close(self.room.code)
+        self.show_key.value = False
         self.room = None
         self._stop_callback()
         self.setup.visible, self.live.visible = True, False
@@ -211,6 +237,8 @@ class ClassroomView(pn.viewable.Viewer):
         if room is None:
             return
         room.seen_by_teacher()
+        if self._key_until is not None and room.clock() >= self._key_until:
+            self.show_key.value = False
         if room.version == self._seen_version:
             return
         s = projector_state(room)
