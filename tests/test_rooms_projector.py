@@ -34,7 +34,11 @@ def test_open_shows_link_qr_and_counts_that_follow_the_room():
     view.open_room()
     room = view.room
     assert room is not None and room.ens.N == 20 and view.live.visible
-    assert f"http://192.0.2.7:5006/join?room={room.code}" in view.link.object
+    link = re.sub(r"<[^>]+>", "", view.link.object)
+    assert f"http://192.0.2.7:5006/join?room={room.code}" in link
+    # no break inside the URL: two unbreakable parts, a break allowed only before "?"
+    assert '">http://192.0.2.7:5006/join</span><wbr><span style="white-space:nowrap">?room=' \
+        in view.link.object
     assert view.qr.object.startswith("<svg")
     students = [room.join(f"S{k}") for k in range(12)]
     view.play.clicks += 1  # Start

@@ -108,19 +108,29 @@ class ClassroomView(pn.viewable.Viewer):
         self.again = pn.widgets.Button(label="Reconnect", variant="outline",
                                        css_classes=["room-reconnect"])
         self.again.on_click(lambda e: self.reconnect())
-        self.setup = pn.Column(pn.Row(self.virtual, self.spectators), self.ghosts,
+        self.intro = pn.pane.Markdown(
+            "### Classroom: the class is the ensemble\nOpen a room for the Hamiltonian "
+            "chosen in the sidebar. Each phone that joins becomes one system of the agent "
+            "engine; the copy rule runs among the students.", sizing_mode="stretch_width")
+        self.setup = pn.Column(self.intro, pn.Row(self.virtual, self.spectators), self.ghosts,
                                self.measure, self.open,
                                pn.pane.Markdown("Or take over a room that is still open "
                                                 "(after a reload of this page):"),
                                pn.Row(self.again_code, self.again_key, self.again),
-                               css_classes=["room-setup"])
-        side = pn.Column(self.link, self.qr_box, self.counts, pn.Row(self.play, self.reset),
-                         self.pace, self.pace_note, self.virtual, self.measure,
-                         pn.Row(self.show_qr, self.close), self.show_key, self.key,
-                         width=440)
-        self.live = pn.Row(pn.Column(self.plots, self.recent, sizing_mode="stretch_width"),
-                           side, visible=False, sizing_mode="stretch_width",
-                           css_classes=["room-live"])
+                               sizing_mode="stretch_width", css_classes=["room-setup"])
+        # what the class and the teacher need at once sits in one strip at the top (at
+        # 1280 x 720 all of it above the fold): the QR code, the link and code, the
+        # controls, the counts; it wraps on a narrower screen
+        controls = pn.Column(self.link, pn.Row(self.play, self.reset, self.close),
+                             self.pace, self.pace_note, width=500)
+        top = pn.FlexBox(self.qr_box, controls, pn.Column(self.counts, width=430),
+                         flex_wrap="wrap", align_items="flex-start",
+                         sizing_mode="stretch_width", css_classes=["room-top"])
+        side = pn.Column(self.recent, self.virtual, self.measure, self.show_qr,
+                         self.show_key, self.key, width=400)
+        self.live = pn.Column(top, pn.Row(self.plots, side, sizing_mode="stretch_width"),
+                              visible=False, sizing_mode="stretch_width",
+                              css_classes=["room-live"])
 
     # -- actions ---------------------------------------------------------------------
     def open_room(self) -> None:
@@ -154,8 +164,12 @@ class ClassroomView(pn.viewable.Viewer):
         url = join_url(self._base if self._base is not None else page_base(pn.state.curdoc),
                        room.code)
         self.qr.object = qr_svg(url)
-        self.link.object = (f'<p class="room-join" style="font-size:20px">Join at '
-                            f'<b>{html.escape(url)}</b><br>Room code <b class="room-code" '
+        # the link never breaks inside a part: only before "?room=" when it must
+        base, query = html.escape(url).split("?", 1)
+        self.link.object = (f'<p class="room-join" style="font-size:20px;margin:0">Join at '
+                            f'<b class="room-url"><span style="white-space:nowrap">{base}'
+                            f'</span><wbr><span style="white-space:nowrap">?{query}</span></b>'
+                            f'<br>Room code <b class="room-code" '
                             f'style="font-size:32px;letter-spacing:3px">{room.code}</b></p>')
         self.show_key.value = False
         self.hist = HistogramView(room.ham.P, tuple(room.ham.labels))
@@ -267,11 +281,7 @@ class ClassroomView(pn.viewable.Viewer):
                 band.top = label.y = (1 + 2 * k) * floor
 
     def __panel__(self) -> pn.viewable.Viewable:
-        intro = pn.pane.Markdown(
-            "### Classroom: the class is the ensemble\nOpen a room for the Hamiltonian "
-            "chosen in the sidebar. Each phone that joins becomes one system of the agent "
-            "engine; the copy rule runs among the students.", sizing_mode="stretch_width")
-        return pn.Column(intro, self.message, self.setup, self.live,
+        return pn.Column(self.message, self.setup, self.live,
                          sizing_mode="stretch_width", css_classes=["rel-classroom"])
 
 
