@@ -170,3 +170,25 @@ def test_a_laptop_projector_shows_code_counts_and_controls_but_not_the_key(brows
     expect(classroom).not_to_contain_text(secret)
     page.context.close()
 
+
+def test_a_phone_with_a_wrong_code_can_type_the_right_one(browser, server):
+    teacher, code = open_room(browser, server, "0.1")
+    phone = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True).new_page()
+    phone.goto(f"{server}/join?room=ZZZZ")  # Z is never in a code
+    expect(phone.locator("#message")).to_contain_text("no open room with code ZZZZ")
+    expect(phone.locator("h1")).not_to_contain_text("You are one system")
+    box = phone.locator("#code")
+    expect(box).to_be_visible()
+    box.fill(code.lower())
+    phone.get_by_role("button", name="Go").click()
+    expect(phone.locator("h1")).to_have_text(f"Join room {code}")
+    expect(phone.locator("#message")).to_be_hidden()
+    phone.locator("#nick").fill("Sam")
+    phone.locator("#join").click()
+    expect(phone.locator("#you")).to_have_text("Sam")
+    expect(phone.locator("h1")).to_have_text(f"You are one system of room {code}")
+    expect(phone.locator("#status")).to_contain_text("1 student, 1 system")
+    expect(teacher.locator(".room-students")).to_have_text("1")
+    expect(teacher.locator(".room-joined")).to_contain_text("1 student · N = 1 system")
+    phone.context.close()
+    teacher.context.close()
