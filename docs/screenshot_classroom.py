@@ -1,7 +1,7 @@
 """Refresh the teacher's guide's pictures, ``docs/classroom_projector.png`` and
 ``docs/classroom_phone.png`` (``.venv/bin/python docs/screenshot_classroom.py``).
 
-Serves the app on a free local port; a projector page (headless Chromium, 1600 x 1200)
+Serves the app on a free local port; a projector page (headless Chromium, 1280 x 900)
 opens a room for the two-level preset with 1 spectator per value; eleven phones join
 (390 x 844, one in a browser, ten as plain HTTP clients); the room runs for a few seconds.
 The PNGs are reduced to a 64-colour palette to stay small.
@@ -34,7 +34,7 @@ def main() -> None:
     port = free_port()
     with serve(panel_argv(port), port) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 1200})
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(base + "/app")
         expect(page.locator(".rel-status .rel-time")).to_be_visible(timeout=90_000)
         page.get_by_text("Classroom", exact=True).click()

@@ -129,4 +129,66 @@ def test_a_class_of_ten_phones_is_the_ensemble(browser, server):
         assert got == want, f"second {second}: projector {got}, phones {want}"
         teacher.wait_for_timeout(1000)
     assert teacher.locator(".room-N").text_content() == str(STUDENTS - 1)
-    assert "1 spectators per value" in teacher.locator(".room-joined").text_content()
+    assert "1 spectator per value" in teacher.locator(".room-joined").text_content()
+
+
+def inside(page, locator) -> bool:
+    """The element lies wholly inside the viewport (no scrolling needed to see it)."""
+    box, view = locator.bounding_box(), page.viewport_size
+    return (box is not None and box["x"] >= 0 and box["y"] >= 0
+            and box["x"] + box["width"] <= view["width"]
+            and box["y"] + box["height"] <= view["height"])
+
+
+def test_a_laptop_projector_shows_code_counts_and_controls_but_not_the_key(browser, server):
+    page = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
+    page.goto(server + "/app")
+    expect(page.locator(".rel-status .rel-time")).to_be_visible(timeout=90_000)
+    page.get_by_text("Classroom", exact=True).click()
+    page.locator(".room-open button").click()
+    code = page.locator(".room-code")
+    expect(code).to_have_text(re.compile(r"^[A-Z0-9]{4}$"), timeout=60_000)
+    expect(page.locator(".room-students")).to_have_text("0")
+    # above the fold at 1280 x 720 (the sidebar is collapsed below 1400 px)
+    for what in (".room-qr svg", ".room-code", ".room-url", ".room-students", ".room-N",
+                 ".room-play button", ".room-reset button", ".room-close button"):
+        assert inside(page, page.locator(what)), what
+    # the join link is one line: no break inside the URL
+    url = page.locator(".room-url")
+    assert url.bounding_box()["height"] < 1.6 * float(
+        url.evaluate("e => parseFloat(getComputedStyle(e).fontSize)"))
+    # the teacher key: not on the projected screen until the teacher asks for it
+    classroom = page.locator(".rel-classroom")
+    expect(page.locator(".room-key")).to_have_count(0)
+    expect(page.locator(".room-live")).not_to_contain_text("Teacher key")
+    page.get_by_role("button", name="Show teacher key").click()
+    key = page.locator(".room-key")
+    expect(key).to_have_text(re.compile(r"^[0-9A-F]{8}$"))
+    secret = key.text_content()
+    page.get_by_role("button", name="Hide teacher key").click()
+    expect(key).to_have_count(0)
+    expect(classroom).not_to_contain_text(secret)
+    page.context.close()
+
+
+def test_a_phone_with_a_wrong_code_can_type_the_right_one(browser, server):
+    teacher, code = open_room(browser, server, "0.1")
+    phone = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True).new_page()
+    phone.goto(f"{server}/join?room=ZZZZ")  # Z is never in a code
+    expect(phone.locator("#message")).to_contain_text("no open room with code ZZZZ")
+    expect(phone.locator("h1")).not_to_contain_text("You are one system")
+    box = phone.locator("#code")
+    expect(box).to_be_visible()
+    box.fill(code.lower())
+    phone.get_by_role("button", name="Go").click()
+    expect(phone.locator("h1")).to_have_text(f"Join room {code}")
+    expect(phone.locator("#message")).to_be_hidden()
+    phone.locator("#nick").fill("Sam")
+    phone.locator("#join").click()
+    expect(phone.locator("#you")).to_have_text("Sam")
+    expect(phone.locator("h1")).to_have_text(f"You are one system of room {code}")
+    expect(phone.locator("#status")).to_contain_text("1 student, 1 system")
+    expect(teacher.locator(".room-students")).to_have_text("1")
+    expect(teacher.locator(".room-joined")).to_contain_text("1 student · N = 1 system")
+    phone.context.close()
+    teacher.context.close()

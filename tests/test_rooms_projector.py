@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
+import panel as pn
 import pytest
 
 from real_ensemble_lab.app.rooms import registry
 from real_ensemble_lab.app.rooms.board import counts_html, recent_html
-from real_ensemble_lab.app.rooms.projector import ClassroomView
+from real_ensemble_lab.app.rooms.projector import KEY_SHOWN_S, ClassroomView
 from real_ensemble_lab.engine import build_preset, make_params
 
 
@@ -33,7 +34,11 @@ def test_open_shows_link_qr_and_counts_that_follow_the_room():
     view.open_room()
     room = view.room
     assert room is not None and room.ens.N == 20 and view.live.visible
-    assert f"http://192.0.2.7:5006/join?room={room.code}" in view.link.object
+    link = re.sub(r"<[^>]+>", "", view.link.object)
+    assert f"http://192.0.2.7:5006/join?room={room.code}" in link
+    # no break inside the URL: two unbreakable parts, a break allowed only before "?"
+    assert '">http://192.0.2.7:5006/join</span><wbr><span style="white-space:nowrap">?room=' \
+        in view.link.object
     assert view.qr.object.startswith("<svg")
     students = [room.join(f"S{k}") for k in range(12)]
     view.play.clicks += 1  # Start
@@ -65,6 +70,44 @@ def test_controls_and_the_server_cap():
     assert other.room is None and "holds 1 room," in other.message.object
     view.close.clicks += 1
     assert room.closed and rooms.get(room.code) is None and view.setup.visible
+
+
+def test_the_pace_is_a_round_number_with_its_meaning():
+    view, rooms, clock = make_view()
+    view.open_room()
+    pace = view.pace.value
+    assert pace == view.room.pace == float(f"{pace:.2g}")  # 0.094, not 0.0937...
+    assert "time units per second" in view.pace.label
+    note = view.pace_note.object
+    assert re.search(r"slowest oscillation \([\d.]+ time units\) takes 3\d s", note)
+    view.pace.value = 0.5
+    assert view.room.pace == 0.5 and re.search(r"takes \d s", view.pace_note.object)
+
+
+def shown_text(view) -> str:
+    """Every pane's text and every widget's label and value in the view."""
+    root = view.__panel__()
+    panes = [str(p.object) for p in root.select(pn.pane.PaneBase)]
+    widgets = [f"{w.name} {getattr(w, 'value', '')}" for w in root.select(pn.widgets.Widget)]
+    return " ".join(panes + widgets)
+
+
+def test_the_teacher_key_is_off_the_projector_until_asked_for():
+    view, rooms, clock = make_view()
+    view.open_room()
+    key = view.room.teacher_key
+    assert key not in shown_text(view)
+    view.show_key.value = True  # the teacher's click
+    assert key in view.key.object and view.show_key.label == "Hide teacher key"
+    clock.t += KEY_SHOWN_S - 1
+    view.refresh()
+    assert key in view.key.object
+    clock.t += 1
+    view.refresh()  # hidden again after a few seconds
+    assert key not in shown_text(view) and not view.show_key.value
+    view.show_key.value = True
+    view.show_key.value = False  # or by a second click
+    assert key not in shown_text(view) and view.show_key.label == "Show teacher key"
 
 
 def test_a_room_expires_without_its_projector():
@@ -103,3 +146,14 @@ def test_nicknames_and_labels_are_escaped_on_the_projector():
     state = {"student_counts": [1], "n": [1], "students": 1, "N": 1, "virtual": 0,
              "ghosts": 0, "spectators": 0, "t": 0.0}
     assert "&lt;script&gt;" in counts_html(state, ("<script>",), ["#000"])
+
+
+def test_counts_say_one_student_and_one_system_in_the_singular():
+    state = {"student_counts": [1, 0], "n": [1, 0], "students": 1, "N": 1, "virtual": 0,
+             "ghosts": 1, "spectators": 1, "t": 0.0}
+    text = re.sub(r"<[^>]+>", "", counts_html(state, ("0", "1"), ["#000", "#111"]))
+    assert "Joined: 1 student · N = 1 system (0 virtual, 1 ghost, 1 spectator per value)" \
+        in text
+    state.update(students=2, N=12, ghosts=0, spectators=2)
+    text = re.sub(r"<[^>]+>", "", counts_html(state, ("0", "1"), ["#000", "#111"]))
+    assert "2 students · N = 12 systems (0 virtual, 0 ghosts, 2 spectators per value)" in text

@@ -6,6 +6,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from .text import noun, plural
+
 
 def counts_html(s: dict[str, Any], labels: tuple[str, ...], colours: list[str]) -> str:
     """Joined, N and t, then a table of students and of all systems per value (in the
@@ -15,10 +17,12 @@ def counts_html(s: dict[str, Any], labels: tuple[str, ...], colours: list[str]) 
     every = "".join(f"<td>{int(k)}</td>" for k in s["n"])
     heads = "".join(f'<th><span style="color:{c}">&#9679;</span> {html.escape(str(lb))}</th>'
                     for lb, c in zip(labels, colours, strict=True))
+    k, N = int(s["students"]), int(s["N"])
     return (f'<p class="room-joined" style="font-size:18px">Joined: <b class="room-students">'
-            f'{s["students"]}</b> students · N = <b class="room-N">{s["N"]}</b> systems '
-            f'({s["virtual"]} virtual, {s["ghosts"]} ghosts, {s["spectators"]} spectators '
-            f'per value) · t = <b class="room-t">{s["t"]:.2f}</b></p>'
+            f'{k}</b> {noun(k, "student")} · N = <b class="room-N">{N}</b> {noun(N, "system")} '
+            f'({s["virtual"]} virtual, {plural(s["ghosts"], "ghost")}, '
+            f'{plural(s["spectators"], "spectator")} per value) · '
+            f't = <b class="room-t">{s["t"]:.2f}</b></p>'
             f'<table class="room-table" style="font-size:18px;text-align:right">'
             f"<tr><th>value a</th>{heads}</tr><tr><th>students</th>{cells}</tr>"
             f"<tr><th>all systems</th>{every}</tr></table>")

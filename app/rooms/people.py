@@ -39,9 +39,21 @@ class Ghost:
     label: str
 
 
-def default_pace(ham: Hamiltonian, wall_period: float = 30.0) -> float:
-    """Simulated time per wall second such that the slowest oscillation of H (its largest
-    eigenvalue gap) takes ``wall_period`` seconds; 0.1 when H has one level."""
+def slowest_period(ham: Hamiltonian) -> float | None:
+    """2 pi / (largest eigenvalue gap of H): one period of its slowest oscillation in
+    simulated time units (the Rabi period of a two-level H); None when H has one level."""
     lam = np.linalg.eigvalsh(ham.H)
     gap = float(lam[-1] - lam[0])
-    return (2 * math.pi / gap) / wall_period if gap > 1e-12 else 0.1
+    return 2 * math.pi / gap if gap > 1e-12 else None
+
+
+def rounded(x: float, digits: int = 2) -> float:
+    """``x`` to ``digits`` significant digits (0.0937 -> 0.094): a value a teacher reads."""
+    return float(f"{x:.{digits}g}")
+
+
+def default_pace(ham: Hamiltonian, wall_period: float = 30.0) -> float:
+    """Simulated time per wall second such that the slowest oscillation of H takes about
+    ``wall_period`` seconds, to two significant digits; 0.1 when H has one level."""
+    period = slowest_period(ham)
+    return rounded(period / wall_period) if period is not None else 0.1

@@ -26,11 +26,15 @@ from ..plots.base import palette
 from ..plots.ensemble import HistogramView
 from ..plots.series import DeviationView
 from .board import counts_html, recent_html
+from .people import rounded, slowest_period
 from .qr import join_url, page_base, qr_svg
 from .registry import Rooms, rooms
 from .state import projector_state
 
 PERIOD_MS = 500
+#: Seconds the teacher key stays on screen after "Show teacher key" (the projector is
+#: public: with the code, the key takes the room over from any dashboard).
+KEY_SHOWN_S = 10
 
 
 class _Rows:
@@ -76,10 +80,12 @@ class ClassroomView(pn.viewable.Viewer):
         self.close = pn.widgets.Button(label="Close the room", color="danger",
                                        variant="outline", css_classes=["room-close"])
         self.close.on_click(lambda e: self.close_room())
-        self.pace = pn.widgets.FloatInput(label="Pace (time units per second)", value=0.1,
-                                          start=0.001, end=10.0, step=0.01, width=220,
-                                          css_classes=["room-pace"])
+        self.pace = pn.widgets.FloatInput(label="Pace (simulated time units per second)",
+                                          value=0.1, start=0.001, end=10.0, step=0.01,
+                                          width=260, css_classes=["room-pace"])
         self.pace.param.watch(lambda e: self._set("pace", e.new), "value")
+        self.pace_note = pn.pane.HTML("", css_classes=["room-pace-note"], margin=(0, 10))
+        self.pace.param.watch(lambda e: self._note_pace(), "value")
         self.virtual.param.watch(lambda e: self.room and self.room.set_virtual(e.new), "value")
         self.measure.param.watch(lambda e: self.room and self.room.set_measure_mode(e.new),
                                  "value")
@@ -92,24 +98,39 @@ class ClassroomView(pn.viewable.Viewer):
         self.recent = pn.pane.HTML("", css_classes=["room-recent"])
         self.plots = pn.Column(sizing_mode="stretch_width")
         self.hist = self.dev = None
+        self.show_key = pn.widgets.Toggle(label="Show teacher key", variant="outline",
+                                          width=170, css_classes=["room-show-key"])
+        self.show_key.param.watch(lambda e: self._reveal(e.new), "value")
+        self.key = pn.pane.HTML("", css_classes=["room-key-box"])
+        self._key_until: float | None = None
         self.again_code = pn.widgets.TextInput(label="Room code", width=120)
         self.again_key = pn.widgets.PasswordInput(label="Teacher key", width=160)
         self.again = pn.widgets.Button(label="Reconnect", variant="outline",
                                        css_classes=["room-reconnect"])
         self.again.on_click(lambda e: self.reconnect())
-        self.setup = pn.Column(pn.Row(self.virtual, self.spectators), self.ghosts,
+        self.intro = pn.pane.Markdown(
+            "### Classroom: the class is the ensemble\nOpen a room for the Hamiltonian "
+            "chosen in the sidebar. Each phone that joins becomes one system of the agent "
+            "engine; the copy rule runs among the students.", sizing_mode="stretch_width")
+        self.setup = pn.Column(self.intro, pn.Row(self.virtual, self.spectators), self.ghosts,
                                self.measure, self.open,
                                pn.pane.Markdown("Or take over a room that is still open "
                                                 "(after a reload of this page):"),
                                pn.Row(self.again_code, self.again_key, self.again),
-                               css_classes=["room-setup"])
-        side = pn.Column(self.link, self.qr_box, self.counts, pn.Row(self.play, self.reset),
-                         self.pace, self.virtual, self.measure,
-                         pn.Row(self.show_qr, self.close),
-                         width=440)
-        self.live = pn.Row(pn.Column(self.plots, self.recent, sizing_mode="stretch_width"),
-                           side, visible=False, sizing_mode="stretch_width",
-                           css_classes=["room-live"])
+                               sizing_mode="stretch_width", css_classes=["room-setup"])
+        # what the class and the teacher need at once sits in one strip at the top (at
+        # 1280 x 720 all of it above the fold): the QR code, the link and code, the
+        # controls, the counts; it wraps on a narrower screen
+        controls = pn.Column(self.link, pn.Row(self.play, self.reset, self.close),
+                             self.pace, self.pace_note, width=500)
+        top = pn.FlexBox(self.qr_box, controls, pn.Column(self.counts, width=430),
+                         flex_wrap="wrap", align_items="flex-start",
+                         sizing_mode="stretch_width", css_classes=["room-top"])
+        side = pn.Column(self.recent, self.virtual, self.measure, self.show_qr,
+                         self.show_key, self.key, width=400)
+        self.live = pn.Column(top, pn.Row(self.plots, side, sizing_mode="stretch_width"),
+                              visible=False, sizing_mode="stretch_width",
+                              css_classes=["room-live"])
 
     # -- actions ---------------------------------------------------------------------
     def open_room(self) -> None:
@@ -136,17 +157,21 @@ class ClassroomView(pn.viewable.Viewer):
     def _show(self, room) -> None:
         self.room, self._seen_version, self._shown = room, -1, 0
         self.message.object = ""
-        self.pace.value = round(room.pace, 4)
+        self.pace.value = rounded(room.pace, 3)
+        self._note_pace()
         self.virtual.value = sum(o is None for o in room.owners)
         self.measure.value = room.measure_mode
         url = join_url(self._base if self._base is not None else page_base(pn.state.curdoc),
                        room.code)
         self.qr.object = qr_svg(url)
-        self.link.object = (f'<p class="room-join" style="font-size:20px">Join at '
-                            f'<b>{html.escape(url)}</b><br>Room code <b class="room-code" '
-                            f'style="font-size:32px;letter-spacing:3px">{room.code}</b><br>'
-                            f'<small>Teacher key (to reconnect after a reload): <span '
-                            f'class="room-key">{room.teacher_key}</span></small></p>')
+        # the link never breaks inside a part: only before "?room=" when it must
+        base, query = html.escape(url).split("?", 1)
+        self.link.object = (f'<p class="room-join" style="font-size:20px;margin:0">Join at '
+                            f'<b class="room-url"><span style="white-space:nowrap">{base}'
+                            f'</span><wbr><span style="white-space:nowrap">?{query}</span></b>'
+                            f'<br>Room code <b class="room-code" '
+                            f'style="font-size:32px;letter-spacing:3px">{room.code}</b></p>')
+        self.show_key.value = False
         self.hist = HistogramView(room.ham.P, tuple(room.ham.labels))
         self.dev = DeviationView(max(room.ens.N, 1))
         self.plots.objects = [pn.pane.Bokeh(self.hist.fig, sizing_mode="stretch_width"),
@@ -154,6 +179,32 @@ class ClassroomView(pn.viewable.Viewer):
         self.setup.visible, self.live.visible = False, True
         self.refresh()
         self._start_callback()
+
+    def _note_pace(self) -> None:
+        """What the pace means: the wall seconds of one period of the slowest oscillation."""
+        period = slowest_period(self.room.ham) if self.room is not None else None
+        pace = self.pace.value or 0.0
+        self.pace_note.object = "" if period is None or pace <= 0 else (
+            f'<span style="font-size:15px">One period of the slowest oscillation '
+            f"({rounded(period, 3):g} time units) takes {period / pace:.0f} s.</span>")
+
+    def _reveal(self, on: bool) -> None:
+        """Show the teacher key for KEY_SHOWN_S seconds (or until a second click); it is
+        not in the page otherwise."""
+        room = self.room
+        if on and room is not None:
+            self._key_until = room.clock() + KEY_SHOWN_S
+            self.key.object = (f'<p style="font-size:16px">Teacher key <b class="room-key">'
+                               f"{room.teacher_key}</b>: with the room code it takes this "
+                               f"room over after a reload of the dashboard. Hidden again in "
+                               f"{KEY_SHOWN_S} s.</p>")
+            self.show_key.label = "Hide teacher key"
+        else:
+            self._key_until = None
+            self.key.object = ""
+            self.show_key.label = "Show teacher key"
+            if on:
+                self.show_key.value = False
 
     def toggle(self) -> None:
         if self.room is not None:
@@ -176,6 +227,7 @@ class ClassroomView(pn.viewable.Viewer):
     def close_room(self) -> None:
         if self.room is not None:
             self._registry().close(self.room.code)
+        self.show_key.value = False
         self.room = None
         self._stop_callback()
         self.setup.visible, self.live.visible = True, False
@@ -199,6 +251,8 @@ class ClassroomView(pn.viewable.Viewer):
         if room is None:
             return
         room.seen_by_teacher()
+        if self._key_until is not None and room.clock() >= self._key_until:
+            self.show_key.value = False
         if room.version == self._seen_version:
             return
         s = projector_state(room)
@@ -227,11 +281,7 @@ class ClassroomView(pn.viewable.Viewer):
                 band.top = label.y = (1 + 2 * k) * floor
 
     def __panel__(self) -> pn.viewable.Viewable:
-        intro = pn.pane.Markdown(
-            "### Classroom: the class is the ensemble\nOpen a room for the Hamiltonian "
-            "chosen in the sidebar. Each phone that joins becomes one system of the agent "
-            "engine; the copy rule runs among the students.", sizing_mode="stretch_width")
-        return pn.Column(intro, self.message, self.setup, self.live,
+        return pn.Column(self.message, self.setup, self.live,
                          sizing_mode="stretch_width", css_classes=["rel-classroom"])
 
 

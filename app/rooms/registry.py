@@ -17,6 +17,7 @@ from typing import Any
 from real_ensemble_lab.engine import InputError
 
 from .model import Room
+from .text import plural
 
 log = logging.getLogger("real_ensemble_lab.app.rooms")
 
@@ -67,8 +68,8 @@ class Rooms:
                 raise InputError("Classroom rooms are turned off on this server "
                                  "(REAL_ENSEMBLE_LAB_MAX_ROOMS=0).")
             if len(self._rooms) >= self.max_rooms:
-                n = f"{self.max_rooms} room" + ("s" if self.max_rooms > 1 else "")
-                raise InputError(f"This server already holds {n}, its limit; close one or "
+                raise InputError(f"This server already holds {plural(self.max_rooms, 'room')}, "
+                                 f"its limit; close one or "
                                  f"try again later.")
             code = new_code(self._rooms)
             kw.setdefault("seed", secrets.randbelow(2**31))

@@ -24,6 +24,17 @@ def clean_nickname(raw: Any) -> str:
     return re.sub(r"\s+", " ", kept).strip()[:NICK_MAX].strip()
 
 
+def noun(k: int, one: str, many: str | None = None) -> str:
+    """``one`` for a count of exactly 1, else ``many`` (``one + "s"`` by default)."""
+    return one if k == 1 else (many if many is not None else one + "s")
+
+
+def plural(k: int, one: str, many: str | None = None) -> str:
+    """The count and its noun: ``plural(1, "student")`` is '1 student', ``plural(0,
+    "student")`` '0 students'."""
+    return f"{k} {noun(k, one, many)}"
+
+
 class Copy(NamedTuple):
     """System ``copier`` took the beable and phase of ``source`` at time ``t``."""
 

@@ -10,8 +10,23 @@
   let stopped = false;
   let lastFeed = "";
 
+  // "1 student", "2 students" (app/rooms/text.py's plural, for the card)
+  function plural(k, one) { return k + " " + (k === 1 ? one : one + "s"); }
   function show(id, on) { $(id).hidden = !on; }
   function say(text) { $("message").textContent = text; show("message", !!text); }
+  function heading(title, withCode) {
+    $("title").textContent = title;
+    $("room-code").textContent = withCode ? code : "";
+  }
+  // no room by this code (a typo, or it closed): the sentence, and the code form again
+  function askCode(text) {
+    say(text);
+    heading("Join the ensemble", false);
+    show("card", false);
+    show("join-form", false);
+    show("code-form", true);
+    $("code").setAttribute("aria-invalid", text ? "true" : "false");
+  }
 
   async function call(method, path, body) {
     const opts = { method: method, credentials: "same-origin", headers: {} };
@@ -36,10 +51,15 @@
       if (!$("card").hidden) say("You were away for a long time, so your system left the " +
                                  "ensemble. Join again to get a new one.");
       show("card", false);
-      show("join-form", !s.closed);
+      if (s.closed) { askCode("This room has closed. Type the code of another room."); return; }
+      heading("Join room", true);
+      show("code-form", false);
+      show("join-form", true);
       return;
     }
     say("");
+    heading("You are one system of room", true);
+    show("code-form", false);
     show("join-form", false);
     show("card", true);
     $("you").textContent = s.you;
@@ -60,7 +80,7 @@
     $("measured").textContent = m ? "Measured at t = " + m.t.toFixed(2) + ": a = " + m.label : "";
     $("status").textContent = "t = " + s.t.toFixed(2) + " · " +
       (s.closed ? "the room has closed" : s.running ? "running" : "paused") + " · " +
-      s.students + (s.students === 1 ? " student, " : " students, ") + s.N + " systems";
+      plural(s.students, "student") + ", " + plural(s.N, "system");
     const feed = JSON.stringify(s.feed);
     if (feed !== lastFeed) {
       lastFeed = feed;
@@ -84,7 +104,7 @@
         wait = 500;
         if (s.gone) break;
       } catch (e) {
-        if (e.status === 404) { say(e.message); show("card", false); break; }
+        if (e.status === 404) { askCode(e.message); break; }
         say("Connection lost; trying again…");
         await new Promise((res) => setTimeout(res, wait));
         wait = Math.min(wait * 2, 5000);
@@ -94,13 +114,14 @@
   }
 
   async function start() {
-    if (!code) { show("code-form", true); return; }
-    $("room-code").textContent = code;
+    if (!code) { askCode(""); return; }
     try {
       const s = await call("GET", "/state?since=-1");
       render(s);
       if (!s.gone) poll();  // not joined yet: the join starts the polls (with the cookie)
-    } catch (e) { say(e.message); }
+    } catch (e) {
+      if (e.status === 404) askCode(e.message); else say(e.message);
+    }
   }
 
   $("join-form").addEventListener("submit", async (ev) => {
@@ -110,7 +131,9 @@
       render(await call("POST", "/join", { nickname: $("nick").value }));
       stopped = false;
       poll();
-    } catch (e) { say(e.message); }
+    } catch (e) {
+      if (e.status === 404 || e.status === 409) askCode(e.message); else say(e.message);
+    }
     $("join").disabled = false;
   });
   $("measure").addEventListener("click", async () => {
