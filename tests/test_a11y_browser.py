@@ -330,6 +330,38 @@ SIDEWAYS = """() => {
 }"""
 
 
+#: The boxes of what the Studies page's two columns hold (each child of each column).
+BOXES = """(page) => {
+  const shown = (e) => !["STYLE", "LINK"].includes(e.tagName)
+                       && !e.classList.contains("scroll-button")
+  const cols = []  // the two columns: the first Columns down the page's tree
+  const walk = (e) => {
+    for (const k of [...(e.shadowRoot ?? e).children].filter(shown)) {
+      if (k.classList.contains("bk-panel-models-layout-Column")) cols.push(k)
+      else walk(k)
+    }
+  }
+  walk(page)
+  const out = []
+  for (const col of cols) {
+    for (const e of [...(col.shadowRoot ?? col).children].filter(shown)) {
+      const b = e.getBoundingClientRect()
+      if (b.width > 0 && b.height > 0) {
+        out.push({what: (e.innerText || e.className).slice(0, 40), x: b.x, y: b.y,
+                  w: b.width, h: b.height})
+      }
+    }
+  }
+  return out
+}"""
+
+
+def overlap(a: dict, b: dict) -> bool:
+    """Whether two boxes share more than a pixel each way."""
+    return (min(a["x"] + a["w"], b["x"] + b["w"]) - max(a["x"], b["x"]) > 1
+            and min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"]) > 1)
+
+
 def test_studies_on_a_phone_390x844(browser, server):
     ctx = browser.new_context(**PHONE)
     page = ctx.new_page()
@@ -346,6 +378,20 @@ def test_studies_on_a_phone_390x844(browser, server):
     assert box["width"] >= 300
     sideways = page.evaluate(SIDEWAYS)
     assert sideways["page"] <= 391 and sideways["card"] <= 1, sideways
+    # nothing drawn over anything else: the controls, then the plots and their texts (a
+    # Row's fixed height drew the message over "Heatmap x" and "Runs" over "Heatmap y")
+    boxes = page.locator(".studies-page").first.evaluate(BOXES)
+    assert len(boxes) >= 15, boxes  # both columns measured
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not overlap(a, b), (a, b)
+    # the page uses the screen's height: the main card is not a window scrolling inside
+    # the upper half of the screen
+    card = page.locator("#main .pn-wrapper").bounding_box()
+    assert card["y"] + card["height"] >= 844 - 30, card
+    runs = page.get_by_text("(each opens live in the dashboard")
+    runs.scroll_into_view_if_needed()
+    expect(runs).to_be_in_viewport()
     screenshot(page, "phone-390x844-studies")
     assert errors == []
     ctx.close()
