@@ -308,6 +308,19 @@ def test_phone_390x844(browser, server):
     for name in ("play", "step", "reset"):  # the transport without scrolling
         b = page.locator(f".rel-{name} button").bounding_box()
         assert 0 <= b["y"] and b["y"] + b["height"] <= 844 and b["x"] + b["width"] <= 390
+    # no Space bar on a phone: no "(or Space)", no "Space: play / pause"
+    press = page.locator(".rel-press-play")
+    expect(press).to_be_visible(timeout=30_000)
+    expect(press).to_have_text("Press Play to start", use_inner_text=True)
+    # a tap on Play leaves no tooltip over Step and Reset
+    tip = page.get_by_text("Start or pause the simulation")
+    page.locator(".rel-play button").tap()
+    expect(page.locator(".rel-play button")).to_have_text("Pause")
+    expect(tip).to_be_attached()  # the tap's emulated hover asked for it ...
+    expect(tip).to_be_hidden()  # ... a touch screen does not show it
+    page.locator(".rel-play button").tap()
+    expect(page.locator(".rel-play button")).to_have_text("Play")
+    expect(tip).to_be_hidden()
     # the sidebar button's tooltip (left on by a touch) never covers the title
     page.locator("#sidebar-button").hover()
     expect(page.locator('fast-tooltip[anchor="sidebar-button"]')).to_be_hidden()
@@ -316,6 +329,8 @@ def test_phone_390x844(browser, server):
     page.locator("#sidebar-button").click()  # the controls cover the page, no scrolling
     expect(page.locator("#sidebar")).not_to_have_class(re.compile("hidden"))
     expect(page.locator(".lesson-select select")).to_be_in_viewport()
+    expect(page.locator(".rel-w-speed")).to_be_visible()
+    expect(page.locator(".rel-hint")).to_be_hidden()
     assert page.evaluate("document.documentElement.scrollWidth") <= 391
     screenshot(page, "phone-390x844-controls")
     assert errors == []

@@ -178,6 +178,25 @@ def test_the_phase_order_plot_has_a_card_of_its_own(browser, server, size):
     ctx.close()
 
 
+def test_the_play_tooltip_goes_away_on_a_click(browser, server):
+    """Panel hides a button's tooltip only when the pointer leaves it: after a click on
+    Play it stayed over Step and Reset."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = ctx.new_page()
+    open_app(page, server)
+    tip = page.get_by_text("Start or pause the simulation")
+    page.locator(".rel-play button").hover()
+    expect(tip).to_be_visible()  # a hover still explains the button
+    play(page)
+    expect(tip).to_be_hidden()
+    page.mouse.move(640, 600)  # away and back: it explains again
+    page.locator(".rel-play button").hover()
+    expect(tip).to_be_visible()
+    pause(page)
+    expect(tip).to_be_hidden()
+    ctx.close()
+
+
 #: Bad link values, each with the notice it must produce.
 BAD_LINK = {
     'pv={"theta":99,"nope":1}': ("theta=99 from the link is outside", "has no parameter 'nope'"),

@@ -184,4 +184,5 @@ _CAPTION = ":host {font-size: 14px; color: #374151; margin: 0 8px;} p {margin: 2
 _PRESS = """
 .rel-press-play {text-align: center; font-size: 20px; color: #14532d; background: #dcfce7;
   border: 2px solid #16a34a; border-radius: 10px; padding: 4px 8px;}
+@media (hover: none) {.rel-space {display: none;}}  /* a touch screen has no Space bar */
 """
