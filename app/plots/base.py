@@ -205,7 +205,7 @@ def style_legend(fig, location: str = "top_right") -> None:
 
 #: A horizontal legend's gap between entries and between a swatch and its label (px): at
 #: Bokeh's defaults an entry's label ran into the next one's swatch ("ensemble▬ exact").
-ROW_SPACING = 16
+ROW_SPACING = 12
 ROW_STANDOFF = 6
 
 

@@ -241,7 +241,8 @@ class TrackedView(SeriesView):
         self.fig = styled(fig, "Tracked systems: who copies whom")
         self.watch(fig)
         style_legend(fig)
-        legend_row(fig)  # above: not over the steps
+        # above, not over the steps; three entries a row: five in one ran past the card
+        legend_row(fig).ncols = min(k, 3)
         self._seen = False
 
     def _columns(self, rows: Rows) -> dict[str, np.ndarray] | None:
