@@ -52,9 +52,11 @@ MAX_CELL_LINKS = 12
 RUNS_HEIGHT = 420
 #: Under this page width (px) the controls stack above the plots (phones, small tablets).
 NARROW = 800
-#: The page's row on a narrow screen: the controls above the plots, the plots full width.
+#: The page's boxes on a narrow screen: the controls above the plots (the flex box wraps),
+#: each as wide as the page. Heights stay the content's: a Bokeh Row set a fixed height
+#: from its side-by-side layout, so on a phone the plots were drawn over the controls.
 NARROW_CSS = f"""@media (max-width: {NARROW}px) {{
-  :host {{flex-direction: column !important; max-width: calc(100vw - 16px);}}
+  :host {{max-width: calc(100vw - 16px);}}
   :host > * {{max-width: 100% !important; min-width: 0 !important;}}
 }}"""
 _LINK = {"type": "link", "label": "open live ↗", "target": "_blank"}
@@ -355,6 +357,9 @@ class StudiesView(pn.viewable.Viewer):
         plots = pn.Column(self.message, self._drift, self._curve, self._tables,
                           self._absorb, self._heat, self._cell,
                           "**Runs** (each opens live in the dashboard with its preset, "
-                          "parameters and seed)", self._runs, sizing_mode="stretch_width")
-        return pn.Row(controls, plots, name="Studies", sizing_mode="stretch_width",
-                      stylesheets=[NARROW_CSS], css_classes=["studies-page"])
+                          "parameters and seed)", self._runs, sizing_mode="stretch_width",
+                          styles={"flex": f"1 1 {NARROW - 320}px", "min-width": "0"})
+        # a CSS flex box, not a Row: under NARROW px the plots wrap below the controls
+        return pn.FlexBox(controls, plots, name="Studies", flex_wrap="wrap",
+                          align_items="flex-start", sizing_mode="stretch_width",
+                          stylesheets=[NARROW_CSS], css_classes=["studies-page"])

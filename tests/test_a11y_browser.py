@@ -308,6 +308,19 @@ def test_phone_390x844(browser, server):
     for name in ("play", "step", "reset"):  # the transport without scrolling
         b = page.locator(f".rel-{name} button").bounding_box()
         assert 0 <= b["y"] and b["y"] + b["height"] <= 844 and b["x"] + b["width"] <= 390
+    # no Space bar on a phone: no "(or Space)", no "Space: play / pause"
+    press = page.locator(".rel-press-play")
+    expect(press).to_be_visible(timeout=30_000)
+    expect(press).to_have_text("Press Play to start", use_inner_text=True)
+    # a tap on Play leaves no tooltip over Step and Reset
+    tip = page.get_by_text("Start or pause the simulation")
+    page.locator(".rel-play button").tap()
+    expect(page.locator(".rel-play button")).to_have_text("Pause")
+    expect(tip).to_be_attached()  # the tap's emulated hover asked for it ...
+    expect(tip).to_be_hidden()  # ... a touch screen does not show it
+    page.locator(".rel-play button").tap()
+    expect(page.locator(".rel-play button")).to_have_text("Play")
+    expect(tip).to_be_hidden()
     # the sidebar button's tooltip (left on by a touch) never covers the title
     page.locator("#sidebar-button").hover()
     expect(page.locator('fast-tooltip[anchor="sidebar-button"]')).to_be_hidden()
@@ -316,6 +329,8 @@ def test_phone_390x844(browser, server):
     page.locator("#sidebar-button").click()  # the controls cover the page, no scrolling
     expect(page.locator("#sidebar")).not_to_have_class(re.compile("hidden"))
     expect(page.locator(".lesson-select select")).to_be_in_viewport()
+    expect(page.locator(".rel-w-speed")).to_be_visible()
+    expect(page.locator(".rel-hint")).to_be_hidden()
     assert page.evaluate("document.documentElement.scrollWidth") <= 391
     screenshot(page, "phone-390x844-controls")
     assert errors == []
@@ -328,6 +343,38 @@ SIDEWAYS = """() => {
   return {page: document.documentElement.scrollWidth,
           card: card == null ? 0 : card.scrollWidth - card.clientWidth}
 }"""
+
+
+#: The boxes of what the Studies page's two columns hold (each child of each column).
+BOXES = """(page) => {
+  const shown = (e) => !["STYLE", "LINK"].includes(e.tagName)
+                       && !e.classList.contains("scroll-button")
+  const cols = []  // the two columns: the first Columns down the page's tree
+  const walk = (e) => {
+    for (const k of [...(e.shadowRoot ?? e).children].filter(shown)) {
+      if (k.classList.contains("bk-panel-models-layout-Column")) cols.push(k)
+      else walk(k)
+    }
+  }
+  walk(page)
+  const out = []
+  for (const col of cols) {
+    for (const e of [...(col.shadowRoot ?? col).children].filter(shown)) {
+      const b = e.getBoundingClientRect()
+      if (b.width > 0 && b.height > 0) {
+        out.push({what: (e.innerText || e.className).slice(0, 40), x: b.x, y: b.y,
+                  w: b.width, h: b.height})
+      }
+    }
+  }
+  return out
+}"""
+
+
+def overlap(a: dict, b: dict) -> bool:
+    """Whether two boxes share more than a pixel each way."""
+    return (min(a["x"] + a["w"], b["x"] + b["w"]) - max(a["x"], b["x"]) > 1
+            and min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"]) > 1)
 
 
 def test_studies_on_a_phone_390x844(browser, server):
@@ -346,6 +393,20 @@ def test_studies_on_a_phone_390x844(browser, server):
     assert box["width"] >= 300
     sideways = page.evaluate(SIDEWAYS)
     assert sideways["page"] <= 391 and sideways["card"] <= 1, sideways
+    # nothing drawn over anything else: the controls, then the plots and their texts (a
+    # Row's fixed height drew the message over "Heatmap x" and "Runs" over "Heatmap y")
+    boxes = page.locator(".studies-page").first.evaluate(BOXES)
+    assert len(boxes) >= 15, boxes  # both columns measured
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not overlap(a, b), (a, b)
+    # the page uses the screen's height: the main card is not a window scrolling inside
+    # the upper half of the screen
+    card = page.locator("#main .pn-wrapper").bounding_box()
+    assert card["y"] + card["height"] >= 844 - 30, card
+    runs = page.get_by_text("(each opens live in the dashboard")
+    runs.scroll_into_view_if_needed()
+    expect(runs).to_be_in_viewport()
     screenshot(page, "phone-390x844-studies")
     assert errors == []
     ctx.close()

@@ -148,6 +148,55 @@ def test_the_exact_curve_has_no_segment_longer_than_the_output_spacing(page, ser
     assert shortest > 0.99 * dt
 
 
+#: The agents engine with phases: the phase circle, its order plot and the tracked systems.
+AGENTS = "?mode=agents&N=100000&phases=dynamic"
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080)])
+def test_the_phase_order_plot_has_a_card_of_its_own(browser, server, size):
+    """The order bars sat under the phase circle, 190 px tall: six tick labels in 55 px,
+    and a middle column twice as tall as the histogram and deviation cards beside it
+    (blank under them). Now the top row's cards are about as tall as each other, and the
+    order plot, as tall as the plots over time, shares their row."""
+    w, h = size
+    ctx = browser.new_context(viewport={"width": w, "height": h})
+    page = ctx.new_page()
+    errors = open_app(page, server, AGENTS)
+    for k in ("hist", "phase", "dev", "pop", "order"):
+        expect(page.locator(f".rel-plot-{k} canvas").first).to_be_visible(timeout=30_000)
+    top = {k: page.locator(f".rel-box-{k}").bounding_box() for k in ("hist", "phase", "dev")}
+    heights = [b["height"] for b in top.values()]
+    assert max(heights) - min(heights) < 80, top
+    order = page.locator(".rel-box-order").bounding_box()
+    pop = page.locator(".rel-box-pop").bounding_box()
+    assert page.locator(".rel-plot-order canvas").first.bounding_box()["height"] >= 280
+    assert order["y"] >= max(b["y"] + b["height"] for b in top.values()) - 1
+    if w >= 1280:  # wide enough: beside the populations, not under them
+        assert abs(order["y"] - pop["y"]) < 2 and abs(order["height"] - pop["height"]) < 80
+    screenshot(page, f"agents-{w}x{h}")
+    assert errors == []
+    ctx.close()
+
+
+def test_the_play_tooltip_goes_away_on_a_click(browser, server):
+    """Panel hides a button's tooltip only when the pointer leaves it: after a click on
+    Play it stayed over Step and Reset."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = ctx.new_page()
+    open_app(page, server)
+    tip = page.get_by_text("Start or pause the simulation")
+    page.locator(".rel-play button").hover()
+    expect(tip).to_be_visible()  # a hover still explains the button
+    play(page)
+    expect(tip).to_be_hidden()
+    page.mouse.move(640, 600)  # away and back: it explains again
+    page.locator(".rel-play button").hover()
+    expect(tip).to_be_visible()
+    pause(page)
+    expect(tip).to_be_hidden()
+    ctx.close()
+
+
 #: Bad link values, each with the notice it must produce.
 BAD_LINK = {
     'pv={"theta":99,"nope":1}': ("theta=99 from the link is outside", "has no parameter 'nope'"),

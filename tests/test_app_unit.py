@@ -517,3 +517,55 @@ def test_deviation_axis_ticks_never_crowd():
     assert view.ticker.ticks == [0.05, 0.1, 0.2, 0.5, 1.0]
     view.reset(10**6)
     assert view.ticker.ticks == [1e-4, 1e-3, 0.01, 0.1, 1.0]
+
+
+def test_horizontal_legends_keep_their_entries_apart():
+    """A legend in a row above or below a plot leaves a gap between an entry's label and
+    the next entry's swatch ("ensemble▬ exact |ψₐ|²" ran together); a phone's narrower."""
+    from bokeh.models import Legend
+
+    from real_ensemble_lab.app.plots.base import ROW_SPACING, compact
+
+    views = [HistogramView(2), PhaseView(2), PopulationsView(2), TrackedView(2, k=3)]
+    figs = [*(v.fig for v in views), views[1].order_fig]
+    for fig in figs:
+        for leg in fig.select(type=Legend):
+            assert leg.orientation == "horizontal"
+            assert leg.spacing == ROW_SPACING and leg.label_standoff >= 6, fig.title.text
+    hist = views[0].fig.legend[0]
+    compact(views[0].fig, True)
+    assert hist.spacing < ROW_SPACING and hist.glyph_width <= 20  # fits a phone
+    compact(views[0].fig, False)
+    assert hist.spacing == ROW_SPACING and hist.glyph_width == 28
+
+
+def test_an_empty_class_shows_the_same_cross_in_the_plot_and_its_legend():
+    """The legend's "empty class" is the plot's red × (at Bokeh's 20 px swatch with 3 px
+    lines it was a dot), and a × at y = 0 is drawn whole: the axis starts below 0."""
+    v = HistogramView(3)
+    item = next(i for i in v.fig.legend[0].items if i.label.value == "empty class")
+    swatch = item.renderers[0].glyph
+
+    def val(x):
+        return getattr(x, "value", x)
+
+    assert val(swatch.marker) == "x" and val(swatch.line_width) <= 2
+    assert min(v.fig.legend[0].glyph_width, v.fig.legend[0].glyph_height) * 0.4 >= 10
+    live = next(r.glyph for r in v.fig.renderers
+                if val(getattr(r.glyph, "marker", None)) == "x" and r.data_source is v.bars)
+    assert val(live.y) == 0
+    frame_px = 150  # the figure less its title, legend and x axis (measured: 157 px)
+    below = -v.y.start * frame_px / (v.y.end - v.y.start)
+    assert below >= (val(live.size) + val(live.line_width)) / 2
+    v.reset(100)
+    assert v.y.start < 0
+
+
+def test_the_phase_order_plot_is_tall_enough_for_its_ticks_and_title():
+    """Three ticks (0, 0.5, 1) in a plot as tall as the plots over time beside it, under a
+    title that fits a 300 px card in presentation mode."""
+    v = PhaseView(2)
+    fig = v.order_fig
+    assert fig.height >= 280
+    assert list(fig.yaxis[0].ticker.ticks) == [0, 0.5, 1]
+    assert fig.title.text == "Phase order per class"

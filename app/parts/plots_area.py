@@ -21,12 +21,14 @@ SERIES_PERIOD = 0.2
 LAYOUT = {  # where each plot sits: rows of the main area (they wrap on narrow screens)
     "top": ("hist", "phase", "dev"),
     "middle": ("marg", "joint"),
-    "bottom": ("pop", "tracked", "classical"),
+    # the phase order (agents) in a card of its own beside the plots over time, as tall as
+    # they are: under the phase circle it made the top row twice as tall as its other plots
+    "bottom": ("pop", "tracked", "order", "classical"),
 }
 #: CSS flex of each plot's box: grow, shrink, basis (the basis sets where rows wrap).
 FLEX = {"hist": "3 1 420px", "phase": "0 0 300px", "dev": "2 1 340px", "pop": "3 1 420px",
-        "tracked": "2 1 340px", "classical": "2 1 340px", "marg": "1 1 340px",
-        "joint": "1 1 340px"}
+        "tracked": "2 1 340px", "order": "1 1 300px", "classical": "2 1 340px",
+        "marg": "1 1 340px", "joint": "1 1 340px"}
 
 
 class PlotsArea(pn.viewable.Viewer):
@@ -52,24 +54,20 @@ class PlotsArea(pn.viewable.Viewer):
                                              stylesheets=[_CAPTION])
                          for k, spec in PLOTS.items()}
         self.boxes = {}
-        for k in PLOTS:
-            items = [self.panes[k], self.captions[k]]
-            if k == "phase":  # Bokeh panes are never hidden themselves: their boxes are
-                self.order_box = pn.Column(self.panes["order"], self.captions["order"],
-                                           sizing_mode="stretch_width", visible=False)
-                items = [self.panes["phase"], self.captions["phase"], self.order_box]
-            if k == "order":
-                continue
-            self.boxes[k] = pn.Column(*items, sizing_mode="stretch_width",
+        for k in PLOTS:  # Bokeh panes are never hidden themselves: their boxes are
+            self.boxes[k] = pn.Column(self.panes[k], self.captions[k],
+                                      sizing_mode="stretch_width",
                                       styles={**_BOX, "flex": FLEX[k]}, margin=(3, 3),
                                       visible=False, css_classes=[f"rel-box-{k}"])
         self.press_play = pn.pane.HTML(
-            '<div class="rel-press-play">Press <b>Play</b> (or Space) to start</div>',
+            '<div class="rel-press-play">Press <b>Play</b>'
+            '<span class="rel-space"> (or Space)</span> to start</div>',
             visible=False, stylesheets=[_PRESS], css_classes=["rel-press"], width=330,
             margin=(8, 4))
         self.show_captions = pn.widgets.Checkbox(label="Show plot captions", value=True,
                                                  css_classes=["rel-captions-toggle"])
         self.show_captions.param.watch(self._captions, "value")
+        self.order_box = self.boxes["order"]
         self.rows = [pn.FlexBox(*(self.boxes[k] for k in names if k in self.boxes),
                                 flex_wrap="wrap", sizing_mode="stretch_width")
                      for names in LAYOUT.values()]
@@ -134,8 +132,7 @@ class PlotsArea(pn.viewable.Viewer):
                 fig = None
             pane.object = fig
             self.captions[k].visible = self.show_captions.value
-            box = self.order_box if k == "order" else self.boxes[k]
-            box.visible = fig is not None
+            self.boxes[k].visible = fig is not None
 
     def _flush(self, playing: bool) -> None:
         """Send buffered rows: all at once when paused; while playing, one view per frame in
@@ -187,4 +184,5 @@ _CAPTION = ":host {font-size: 14px; color: #374151; margin: 0 8px;} p {margin: 2
 _PRESS = """
 .rel-press-play {text-align: center; font-size: 20px; color: #14532d; background: #dcfce7;
   border: 2px solid #16a34a; border-radius: 10px; padding: 4px 8px;}
+@media (hover: none) {.rel-space {display: none;}}  /* a touch screen has no Space bar */
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import panel as pn
 import param
+from bokeh.models import Tooltip
 
 from ..controller import Controller
 from ..widgets import with_help
@@ -12,7 +13,9 @@ from ..widgets import with_help
 class Keys(pn.custom.ReactiveHTML):
     """Page-wide keys: Space (outside text fields and anything Space operates: buttons,
     links, check boxes, tabs) counts a press here; the sidebar follows presentation mode
-    and narrow screens (the template's own closeNav)."""
+    and narrow screens (the template's own closeNav); a press on a transport button puts
+    its tooltip away until the pointer leaves the button (Panel hides it on leaving only,
+    so after a click it covered Step and Reset; app/style.css)."""
 
     presses = param.Integer(default=0)
     collapse = param.Boolean(default=False, doc="Sidebar closed (presentation mode).")
@@ -38,6 +41,19 @@ class Keys(pn.custom.ReactiveHTML):
               data.presses = data.presses + 1;
             }
           });
+          let pressed = null;
+          document.addEventListener('pointerdown', (e) => {
+            pressed = e.composedPath().find((n) => n.classList
+                                            && n.classList.contains('rel-tipped')) || null;
+            document.body.classList.toggle('rel-tips-off', pressed !== null);
+          }, true);
+          // pointermove: moving onto a plot's canvas sent no pointerover
+          document.addEventListener('pointermove', (e) => {
+            if (pressed !== null && !e.composedPath().includes(pressed)) {
+              pressed = null;
+              document.body.classList.remove('rel-tips-off');
+            }
+          }, true);
           const phone = window.matchMedia('(max-width: 600px)');
           data.narrow = phone.matches;
           phone.addEventListener('change', (e) => { data.narrow = e.matches; });
@@ -52,6 +68,13 @@ class Keys(pn.custom.ReactiveHTML):
     }
 
 
+def tip(text: str) -> Tooltip:
+    """A transport button's tooltip, as Panel draws a ``description`` but with the class
+    ``rel-tip``: the page's style sheet hides it after a press and on touch screens."""
+    return Tooltip(content=text, position="right", css_classes=["rel-tip"],
+                   stylesheets=[":host {white-space: initial; max-width: 300px;}"])
+
+
 class Transport(pn.viewable.Viewer):
     """The transport row: the first thing on the page and in the tab order."""
 
@@ -60,17 +83,19 @@ class Transport(pn.viewable.Viewer):
         self.ctl = ctl
         W = pn.widgets
         big = dict(height=46, stylesheets=[_BIG], margin=(6, 4))
-        self.play = W.Button(label="Play", color="success", css_classes=["rel-play"],
-                             description="Start or pause the simulation (Space)", width=120,
-                             **big)
+        self.play = W.Button(label="Play", color="success",
+                             css_classes=["rel-play", "rel-tipped"],
+                             description=tip("Start or pause the simulation (Space)"),
+                             width=120, **big)
         self.play.on_click(lambda e: ctl.toggle_play())
         self.step = W.Button(label="Step", color="primary", variant="outline",
-                             description="Advance by one output interval Δt", width=80,
-                             css_classes=["rel-step"], **big)
+                             description=tip("Advance by one output interval Δt"), width=80,
+                             css_classes=["rel-step", "rel-tipped"], **big)
         self.step.on_click(lambda e: ctl.step())
         self.reset = W.Button(label="Reset", color="primary", variant="outline",
-                              description="A fresh ensemble with the same settings, at t = 0",
-                              width=80, css_classes=["rel-reset"], **big)
+                              description=tip("A fresh ensemble with the same settings, "
+                                              "at t = 0"),
+                              width=80, css_classes=["rel-reset", "rel-tipped"], **big)
         self.reset.on_click(lambda e: ctl.reset())
         self.speed = W.EditableFloatSlider(
             label="Speed (time units per second)", start=0.05, end=5.0,
@@ -80,8 +105,10 @@ class Transport(pn.viewable.Viewer):
         self.speed.param.watch(lambda e: setattr(ctl, "speed", e.new)
                                if e.new is not None else None, "value")
         ctl.param.watch(lambda e: setattr(self.speed, "value", e.new), "speed")
+        # a touch screen has no Space bar: no hint there
         self.hint = pn.pane.HTML('<span class="rel-hint">Space: play / pause</span>',
-                                 margin=(0, 10))
+                                 margin=(0, 10), css_classes=["rel-space-hint"],
+                                 stylesheets=["@media (hover: none) {:host {display: none;}}"])
         self.keys = Keys(collapse=ctl.presentation, width=0, height=0, margin=0)
         self.keys.param.watch(lambda e: ctl.toggle_play(), "presses")
         ctl.param.watch(self._show_playing, ["playing", "preparing"])

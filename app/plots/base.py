@@ -133,7 +133,13 @@ def compact(fig, on: bool, presentation: bool = False) -> None:
     for leg in fig.select(type=Legend):
         if not hasattr(leg, "_rel_label_size"):
             leg._rel_label_size = leg.label_text_font_size
+            leg._rel_row = (leg.spacing, leg.label_standoff, leg.glyph_width)
         leg.label_text_font_size = COMPACT[1] if on else leg._rel_label_size
+        if leg.orientation == "horizontal":  # a row of entries: narrower gaps and swatches
+            spacing, standoff, glyph = leg._rel_row
+            leg.update(spacing=min(spacing, 8) if on else spacing,
+                       label_standoff=min(standoff, 4) if on else standoff,
+                       glyph_width=min(glyph, 20) if on else glyph)
 
 
 #: Glyph properties that place a glyph (a legend swatch's copy gets NaN there).
@@ -195,6 +201,25 @@ def style_legend(fig, location: str = "top_right") -> None:
         leg.click_policy = "hide"
         leg.spacing = 2
         leg.padding = 6
+
+
+#: A horizontal legend's gap between entries and between a swatch and its label (px): at
+#: Bokeh's defaults an entry's label ran into the next one's swatch ("ensemble▬ exact").
+ROW_SPACING = 12
+ROW_STANDOFF = 6
+
+
+def legend_row(fig, place: str = "above", size: str = "10pt") -> Legend:
+    """Move the figure's (styled) legend out of the plot to ``place`` as one row (or
+    ``ncols`` columns), entries spaced so that each label stands clear of the next swatch."""
+    leg = fig.legend[0]
+    fig.add_layout(leg, place)
+    leg.orientation = "horizontal"
+    leg.label_text_font_size = size
+    leg.spacing = ROW_SPACING
+    leg.label_standoff = ROW_STANDOFF
+    leg.padding = 4
+    return leg
 
 
 def f32(x: Any) -> np.ndarray:

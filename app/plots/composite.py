@@ -16,7 +16,7 @@ from bokeh.transform import transform
 from real_ensemble_lab.engine.core.composite import PART_NAMES, marginals, parts_of
 from real_ensemble_lab.engine.core.stepper import Frame
 
-from .base import EXACT, View, f32, left_border, style_legend, styled, wire
+from .base import EXACT, View, f32, left_border, legend_row, style_legend, styled, wire
 
 #: One colour per part: Alice, Bob, Charlie.
 PART_COLORS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2")
@@ -68,10 +68,7 @@ class MarginalsView(View):
         if len(self.parts) > 2:  # six bars and more: smaller labels, or they touch
             fig.xaxis.major_label_text_font_size = "10pt"
         style_legend(fig)
-        fig.add_layout(fig.legend[0], "above")  # not over the bars
-        fig.legend.orientation = "horizontal"
-        fig.legend.label_text_font_size = "11pt"
-        fig.legend.spacing = 14
+        legend_row(fig, size="11pt")  # above: not over the bars
         self._last: tuple[np.ndarray, np.ndarray] | None = None
 
     def values(self, frame: Frame) -> tuple[np.ndarray, np.ndarray]:

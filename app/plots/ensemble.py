@@ -17,11 +17,15 @@ from .base import (
     View,
     f32,
     left_border,
+    legend_row,
     palette,
     style_legend,
     styled,
     wire,
 )
+
+#: Where the histogram's y axis starts: far enough below 0 for half an empty-class ×.
+EMPTY_Y0 = -0.08
 
 
 class HistogramView(View):
@@ -38,7 +42,9 @@ class HistogramView(View):
             "empty": np.zeros(P, np.float32),
             "x0": a - 0.45, "x1": a + 0.45, "p": np.zeros(P, np.float32),
         })
-        self.y = Range1d(0, 1.05)
+        # starts a little below 0: an empty class's × at y = 0 is drawn whole, not cut
+        # in half by the frame (it looked like a chevron)
+        self.y = Range1d(EMPTY_Y0, 1.05)
         fig = figure(height=300, sizing_mode="stretch_width", y_range=self.y,
                      x_range=Range1d(-0.6, P - 0.4), tools=TOOLS,
                      x_axis_label="beable value a", y_axis_label="fraction of systems")
@@ -55,9 +61,11 @@ class HistogramView(View):
         fig.xgrid.grid_line_color = None
         self.fig = styled(fig, "Ensemble nₐ/N vs. |ψₐ|²")
         style_legend(fig)
-        fig.add_layout(fig.legend[0], "above")  # never over the bars
-        fig.legend.orientation = "horizontal"
-        fig.legend.label_text_font_size = "11pt"
+        # Bokeh draws a legend's marker at 0.4 of its swatch: at 20 px and 3 px lines the
+        # × was a red dot; a larger swatch and thinner lines show the × of the plot
+        fig.legend.glyph_height = fig.legend.glyph_width = 28
+        fig.legend.items[-1].renderers[0].glyph.line_width = 2
+        legend_row(fig, size="11pt")  # above: never over the bars
         self._rho = None
         self._p = None
         self._empty = None
@@ -136,16 +144,16 @@ class PhaseView(View):
         fig.grid.visible = False
         self.fig = styled(fig, "Phases φ on the circle")
         style_legend(fig)
-        fig.add_layout(fig.legend[0], "below")
-        fig.legend.orientation = "horizontal"
-        fig.legend.label_text_font_size = "10pt"  # at 12pt it ran past the plot's 290 px
+        legend_row(fig, "below")  # at 12pt it ran past the plot's 290 px
         left_border(fig, 10)
 
         self.order = ColumnDataSource({"a": np.arange(P, dtype=np.float32) - 0.18,
                                        "b": np.arange(P, dtype=np.float32) + 0.18,
                                        "polar": np.ones(P, np.float32),
                                        "nematic": np.ones(P, np.float32)})
-        ofig = figure(height=190, sizing_mode="stretch_width", y_range=Range1d(0, 1.05),
+        # as tall as the plots over time beside it (its own card in their row): at 190 px
+        # in the phase card six tick labels shared 55 px and the column grew past its row
+        ofig = figure(height=300, sizing_mode="stretch_width", y_range=Range1d(0, 1.05),
                       x_range=Range1d(-0.6, P - 0.4), tools="save",
                       x_axis_label="beable value a", y_axis_label="order")
         w = 0.34 if P <= 16 else 0.45
@@ -156,12 +164,10 @@ class PhaseView(View):
         ofig.xgrid.grid_line_color = None
         if P <= 16:
             ofig.xaxis.ticker = FixedTicker(ticks=list(range(P)))
-        self.order_fig = styled(ofig, "Phase alignment per class")
-        ofig.title.text_font_size = "13pt"
+        ofig.yaxis.ticker = FixedTicker(ticks=[0, 0.5, 1])  # an order: none, half, full
+        self.order_fig = styled(ofig, "Phase order per class")
         style_legend(ofig)
-        ofig.add_layout(ofig.legend[0], "above")
-        ofig.legend.orientation = "horizontal"
-        ofig.legend.label_text_font_size = "10pt"
+        legend_row(ofig)
 
     def reset(self, N: int) -> None:
         self._jitter = None

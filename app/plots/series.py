@@ -28,6 +28,7 @@ from .base import (
     TOOLS,
     SeriesView,
     f32,
+    legend_row,
     palette,
     style_legend,
     styled,
@@ -63,10 +64,7 @@ class PopulationsView(SeriesView):
                          line_dash="dashed", alpha=0.9, legend_label=f"|ψ{subscript(names[a])}|²")
             self.fig = styled(fig, "Populations over time")
             style_legend(fig)
-            fig.add_layout(fig.legend[0], "above")  # not over the lines
-            fig.legend.orientation = "horizontal"
-            fig.legend.ncols = ncols
-            fig.legend.label_text_font_size = "10pt"
+            legend_row(fig).ncols = ncols  # above: not over the lines
             self.mark_reanchor(fig)
         else:
             self._buf_n = np.zeros((P, STRIP_COLUMNS), np.float32)
@@ -243,9 +241,8 @@ class TrackedView(SeriesView):
         self.fig = styled(fig, "Tracked systems: who copies whom")
         self.watch(fig)
         style_legend(fig)
-        fig.add_layout(fig.legend[0], "above")  # not over the steps
-        fig.legend.orientation = "horizontal"
-        fig.legend.label_text_font_size = "10pt"
+        # above, not over the steps; three entries a row: five in one ran past the card
+        legend_row(fig).ncols = min(k, 3)
         self._seen = False
 
     def _columns(self, rows: Rows) -> dict[str, np.ndarray] | None:
