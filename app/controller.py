@@ -77,6 +77,7 @@ class Controller(param.Parameterized):
         self._live: dict[str, Any] = {}  # live changes not yet sent (latest wins)
         self._restart = False  # a new ensemble is wanted
         self._seq = -1
+        self._answered = 0
         self._lesson: lesson_data.Lesson | None = None
         self._quiet = False  # applying a bundle of changes: one restart at the end
         self._error_seq = 0
@@ -309,11 +310,13 @@ class Controller(param.Parameterized):
             self.runner.stop()
             self.runner = None
 
-    def tick(self, pull: bool = True) -> Published | None:
+    def tick(self, pull: bool = True, urgent: bool = False) -> Published | None:
         """Send what changed since the last tick, then return a new frame (or None).
 
         With ``pull=False`` only the commands go out: the page has not drawn the last frame
-        yet, and the newest one stays in the runner for the next tick."""
+        yet, and the newest one stays in the runner for the next tick, unless ``urgent``
+        allows it and it is the first to answer a command (what the user changed shows at
+        once instead of after the frames the page is still drawing)."""
         runner = self.runner
         if runner is None:
             return None
@@ -343,12 +346,13 @@ class Controller(param.Parameterized):
             self.error = runner.error or ""
             if self.preparing and runner.error:
                 self._after_failed_restart()
-        if not pull:
-            return None
         pub = runner.latest()
         if pub is None or pub.seq == self._seq:
             return None
+        if not pull and not (urgent and pub.answered != self._answered):
+            return None
         self._seq = pub.seq
+        self._answered = pub.answered
         if self.preparing and pub.generation >= self._expect and not self._restart:
             self.preparing = False
         if pub.playing != self.playing and not self.preparing:

@@ -67,6 +67,7 @@ class Published:
     mode: str = ""  # the engine mode of the running ensemble
     rows: int = 0  # rows recorded on the output grid so far (History)
     thinned: int = 0  # times the history was thinned (its rows were renumbered)
+    answered: int = 0  # commands applied so far (a frame that answers the user's change)
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,7 @@ class Runner:
         self.error: str | None = None  # the latest error sentence, for the document
         self.error_seq = 0
         self._seq = 0
+        self._answered = 0
         self.generation = 0
         self._latest: Published | None = None
         self._build(ham, params)  # raises InputError before any thread exists
@@ -248,7 +250,7 @@ class Runner:
     def _publish(self, f: Frame) -> Published:
         return Published(self._seq, self.generation, f, self.playing, float(self.params.r),
                          self.rate if self.playing else 0.0, self.params.mode,
-                         len(self.history), self.history.thinned)
+                         len(self.history), self.history.thinned, self._answered)
 
     def _fail(self, msg: str) -> None:
         self.error = msg
@@ -259,6 +261,7 @@ class Runner:
 
     def process(self, cmd: str, value: Any = None) -> bool:
         """Apply one command in the thread; return False when the runner must stop."""
+        self._answered += 1
         try:
             if cmd == "stop":
                 return False
@@ -270,7 +273,7 @@ class Runner:
                 self.speed = float(value)
             elif cmd == "step":
                 self._advance_by(float(value) if value else float(self.params.dt_out),
-                                 wall_budget=5.0)
+                                 wall_budget=5.0, yields=False)
             elif cmd == "update":
                 self.stepper.update(**value)
                 self.params = self.stepper.params
@@ -296,8 +299,10 @@ class Runner:
             self._record_and_publish()
         return True
 
-    def _advance_by(self, dt_sim: float, wall_budget: float = WALL_BUDGET) -> None:
-        """Advance by ``dt_sim`` (at most ``wall_budget`` seconds), stopping on output times."""
+    def _advance_by(self, dt_sim: float, wall_budget: float = WALL_BUDGET,
+                    yields: bool = True) -> None:
+        """Advance by ``dt_sim`` (at most ``wall_budget`` seconds), stopping on output times
+        and, if ``yields``, as soon as a command waits (after one chunk at least)."""
         st = self.stepper
         target = st.t + dt_sim
         t_begin = st.t
@@ -306,6 +311,8 @@ class Runner:
             left = wall_budget - (self.clock() - start)
             if left <= 0 or (st.t > t_begin and left < st.chunk_wall):
                 break  # spent, or the next chunk would likely overrun it
+            if yields and st.t > t_begin and not self._commands.empty():
+                break  # the user changed something: apply it now, not after the budget
             t_next = min(target, self._next_out)
             st.advance(t_next, wall_budget=left)
             if st.t >= self._next_out - 1e-12:

@@ -472,7 +472,7 @@ def test_a_slider_value_off_its_step_settles_in_one_round(name, noisy, shown):
     assert sets == [shown]
 
 
-def test_frame_pacer_keeps_at_most_two_frames_in_flight():
+def test_frame_pacer_keeps_at_most_in_flight_frames_undrawn():
     """The session sends a frame only while fewer than IN_FLIGHT are undrawn, or when the
     page has not answered for ACK_TIMEOUT_S (a hidden tab)."""
     from real_ensemble_lab.app.parts.pacer import ACK_TIMEOUT_S, IN_FLIGHT, FramePacer
@@ -489,8 +489,59 @@ def test_frame_pacer_keeps_at_most_two_frames_in_flight():
     assert pacer.ready()
     pacer.sent()
     assert not pacer.ready()
+    assert pacer.ready(urgent=True)  # a frame answering the user's change: one place more
     now[0] += ACK_TIMEOUT_S  # no answer for that long: one more goes out
     assert pacer.ready()
+
+
+def test_page_changes_skip_panels_debounce():
+    """The pacer's acknowledgement and the live sliders are handled at once (Panel waits
+    50 ms for more by default). An editable slider's changes arrive at its inner slider
+    and text box: the patch must reach them (on the composite alone it did nothing)."""
+    import panel as pn
+
+    from real_ensemble_lab.app import patches
+    from real_ensemble_lab.app.parts.pacer import FramePacer
+
+    assert FramePacer(clock=lambda: 0.0)._debounce == 0
+    w = patches.undebounced(pn.widgets.EditableFloatSlider(start=-1.0, end=0.0, value=-0.5))
+    assert w._slider._debounce == 0 and w._value_edit._debounce == 0
+    assert pn.widgets.FloatSlider()._debounce > 0  # what Panel does otherwise
+
+
+def test_a_frame_answering_a_change_is_pulled_past_the_pacer():
+    """While the page draws earlier frames, the first frame computed after a command (the
+    user moved r) is still taken when the pacer allows an urgent one; an ordinary new frame
+    is not."""
+    from real_ensemble_lab.app.controller import Controller
+
+    ctl = Controller()
+    runner = ctl.start(thread=False)
+    ctl.tick()
+    runner._advance_by(0.1, wall_budget=60.0)  # what a play turn does
+    assert ctl.tick(pull=False, urgent=True) is None  # new, but it answers nothing
+    runner.process("update", {"r": -0.4})
+    pub = ctl.tick(pull=False, urgent=True)
+    assert pub is not None and pub.r == pytest.approx(-0.4)
+    runner._advance_by(0.1, wall_budget=60.0)
+    assert ctl.tick(pull=False, urgent=True) is None  # answered already
+    assert ctl.tick(pull=False, urgent=False) is None
+    ctl.runner = None
+
+
+def test_runner_stops_advancing_when_a_command_waits():
+    """A play turn ends after its current chunk when the user's change is queued (it waited
+    for the whole wall budget, on a loaded machine up to 100 ms more); an explicit Step
+    does not stop early."""
+    r = Runner(build_preset("two_level"), make_params(mode="population", N=1000),
+               start=False)
+    r.send("update", {"r": -0.4})
+    r._advance_by(5.0, wall_budget=60.0)
+    assert 0.0 < r.stepper.t < 1.0
+    t0 = r.stepper.t
+    r._advance_by(0.5, wall_budget=60.0, yields=False)
+    assert r.stepper.t == pytest.approx(t0 + 0.5)
+    r.stop()
 
 
 def test_controller_tick_without_pull_keeps_the_newest_frame():

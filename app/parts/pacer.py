@@ -1,11 +1,13 @@
-"""Flow control between the session and its page: one frame in flight at a time.
+"""Flow control between the session and its page: a few frames in flight at a time.
 
 The runner publishes frames faster than a loaded browser can draw them (32 per second
 against 13 to 18 drawn, bench_app at N = 10^6, 2026-12-02). Sent regardless, they queue
 in the websocket and everything the page shows, a slider's effect included, lags by the
 queue. The page says when it has painted a frame (two animation frames after the update
 arrived), and the session keeps at most :data:`IN_FLIGHT` frames sent and not yet drawn,
-so the screen is never more than that behind the simulation. A page that never answers
+so the screen is never more than that behind the simulation. A frame that answers the
+user's change (the first computed after a command) may take one place more: it is not
+queued behind frames computed before the change. A page that never answers
 (a hidden tab: browsers stop animation frames there) still gets a frame every
 :data:`ACK_TIMEOUT_S`.
 """
@@ -19,9 +21,11 @@ import param
 
 from .. import patches
 
-#: Frames sent and not yet drawn, at most: two keep both the server and the browser busy
-#: (one would make each wait for the other), more only add latency.
-IN_FLIGHT = 2
+#: Frames sent and not yet drawn, at most. Each frame's round trip (sent, drawn,
+#: acknowledged, the next one built) took about 110 ms at N = 10^6 with two in flight and
+#: left the page idle between frames; three keep it busy (bench_app, 2026-12-03: 16 -> 19
+#: frames/s), and the frame answering a change does not wait behind them.
+IN_FLIGHT = 3
 #: A frame not acknowledged within this time is treated as drawn (seconds).
 ACK_TIMEOUT_S = 2.0
 
@@ -51,12 +55,19 @@ class FramePacer(pn.custom.ReactiveHTML):
 
     def __init__(self, clock: Callable[[], float], **params):
         super().__init__(width=0, height=0, margin=0, **params)
+        # the acknowledgement is handled at once: Panel's 50 ms wait for more changes from
+        # the page held every frame back by that much (bench_app, 2026-12-03: 13 -> 18
+        # frames/s; the page waited 110 ms from an acknowledgement to the next frame)
+        patches.undebounced(self)
         self._clock = clock
         self._sent_at = -float("inf")
 
-    def ready(self) -> bool:
-        """May the next frame be sent? (The last one was drawn, or it is overdue.)"""
-        return (not self.live or self.frame - self.drawn < IN_FLIGHT
+    def ready(self, urgent: bool = False) -> bool:
+        """May the next frame be sent? (Fewer than IN_FLIGHT are on their way, or the last
+        one is overdue.) An ``urgent`` frame, the first to answer the user's change, may
+        take one place more."""
+        limit = IN_FLIGHT + (1 if urgent else 0)
+        return (not self.live or self.frame - self.drawn < limit
                 or self._clock() - self._sent_at >= ACK_TIMEOUT_S)
 
     def sent(self) -> None:
