@@ -92,7 +92,7 @@ class EnsembleApp(pn.viewable.Viewer):
         self.bell = BellTests(lambda: (ctl.hamiltonian(), ctl.sim_params(), ctl.preset,
                                        dict(ctl.preset_values)))
         # a room for the current Hamiltonian and parameters (issue #14, app/rooms)
-        self.classroom = ClassroomView(lambda: (ctl.hamiltonian(), ctl.sim_params()))
+        self.classroom_source = lambda: (ctl.hamiltonian(), ctl.sim_params())
         self.bell_box = pn.Column(self.bell, sizing_mode="stretch_width", visible=False,
                                   css_classes=["bell-tests"])
         self.lesson_select = pn.widgets.Select(label="Lesson", options=lesson_options(),
@@ -181,7 +181,8 @@ class EnsembleApp(pn.viewable.Viewer):
         # page draw twice per frame)
         with pn.io.hold():
             # a page still drawing earlier frames gets none: the newest waits in the runner
-            pub = self.ctl.tick(pull=self.pacer.ready())
+            pub = self.ctl.tick(pull=self.pacer.ready(),
+                                urgent=self.pacer.ready(urgent=True))
             if pub is not None:
                 # new plots for a new ensemble: the document's models are counted once
                 new = self.plots.rebuilds(pub)
@@ -259,10 +260,21 @@ class EnsembleApp(pn.viewable.Viewer):
                          sizing_mode="stretch_width")
         from .studies import StudiesView
 
-        tabs = [("Live ensemble", live), ("Studies", StudiesView()),
-                ("Classroom", self.classroom)]
+        # Studies and Classroom are built when first opened: with them a fresh page took
+        # 0.5 s more of the server (2026-12-03), and most visitors never open them
+        builders = {1: StudiesView, 2: lambda: ClassroomView(self.classroom_source)}
+        tabs = pn.Tabs(("Live ensemble", live),
+                       *((name, pn.Column(sizing_mode="stretch_width"))
+                         for name in ("Studies", "Classroom")),
+                       sizing_mode="stretch_width", dynamic=True)
+
+        def build_tab(event) -> None:
+            make = builders.pop(event.new, None)
+            if make is not None:
+                tabs[event.new].objects = [make()]
+
+        tabs.param.watch(build_tab, "active")
         # the Studies tab is the second: its sidebar script counts on it
-        tabs = pn.Tabs(*tabs, sizing_mode="stretch_width", dynamic=True)
         tabs.jscallback(active=STUDIES_CLOSES_SIDEBAR_JS)
         return tabs
 
