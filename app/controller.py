@@ -353,6 +353,7 @@ class Controller(param.Parameterized):
             return None
         self._seq = pub.seq
         self._answered = pub.answered
+        runner.taken(pub.seq)
         if self.preparing and pub.generation >= self._expect and not self._restart:
             self.preparing = False
         if pub.playing != self.playing and not self.preparing:

@@ -32,6 +32,11 @@ log = logging.getLogger("real_ensemble_lab.app.runner")
 
 #: Least time between published frames while playing (the page pulls at 40 Hz).
 FRAME_PERIOD = 0.025
+#: Turn period while the session has taken neither of the last two frames (a busy page,
+#: or a busy server whose thread builds every session's frames): the simulation keeps pace
+#: in longer turns and does not spend the server's time (and the GIL) on frames nobody
+#: takes. Taking a frame wakes the runner at once.
+IDLE_PERIOD = 4 * FRAME_PERIOD
 #: Largest wall-clock time one advance may take before a frame is published. When the
 #: engine is behind (large N), this sets the frame rate: ~30 frames/s sent at N = 10^6
 #: agents, ~28 drawn by a browser sharing this 2-core machine (2026-11-25). Shorter
@@ -186,6 +191,8 @@ class Runner:
         self.error_seq = 0
         self._seq = 0
         self._answered = 0
+        self._taken: int | None = None  # the last publication the session took
+        self._waiting_for_take = False
         self.generation = 0
         self._latest: Published | None = None
         self._build(ham, params)  # raises InputError before any thread exists
@@ -207,6 +214,14 @@ class Runner:
     def latest(self) -> Published | None:
         """The latest published frame (None before the first)."""
         return self._latest
+
+    def taken(self, seq: int) -> None:
+        """The session took publication ``seq`` for its page: a runner waiting for that
+        (see :data:`IDLE_PERIOD`) steps again now."""
+        self._taken = seq
+        if self._waiting_for_take:
+            self._waiting_for_take = False
+            self._commands.put(_WAKE)
 
     def history_columns(self) -> dict[str, np.ndarray]:
         return self.history.columns()
@@ -327,7 +342,11 @@ class Runner:
         if not self.playing:
             return None
         now = self.clock()
-        return max(0.0, FRAME_PERIOD - (now - last), self._rest_until - now)
+        # a session that takes frames and has taken neither of the last two: no new one
+        # yet (one frame ahead of what it took keeps a busy page supplied)
+        self._waiting_for_take = self._taken is not None and self._taken < self._seq - 1
+        period = IDLE_PERIOD if self._waiting_for_take else FRAME_PERIOD
+        return max(0.0, period - (now - last), self._rest_until - now)
 
     def _rest(self, started: float) -> None:
         """After a turn that began at ``started``: no stepping until the turn's stepping
@@ -364,6 +383,9 @@ class Runner:
                             batch.append(self._commands.get_nowait())
                         except queue.Empty:
                             break
+                    batch = [c for c in batch if c is not _WAKE]
+                    if not batch:  # the page took the last frame: wait out the period
+                        continue
                     if not all(self.process(cmd, value) for cmd, value in coalesce(batch)):
                         break
                     mark = None  # a command may move t (reset, restart, step)
@@ -421,3 +443,5 @@ def coalesce(batch: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
 
 _COMMANDS = ("play", "pause", "step", "reset", "speed", "update", "reanchor", "restart",
              "stop")
+#: Put in the queue by :meth:`Runner.taken` to end a wait early; not a command.
+_WAKE = ("wake", None)

@@ -160,6 +160,45 @@ def test_runner_rests_to_keep_within_its_cpu_share():
         Runner(build_preset("two_level"), make_params(N=1000), start=False, cpu_share=0.0)
 
 
+def test_runner_waits_for_its_session_to_take_the_last_frame():
+    """A session that has taken neither of the last two frames (its page or the server is
+    busy) gets no new one each frame period: the runner steps in turns of IDLE_PERIOD (the simulation
+    keeps pace) until the frame is taken, which wakes it. A runner whose session never took
+    a frame (no page) keeps the frame period."""
+    from real_ensemble_lab.app.runner import _WAKE, FRAME_PERIOD, IDLE_PERIOD
+
+    clock = FakeClock()
+    r = Runner(build_preset("two_level"), make_params(N=1000), start=False, clock=clock)
+    r.playing = True
+    t = clock()
+    assert r._timeout(t) == pytest.approx(FRAME_PERIOD)  # never taken: no pacing
+    r.taken(r.latest().seq)
+    assert r._timeout(t) == pytest.approx(FRAME_PERIOD)
+    r._advance_by(0.02)  # a turn publishes a new frame, not taken yet: one ahead is fine
+    assert r._timeout(t) == pytest.approx(FRAME_PERIOD)
+    r._advance_by(0.02)  # two ahead of what the session took: wait for it
+    assert r._timeout(t) == pytest.approx(IDLE_PERIOD)
+    assert r._commands.empty()
+    r.taken(r.latest().seq)  # the page takes it: the waiting runner is woken
+    assert r._commands.get_nowait() is _WAKE
+    assert r._timeout(t) == pytest.approx(FRAME_PERIOD)
+    r.taken(r.latest().seq)  # not waiting: nothing queued
+    assert r._commands.empty()
+    r.stop()
+
+
+def test_controller_tells_the_runner_which_frame_it_took():
+    from real_ensemble_lab.app.controller import Controller
+
+    ctl = Controller()
+    runner = ctl.start(thread=False)
+    pub = ctl.tick()
+    assert pub is not None and runner._taken == pub.seq
+    runner._advance_by(0.1, wall_budget=60.0)
+    assert ctl.tick(pull=False) is None and runner._taken == pub.seq
+    ctl.runner = None
+
+
 @pytest.mark.skipif(not hasattr(os, "getpriority"), reason="thread priorities are Linux's")
 def test_runner_thread_runs_at_the_niceness_asked_for():
     """Engine threads below the web server's: the runner's own thread gets the niceness."""
