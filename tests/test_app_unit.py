@@ -162,9 +162,9 @@ def test_runner_rests_to_keep_within_its_cpu_share():
 
 def test_runner_waits_for_its_session_to_take_the_last_frame():
     """A session that has taken neither of the last two frames (its page or the server is
-    busy) gets no new one each frame period: the runner steps in turns of IDLE_PERIOD (the simulation
-    keeps pace) until the frame is taken, which wakes it. A runner whose session never took
-    a frame (no page) keeps the frame period."""
+    busy) gets no new one each frame period: the runner steps in turns of IDLE_PERIOD (the
+    simulation keeps pace) until the frame is taken, which wakes it. A runner whose session
+    never took a frame (no page) keeps the frame period."""
     from real_ensemble_lab.app.runner import _WAKE, FRAME_PERIOD, IDLE_PERIOD
 
     clock = FakeClock()
