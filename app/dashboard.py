@@ -91,8 +91,6 @@ class EnsembleApp(pn.viewable.Viewer):
         self.ham_controls = HamiltonianControls(ctl, links=self._links)
         self.bell = BellTests(lambda: (ctl.hamiltonian(), ctl.sim_params(), ctl.preset,
                                        dict(ctl.preset_values)))
-        # a room for the current Hamiltonian and parameters (issue #14, app/rooms)
-        self.classroom_source = lambda: (ctl.hamiltonian(), ctl.sim_params())
         self.bell_box = pn.Column(self.bell, sizing_mode="stretch_width", visible=False,
                                   css_classes=["bell-tests"])
         self.lesson_select = pn.widgets.Select(label="Lesson", options=lesson_options(),
@@ -262,7 +260,9 @@ class EnsembleApp(pn.viewable.Viewer):
 
         # Studies and Classroom are built when first opened: with them a fresh page took
         # 0.5 s more of the server (2026-12-03), and most visitors never open them
-        builders = {1: StudiesView, 2: lambda: ClassroomView(self.classroom_source)}
+        ctl = self.ctl  # a room for the current Hamiltonian and parameters (app/rooms)
+        builders = {1: StudiesView,
+                    2: lambda: ClassroomView(lambda: (ctl.hamiltonian(), ctl.sim_params()))}
         tabs = pn.Tabs(("Live ensemble", live),
                        *((name, pn.Column(sizing_mode="stretch_width"))
                          for name in ("Studies", "Classroom")),

@@ -337,8 +337,10 @@ class Runner:
 
     def _timeout(self, last: float) -> float | None:
         """How long to wait for a command before the next turn (None: paused, wait for
-        one): the rest of the frame period since the turn at ``last``, or of the rest the
-        CPU share asks for, whichever is longer."""
+        one): the rest of the frame period (IDLE_PERIOD while the session is behind)
+        since the turn at ``last``, or of the rest the CPU share asks for, whichever is
+        longer. Records whether the wait is for the session to take a frame, so that
+        :meth:`taken` wakes it."""
         if not self.playing:
             return None
         now = self.clock()
