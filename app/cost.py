@@ -19,7 +19,7 @@ import time
 
 from real_ensemble_lab.engine import SimParams, build_preset, make_params, make_stepper
 
-from .runner import Published
+from .runner import Published, lower_priority
 
 #: Warn when the expected speed is below this many time units per wall second ...
 SLOW = 0.3
@@ -90,6 +90,38 @@ def _fold(k: tuple[str, bool], value: float) -> None:
         old = _throughput.get(k)
         _throughput[k] = value if old is None else math.exp(
             0.8 * math.log(old) + 0.2 * math.log(value))
+
+
+def warm_up(nice: int = 0, measure: bool = True) -> dict[tuple[str, bool], float]:
+    """Server start-up, in a thread at niceness ``nice`` (the engines' own, Linux), joined:
+    start numba's threading layer (``require_threadsafe_layer``: a
+    :class:`~real_ensemble_lab.engine.SetupError` when only an unsafe one exists) and, with
+    ``measure``, :func:`calibrate`.
+
+    The layer's worker threads are created when it starts and inherit the niceness of the
+    thread that starts it: started from the server's main thread, the parallel engine's
+    workers ran at 0, beside the web server and the browsers on the same cores, while each
+    session's runner thread ran at the engines' niceness (2026-12-03)."""
+    from real_ensemble_lab.engine import require_threadsafe_layer
+
+    out: dict[tuple[str, bool], float] = {}
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        lower_priority(nice)
+        try:
+            require_threadsafe_layer()
+            if measure:
+                out.update(calibrate())
+        except BaseException as err:  # noqa: BLE001 - raised again in the caller
+            failed.append(err)
+
+    t = threading.Thread(target=work, name="engine-warm-up")
+    t.start()
+    t.join()
+    if failed:
+        raise failed[0]
+    return out
 
 
 def calibrate(N: int = 20_000, wall: float = 0.3) -> dict[tuple[str, bool], float]:

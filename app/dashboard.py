@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import logging
 from contextlib import nullcontext
+from functools import cached_property
 from importlib.resources import files
 from typing import Any
 
@@ -87,8 +88,6 @@ class EnsembleApp(pn.viewable.Viewer):
         self.pacer = FramePacer(clock=ctl.clock)
         self.transport.keys.param.watch(lambda e: setattr(self.plots, "narrow", e.new),
                                         "narrow")
-        self.sim_controls = SimControls(ctl)
-        self.ham_controls = HamiltonianControls(ctl, links=self._links)
         self.bell = BellTests(lambda: (ctl.hamiltonian(), ctl.sim_params(), ctl.preset,
                                        dict(ctl.preset_values)))
         self.bell_box = pn.Column(self.bell, sizing_mode="stretch_width", visible=False,
@@ -119,12 +118,26 @@ class EnsembleApp(pn.viewable.Viewer):
                                      css_classes=["rel-explain-box"])
         self._callback = None
         self._location = None
+        self._sidebar_boxes: list = []  # the template's sidebar until it is filled
         ctl.param.watch(self._on_lesson, "lesson")
         ctl.param.watch(self._on_present, "presentation")
         ctl.param.watch(lambda e: self._explain(), ["preset", "custom", "lesson"])
         ctl.param.watch(self._on_playing, "playing")
         self._explain()
         self._on_present(None)
+
+    # the controls are built when first needed (the sidebar is filled once the page has
+    # loaded): a third of a page's build on the server (2026-12-03)
+    # (their sliders' JavaScript links are the session's, forgotten at its end)
+    @cached_property
+    def sim_controls(self) -> SimControls:
+        with self._links.collecting():
+            return SimControls(self.ctl)
+
+    @cached_property
+    def ham_controls(self) -> HamiltonianControls:
+        with self._links.collecting():
+            return HamiltonianControls(self.ctl, links=self._links)
 
     # -- reactions ----------------------------------------------------------------------
     def _on_lesson(self, event) -> None:
@@ -227,6 +240,7 @@ class EnsembleApp(pn.viewable.Viewer):
         self.start()
         pn.state.on_session_destroyed(lambda ctx: self.stop())
         pn.state.onload(self._start_ticking)
+        pn.state.onload(self._fill_sidebar)
 
     def _start_ticking(self) -> None:
         from panel.io.callbacks import PeriodicCallback
@@ -236,6 +250,18 @@ class EnsembleApp(pn.viewable.Viewer):
         self._callback = PeriodicCallback(callback=self.tick, log=False, background=True,
                                           period=TICK_MS if self.ctl.playing else IDLE_TICK_MS)
         self._callback.start()
+
+    def _fill_sidebar(self) -> None:
+        """The controls go into the page once it shows the experiment: they are two thirds
+        of a fresh page's models (the server took 2.9 s to answer, the browser 2.6 s more
+        to draw, 2026-12-03), and a teacher looks at the plots first."""
+        boxes, self._sidebar_boxes = self._sidebar_boxes, []
+        if not boxes or self.ctl.closed:
+            return
+        with pn.io.hold(), _frozen(pn.state.curdoc):
+            for box, item in zip(boxes, [self.transport.speed_box(), *self.sidebar()],
+                                 strict=True):
+                box.objects = [item]
 
     # -- layout ---------------------------------------------------------------------------
     def sidebar(self) -> list:
@@ -284,13 +310,19 @@ class EnsembleApp(pn.viewable.Viewer):
                       sizing_mode="stretch_width")
 
     def template(self) -> pn.template.FastListTemplate:
+        """The page; its sidebar is filled when the page has loaded (:meth:`_fill_sidebar`)."""
+        self._sidebar_boxes = [
+            pn.Column(pn.pane.Markdown("Loading the controls…",
+                                       css_classes=["rel-sidebar-loading"]),
+                      sizing_mode="stretch_width"),
+            *(pn.Column(sizing_mode="stretch_width") for _ in range(4))]
         return pn.template.FastListTemplate(
             design=a11y.accessible(patches.offline_fast()),
             font="'Segoe UI', 'Helvetica Neue', 'DejaVu Sans', Arial, sans-serif",
             accent="#4338ca", theme_toggle=False, title="Real Ensemble Lab",
             logo=str(LOGO) if LOGO.is_file() else None,
             favicon=str(LOGO) if LOGO.is_file() else "",
-            sidebar=[self.transport.speed_box(), *self.sidebar()], main=[self.main()],
+            sidebar=self._sidebar_boxes, main=[self.main()],
             sidebar_width=400, header_background="#1e1b4b", raw_css=[STYLE],
             # a phone lays the page out at its own width (without this: 980 px, shrunk)
             meta_viewport="width=device-width, initial-scale=1",

@@ -1,7 +1,8 @@
 """Entry point of ``panel serve app``: admit the session, build the dashboard and serve it.
 
 A session is admitted by :mod:`app.hosting` (at most REAL_ENSEMBLE_LAB_MAX_SESSIONS at
-once); a visitor beyond that gets a one-line page and no simulation thread.
+once); a visitor beyond that gets a one-line page and no simulation thread. While a page is
+built, the process's engines wait (``hosting.PageGate``).
 """
 
 from functools import partial
@@ -9,10 +10,12 @@ from functools import partial
 import panel as pn
 
 from real_ensemble_lab.app import hosting
+from real_ensemble_lab.app.cost import warm_up
 from real_ensemble_lab.app.dashboard import EnsembleApp
-from real_ensemble_lab.engine import require_threadsafe_layer
 
-require_threadsafe_layer()  # one sentence now rather than an abort when sessions overlap
+# one sentence now rather than an abort when sessions overlap; the layer's workers at the
+# engines' niceness (without the routes plugin, the first session starts it)
+warm_up(hosting.server().settings.engine_nice, measure=False)
 # MathJax for the lessons' maths; name every extension the page loads (app/maths.py)
 pn.extension("mathjax", "tabulator")
 
@@ -26,14 +29,22 @@ if in_session and ticket is None:
     pn.Column(pn.pane.Markdown(f"## {host.sessions.full_message()}")).servable(
         title="Real Ensemble Lab")
 else:
+    # the other sessions' engines wait while this page is built and until it has loaded
+    # (the dashboard's own onload work, its controls, comes first: registered before)
+    hold = host.gate.hold() if in_session else None
     try:
         if ticket is not None:
             hosting.bind(doc, ticket)
             # a partial, not a closure: this script's globals are gone when the session ends
             pn.state.on_session_destroyed(partial(hosting.end_session, doc, ticket))
         EnsembleApp().servable()
+        if hold is not None:
+            pn.state.onload(partial(host.gate.release, hold))
+            pn.state.on_session_destroyed(lambda ctx, gate=host.gate, hold=hold:
+                                          gate.release(hold))
     except BaseException:
         # a session that failed to build may never be destroyed: give its place back now
+        host.gate.release(hold)
         if ticket is not None:
             hosting.end_session(doc, ticket, None)
         raise

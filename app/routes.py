@@ -21,15 +21,21 @@ import sys
 from tornado import web
 
 from real_ensemble_lab.app import hosting
+from real_ensemble_lab.app.cost import warm_up
 from real_ensemble_lab.app.runner import live_runners
-from real_ensemble_lab.engine import SetupError, require_threadsafe_layer
+from real_ensemble_lab.engine import SetupError
 
 # Server start-up: refuse here, with one sentence, rather than abort mid-session when two
 # sessions run parallel kernels at once on a layer that is not thread-safe, or fail at the
-# first visitor on a malformed REAL_ENSEMBLE_LAB_* setting.
+# first visitor on a malformed REAL_ENSEMBLE_LAB_* setting. The layer starts at the engines'
+# niceness (its worker threads inherit it). Unless REAL_ENSEMBLE_LAB_WARMUP=0, every
+# engine's kernels are compiled (or loaded from numba's cache) and this machine's speed
+# measured before the first visitor: a compile holds the interpreter lock for seconds, which
+# froze the page of the session that triggered it; the measure sizes the "will run slowly"
+# notices (app/cost.py).
 try:
-    require_threadsafe_layer()
-    hosting.read_settings()
+    warm_up(hosting.read_settings().engine_nice,
+            measure=os.environ.get("REAL_ENSEMBLE_LAB_WARMUP", "1") != "0")
 except (SetupError, ValueError) as _err:
     print(f"error: {_err}", file=sys.stderr)
     raise SystemExit(2) from None
@@ -42,16 +48,6 @@ FORWARDED = ("X-Forwarded-For", "X-Real-Ip", "Forwarded")
 def is_local(request) -> bool:
     """Made on this machine, directly (not relayed by a proxy that runs here)."""
     return request.remote_ip in LOCAL and not any(h in request.headers for h in FORWARDED)
-
-
-# Compile (or load from numba's cache) every engine's kernels and measure this machine's
-# speed before the first visitor: a compile holds the interpreter lock for seconds, which
-# froze the page of the session that triggered it; the measure sizes the "will run slowly"
-# notices (app/cost.py).
-if os.environ.get("REAL_ENSEMBLE_LAB_WARMUP", "1") != "0":
-    from real_ensemble_lab.app.cost import calibrate
-
-    calibrate()
 
 
 class RunnersHandler(web.RequestHandler):

@@ -43,6 +43,8 @@ IDLE_PERIOD = 4 * FRAME_PERIOD
 #: advances sent more frames than it drew (2026-11-24, at 0.03: ~32 sent, 24-26 drawn)
 #: and left it less idle time for the user's input.
 WALL_BUDGET = 0.04
+#: While the process's page gate is closed, a playing runner looks at it this often (s).
+GATE_POLL = 0.05
 #: Time constant (wall seconds) of the achieved-speed average shown to the user.
 RATE_TAU = 1.0
 #: The recorded history is thinned (every other row dropped) beyond this many cells.
@@ -171,18 +173,24 @@ class Runner:
         a turn that stepped for ``w`` seconds it rests until ``w / cpu_share`` has passed,
         so one session cannot take more than its share of a core (the status bar shows
         the simulated time per second it achieves).
+    gate : app.hosting.PageGate, optional
+        The process's page gate: while it is closed (a visitor's page is being built)
+        the runner does not step, for at most ``gate.wait_max`` seconds in a row; it
+        looks again every :data:`GATE_POLL` seconds, and a command still wakes it.
     """
 
     def __init__(self, ham: Hamiltonian, params: SimParams, speed: float = 1.0,
                  start: bool = True, name: str | None = None,
                  clock: Callable[[], float] = time.perf_counter, nice: int = 0,
-                 cpu_share: float = 1.0):
+                 cpu_share: float = 1.0, gate: Any = None):
         if not 0.0 < cpu_share <= 1.0:
             raise ValueError(f"cpu_share must lie in (0, 1], not {cpu_share!r}.")
         self.clock = clock
         self.nice = int(nice)
         self.cpu_share = float(cpu_share)
         self._rest_until = -float("inf")  # no stepping before this (the CPU share)
+        self.gate = gate
+        self._held_since: float | None = None  # waiting at the closed gate since
         self._commands: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self.speed = float(speed)
         self.playing = False
@@ -348,7 +356,24 @@ class Runner:
         # yet (one frame ahead of what it took keeps a busy page supplied)
         self._waiting_for_take = self._taken is not None and self._taken < self._seq - 1
         period = IDLE_PERIOD if self._waiting_for_take else FRAME_PERIOD
-        return max(0.0, period - (now - last), self._rest_until - now)
+        held = 0.0 if self._held_since is None else min(GATE_POLL, max(
+            0.0, self._held_since + self.gate.wait_max - now))
+        return max(0.0, period - (now - last), self._rest_until - now, held)
+
+    def _held(self, now: float) -> float:
+        """Before a turn: the seconds left to wait at the page gate (0: step now). A closed
+        gate holds the runner for at most ``gate.wait_max`` seconds in a row; then it
+        steps one turn and waits again."""
+        if self.gate is None or not self.gate.closed():
+            self._held_since = None
+            return 0.0
+        if self._held_since is None:
+            self._held_since = now
+        left = self._held_since + self.gate.wait_max - now
+        if left <= 0.0:
+            self._held_since = None
+            return 0.0
+        return min(GATE_POLL, left)
 
     def _rest(self, started: float) -> None:
         """After a turn that began at ``started``: no stepping until the turn's stepping
@@ -395,6 +420,8 @@ class Runner:
                 now = self.clock()
                 if not self.playing:
                     last = now
+                    continue
+                if self._held(now) > 0.0:  # a page is being built: look again shortly
                     continue
                 if mark is not None:
                     self._measure_rate(self.stepper.t - mark[1], now - mark[0])

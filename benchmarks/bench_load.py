@@ -363,6 +363,10 @@ def run_config(browser, S: int, procs: int, seconds: float, deadline: float) -> 
         out["fps_alone"] = warm.fps
         out["pull_alone"] = warm.pull_s
         close_students([warm])
+        # a fresh page alone: the second one (a student's browser is already running; the
+        # first page of a new Chromium took 2-3 s longer, 2026-12-03)
+        ctx, _page, _first = open_page(browser, url)
+        ctx.close()
         ctx, _page, out["load_alone"] = open_page(browser, url)
         ctx.close()
         wait_all_closed(base, workers)

@@ -42,6 +42,8 @@ def open_app(page, base, query: str = ""):
     page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
     page.goto(base + "/app" + query)
     expect(page.locator(".rel-status .rel-time")).to_be_visible(timeout=60_000)
+    # the controls come once the page has loaded (attached: a narrow page hides them)
+    expect(page.locator(".rel-card-ensemble")).to_be_attached(timeout=60_000)
     return errors
 
 

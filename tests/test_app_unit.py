@@ -4,6 +4,7 @@ history rows -> Bokeh sources. The controller and the page's wiring: test_contro
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import replace
 
@@ -184,6 +185,69 @@ def test_runner_waits_for_its_session_to_take_the_last_frame():
     assert r._timeout(t) == pytest.approx(FRAME_PERIOD)
     r.taken(r.latest().seq)  # not waiting: nothing queued
     assert r._commands.empty()
+    r.stop()
+
+
+def test_runner_waits_at_the_page_gate_for_at_most_wait_max():
+    """While a page is built (the process's gate closed) a playing runner does not step:
+    it looks again every GATE_POLL, and after gate.wait_max in a row it steps one turn and
+    waits again; an open gate (or none) never holds it. On an injected clock."""
+    from real_ensemble_lab.app.hosting import PageGate
+    from real_ensemble_lab.app.runner import FRAME_PERIOD, GATE_POLL
+
+    clock = FakeClock()
+    gate = PageGate(clock, hold_max=30.0, wait_max=1.0)
+    r = Runner(build_preset("two_level"), make_params(N=1000), start=False, clock=clock,
+               gate=gate)
+    r.playing = True
+    t = clock()
+    assert r._held(clock()) == 0.0 and r._timeout(t) == pytest.approx(FRAME_PERIOD)
+    token = gate.hold()
+    assert r._held(clock()) == pytest.approx(GATE_POLL)  # held from now
+    clock.advance(0.2)
+    assert r._timeout(clock()) == pytest.approx(GATE_POLL)  # looks again soon
+    assert r._held(clock()) == pytest.approx(GATE_POLL)
+    clock.advance(0.78)
+    assert r._held(clock()) == pytest.approx(0.02)  # the rest of wait_max
+    clock.advance(0.02)
+    assert r._held(clock()) == 0.0  # a second in a row: one turn
+    assert r._held(clock()) == pytest.approx(GATE_POLL)  # and held again
+    gate.release(token)
+    assert r._held(clock()) == 0.0
+    free = Runner(build_preset("two_level"), make_params(N=1000), start=False, clock=clock)
+    assert free._held(clock()) == 0.0
+    r.stop()
+    free.stop()
+
+
+def test_runner_thread_does_not_step_while_the_gate_is_closed():
+    """The loop itself honours the gate: a playing runner behind a closed gate (wait_max
+    far away) does not step; opened, it steps on."""
+    from real_ensemble_lab.app.runner import Runner as RealRunner
+
+    class Gate:
+        wait_max = 3600.0
+
+        def __init__(self):
+            self.shut, self.asked = True, threading.Event()
+            self.calls = 0
+
+        def closed(self):
+            self.calls += 1
+            if self.calls >= 5:
+                self.asked.set()
+            return self.shut
+
+    gate = Gate()
+    r = RealRunner(build_preset("two_level"), make_params(N=1000), gate=gate)
+    r.send("play")  # answered with a frame at t = 0
+    assert gate.asked.wait(60)  # the loop looked at the gate five times...
+    assert r.stepper.t == 0.0 and r.latest().frame.t == 0.0  # ...and never stepped
+    gate.shut = False
+    deadline = time.monotonic() + 60
+    while r.stepper.t == 0.0 and time.monotonic() < deadline:
+        time.sleep(0.01)  # the runner looks at the gate again within GATE_POLL
+    assert r.stepper.t > 0.0
     r.stop()
 
 

@@ -67,7 +67,7 @@ def test_engine_share_settings():
                                "REAL_ENSEMBLE_LAB_CPU_SHARE": "0.25"})
     host = hosting.Server(s, hosting.Sessions(2), hosting.MemoryBudget(2**30))
     limits = hosting.SessionLimits(host, host.sessions.admit())
-    assert limits.engine_share() == {"nice": 0, "cpu_share": 0.25}
+    assert limits.engine_share() == {"nice": 0, "cpu_share": 0.25, "gate": host.gate}
 
 
 @pytest.mark.parametrize("text, nbytes", [("1000000", 1_000_000), ("512M", 512 * 2**20),
@@ -236,6 +236,30 @@ def test_idle_watch_states_with_a_fake_clock():
     assert "10 minutes" in w.message("pause") and "30 minutes" in w.message("close")
 
 
+def test_page_gate_holds_until_released_or_its_deadline():
+    """A page being built closes the gate (the engines wait) until it is released, or for
+    hold_max seconds when the visitor's browser never finishes loading; holds are
+    independent and a released or unknown token is harmless."""
+    clock = FakeClock()
+    gate = hosting.PageGate(clock, hold_max=5.0, wait_max=1.0)
+    assert not gate.closed() and gate.building == 0
+    a = gate.hold()
+    clock.t += 1.0
+    b = gate.hold()
+    assert gate.closed() and gate.building == 2
+    gate.release(a)
+    assert gate.closed() and gate.building == 1
+    gate.release(a)  # twice: nothing more happens
+    gate.release(None)
+    assert gate.building == 1
+    clock.t += 4.9  # b was held at t0 + 1: open at t0 + 6
+    assert gate.closed()
+    clock.t += 0.1
+    assert not gate.closed() and gate.building == 0
+    gate.release(b)  # already expired: harmless
+    assert hosting.server().summary()["pages_building"] == hosting.server().gate.building
+
+
 def test_idle_watch_zero_never_fires():
     clock = FakeClock()
     w = IdleWatch(clock, pause_after=0, close_after=0)
@@ -330,6 +354,9 @@ def test_second_visitor_finds_the_lab_full(browser, server_of_one):
     page = first.new_page()
     page.goto(server_of_one + "/app")
     expect(page.locator(".rel-status .rel-time")).to_be_visible(timeout=60_000)
+    # the controls follow once the page has loaded, and then the engines step again
+    expect(page.locator(".lesson-select select")).to_be_attached(timeout=60_000)
+    wait_until(lambda: get_json(server_of_one + "/runners")["pages_building"] == 0)
 
     second = browser.new_context()
     late = second.new_page()

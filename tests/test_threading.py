@@ -83,3 +83,62 @@ def test_cli_refuses_an_explicit_workqueue_request():
                          capture_output=True, text=True, timeout=120,
                          env={"NUMBA_THREADING_LAYER": "workqueue", "PATH": "/usr/bin:/bin"})
     assert "NUMBA_THREADING_LAYER=workqueue" in _refused(out)
+
+
+WORKERS_NICE = f"""
+import os, sys, threading
+import numba
+
+def threads():
+    out = {{}}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{{tid}}/stat") as f:
+                out[tid] = int(f.read().rsplit(")", 1)[1].split()[16])  # field 19: nice
+        except FileNotFoundError:  # a thread that ended meanwhile
+            pass
+    return out
+
+before = threads()
+from real_ensemble_lab.app.cost import warm_up
+from real_ensemble_lab.app.runner import lower_priority
+from real_ensemble_lab.engine import build_preset, make_params, make_stepper
+from real_ensemble_lab.engine import require_threadsafe_layer
+
+if sys.argv[1] == "warm_up":
+    warm_up(10, measure=False)  # the server's start-up
+else:
+    require_threadsafe_layer()  # what the server did before: from its main thread
+
+def runner():  # a session's runner: niced, then a parallel step
+    lower_priority(10)
+    make_stepper(build_preset("two_level"),
+                 make_params(mode="agents", N={PARALLEL_MIN_N})).advance(0.01)
+
+t = threading.Thread(target=runner)
+t.start()
+t.join()
+new = {{t: n for t, n in threads().items() if t not in before}}
+print(numba.threading_layer(), numba.config.NUMBA_NUM_THREADS, sorted(new.values()))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness: Linux")
+def test_the_parallel_engines_workers_run_at_the_engines_niceness():
+    """The server starts numba's threading layer at the engines' niceness: the worker
+    threads it creates run there too (Linux threads inherit it), not at the web server's.
+    Started from the main thread as before, a worker ran at 0 beside the niced runners
+    (the fault this fixes), which the second run shows."""
+    def run(how):
+        p = subprocess.run([sys.executable, "-c", WORKERS_NICE, how], capture_output=True,
+                           text=True, timeout=300)
+        assert p.returncode == 0, p.stderr[-2000:]
+        layer, n_threads, nices = p.stdout.split(maxsplit=2)
+        return layer, int(n_threads), eval(nices)  # noqa: S307 - our own list of ints
+
+    layer, n_threads, nices = run("warm_up")
+    if n_threads < 2:
+        pytest.skip("one numba thread here: no worker threads to look at")
+    assert layer in ("tbb", "omp") and nices and set(nices) == {10}, nices
+    _, _, plain = run("main")
+    assert 0 in plain, plain
