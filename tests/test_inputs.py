@@ -253,3 +253,37 @@ def test_url_N_above_the_mode_cap_is_refused_with_a_notice(query):
     assert "N=300000000" in note and "so 10⁷ is used" in note
     assert app.template() is not None  # the page still renders
     app.stop()
+
+
+def test_the_address_follows_the_settings_at_most_every_location_period():
+    """The page's address (the share link) follows the settings on a tick without a new
+    frame, at most every LOCATION_PERIOD: building the link on every tick cost a busy
+    server a sixth of its thread. On an injected clock."""
+    from panel.io.location import Location
+
+    from real_ensemble_lab.app.dashboard import LOCATION_PERIOD, EnsembleApp
+
+    class Clock:
+        t = 50.0
+
+        def __call__(self):
+            return self.t
+
+    clock = Clock()
+    app = EnsembleApp(clock=clock)
+    app.start(thread=False)
+    try:
+        loc = Location(search="")
+        app.read_location(loc)
+        app.tick()  # the first frame
+        app.ctl.sim.r = -0.6
+        app.tick()  # no new frame: the address follows
+        assert "r=-0.6" in loc.search
+        app.ctl.sim.r = -0.7
+        app.tick()
+        assert "r=-0.6" in loc.search  # not yet
+        clock.t += LOCATION_PERIOD
+        app.tick()
+        assert "r=-0.7" in loc.search
+    finally:
+        app.stop()
