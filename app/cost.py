@@ -102,8 +102,13 @@ def warm_up(nice: int = 0, measure: bool = True) -> dict[tuple[str, bool], float
     thread that starts it: started from the server's main thread, the parallel engine's
     workers ran at 0, beside the web server and the browsers on the same cores, while each
     session's runner thread ran at the engines' niceness (2026-12-03)."""
+    from numba.np.ufunc import parallel
+
     from real_ensemble_lab.engine import require_threadsafe_layer
 
+    if parallel._is_initialized and not measure:  # every later session: no thread needed
+        require_threadsafe_layer()
+        return {}
     out: dict[tuple[str, bool], float] = {}
     failed: list[BaseException] = []
 

@@ -211,10 +211,11 @@ class EnsembleApp(pn.viewable.Viewer):
         if self.ctl.closed and self._callback is not None:  # stopped for idleness
             self._callback.stop()
             self._callback = None
+        now = self.ctl.clock()
         if (self._location is not None and pub is None
-                and self.ctl.clock() - self._location_at >= LOCATION_PERIOD):
+                and now - self._location_at >= LOCATION_PERIOD):
             # the address follows the settings, written on a tick without a new frame
-            self._location_at = self.ctl.clock()
+            self._location_at = now
             query = self.ctl.share_query()
             search = f"?{query}" if query else ""
             if self._location.search != search:

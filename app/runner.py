@@ -356,9 +356,14 @@ class Runner:
         # yet (one frame ahead of what it took keeps a busy page supplied)
         self._waiting_for_take = self._taken is not None and self._taken < self._seq - 1
         period = IDLE_PERIOD if self._waiting_for_take else FRAME_PERIOD
-        held = 0.0 if self._held_since is None else min(GATE_POLL, max(
-            0.0, self._held_since + self.gate.wait_max - now))
+        held = min(GATE_POLL, self._gate_left(now))
         return max(0.0, period - (now - last), self._rest_until - now, held)
+
+    def _gate_left(self, now: float) -> float:
+        """Of the current wait at the page gate, the seconds left (0: not waiting)."""
+        if self._held_since is None:
+            return 0.0
+        return max(0.0, self._held_since + self.gate.wait_max - now)
 
     def _held(self, now: float) -> float:
         """Before a turn: the seconds left to wait at the page gate (0: step now). A closed
@@ -369,7 +374,7 @@ class Runner:
             return 0.0
         if self._held_since is None:
             self._held_since = now
-        left = self._held_since + self.gate.wait_max - now
+        left = self._gate_left(now)
         if left <= 0.0:
             self._held_since = None
             return 0.0
