@@ -198,8 +198,9 @@ class DeviationView(SeriesView):
         self.mark_reanchor(fig)
         self.watch(fig)
         style_legend(fig, "top_left")
-        for ax in fig.select(type=LogAxis):
-            ax.major_label_text_font_size = "12pt"
+        for ax in (*fig.xaxis, *fig.yaxis):  # (not fig.select: it walks every model)
+            if isinstance(ax, LogAxis):
+                ax.major_label_text_font_size = "12pt"
         self.ticker = FixedTicker(ticks=[], minor_ticks=[])
         fig.yaxis.ticker = self.ticker
         self._ticks()
