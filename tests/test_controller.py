@@ -537,3 +537,21 @@ def test_a_closed_session_frees_its_dashboard():
     gc.collect()
     assert kept() is not None  # Panel's leak: without the ledger the dashboard stays
     assert freed() is None
+
+
+def test_the_page_plots_carry_no_model_they_do_not_draw(app):
+    """Every model is built by the server, sent and built again by the page (a fresh page
+    took 3-4 s alone, 2026-12-03): no glyph renderer keeps the unselected and muted glyphs
+    that ``figure`` adds (nothing selects or mutes), and the legend swatches of a figure
+    share one source where their columns agree (they had one each)."""
+    from bokeh.models import GlyphRenderer
+
+    figs = [v.fig for v in app.plots.views.values()]
+    assert {"hist", "pop", "dev"} <= set(app.plots.views)
+    for fig in figs:
+        for r in fig.renderers:
+            if isinstance(r, GlyphRenderer):
+                assert r.nonselection_glyph is None and r.muted_glyph is None
+    pop = app.plots.views["pop"].fig
+    swatches = {id(r.data_source) for item in pop.legend[0].items for r in item.renderers}
+    assert len(pop.legend[0].items) >= 4 and len(swatches) == 1

@@ -13,7 +13,7 @@ import param
 
 from ..controller import Controller
 from ..plots import PLOTS, View, build_views
-from ..plots.base import compact, projector
+from ..plots.base import compact, lean, projector
 from ..runner import Published
 
 #: Seconds between updates of the plots over time while playing (their rows wait meanwhile).
@@ -124,6 +124,8 @@ class PlotsArea(pn.viewable.Viewer):
         self._key = key
         self.views = build_views(P, labels, f.N, pub.mode, ham, params.tracked,
                                  params.t_end)
+        for fig in self._figures():
+            lean(fig)
         self._projector()
         for k, pane in self.panes.items():
             view = self.views.get("phase") if k == "order" else self.views.get(k)
@@ -162,13 +164,15 @@ class PlotsArea(pn.viewable.Viewer):
         """Presentation mode draws every plot in the projector profile; a narrow screen
         draws titles and legends smaller."""
         on = self.ctl.presentation
-        for view in self.views.values():
-            for fig in (view.fig, getattr(view, "order_fig", None)):
-                if fig is not None:
-                    projector(fig, on)
-                    if self.narrow or getattr(fig, "_rel_compact", False):
-                        fig._rel_compact = self.narrow
-                        compact(fig, self.narrow, on)
+        for fig in self._figures():
+            projector(fig, on)
+            if self.narrow or getattr(fig, "_rel_compact", False):
+                fig._rel_compact = self.narrow
+                compact(fig, self.narrow, on)
+
+    def _figures(self) -> list:
+        return [fig for view in self.views.values()
+                for fig in (view.fig, getattr(view, "order_fig", None)) if fig is not None]
 
     def _captions(self, event) -> None:
         for cap in self.captions.values():

@@ -159,33 +159,20 @@ def detach_legend(fig) -> None:
     BokehJS (3.9) rebuilds a legend's DOM and swatch canvases whenever anything reachable
     from its items changes, data sources included: with sources updated 25 times a second
     that took most of the browser's time. The copies carry the same glyph visuals on a
-    one-row source at NaN coordinates (so they draw nothing); clicking an entry still
-    hides its live renderers.
+    one-row source at NaN coordinates (so they draw nothing), one source for all the
+    copies of a figure where their columns agree; clicking an entry still hides its live
+    renderers.
     """
+    sources: list[ColumnDataSource] = []
     for leg in legends(fig):
         live = []
         for item in leg.items:
             live.append(list(item.renderers))
             copies = []
             for r in item.renderers:
-                glyph = r.glyph
-                row: dict[str, list] = {}
-                for name in glyph.dataspecs():
-                    prop = glyph.lookup(name).property
-                    spec = prop.to_serializable(glyph, name, getattr(glyph, name))
-                    field = getattr(spec, "field", None)
-                    if not isinstance(field, str) or field in row:
-                        continue
-                    col = r.data_source.data.get(field, [])
-                    if name in _COORDS:
-                        row[field] = [np.nan]
-                    elif name.endswith("alpha"):
-                        row[field] = [1.0]
-                    elif name == "size":
-                        row[field] = [10.0]
-                    else:
-                        row[field] = [col[0]] if len(col) else [0.0]
-                copy = GlyphRenderer(data_source=ColumnDataSource(row), glyph=glyph.clone())
+                row = _swatch_row(r)
+                copy = GlyphRenderer(data_source=_shared_source(sources, row),
+                                     glyph=r.glyph.clone())
                 fig.renderers.append(copy)
                 copies.append(copy)
             item.renderers = copies
@@ -196,6 +183,55 @@ def detach_legend(fig) -> None:
             const k = items.indexOf(cb_obj.item);
             if (k >= 0) for (const r of live[k]) r.visible = !r.visible;
         """))
+
+
+def _swatch_row(r: GlyphRenderer) -> dict[str, list]:
+    """The one row a legend swatch's copy of ``r`` draws from (NaN where it would place)."""
+    glyph = r.glyph
+    row: dict[str, list] = {}
+    for name in glyph.dataspecs():
+        prop = glyph.lookup(name).property
+        spec = prop.to_serializable(glyph, name, getattr(glyph, name))
+        field = getattr(spec, "field", None)
+        if not isinstance(field, str) or field in row:
+            continue
+        col = r.data_source.data.get(field, [])
+        if name in _COORDS:
+            row[field] = [np.nan]
+        elif name.endswith("alpha"):
+            row[field] = [1.0]
+        elif name == "size":
+            row[field] = [10.0]
+        else:
+            row[field] = [col[0]] if len(col) else [0.0]
+    return row
+
+
+def _same(a: list, b: list) -> bool:
+    return all(x == y or (x != x and y != y) for x, y in zip(a, b, strict=True))  # NaN
+
+
+def _shared_source(sources: list[ColumnDataSource], row: dict[str, list]) -> ColumnDataSource:
+    """A source holding ``row``: one of ``sources`` whose columns agree with it (extended by
+    its new columns), else a new one. Every source is a model (with its selection and
+    policy) that the server builds and sends and the page builds a view of."""
+    for src in sources:
+        data = src.data
+        if all(_same(data[k], v) for k, v in row.items() if k in data):
+            src.data.update({k: v for k, v in row.items() if k not in data})
+            return src
+    sources.append(ColumnDataSource(dict(row)))
+    return sources[-1]
+
+
+def lean(fig) -> None:
+    """No unselected or muted variants of the figure's glyphs: nothing selects or mutes
+    (legends hide), and ``figure``'s glyph methods add both to every renderer, two more
+    models for the server to send and the page to build."""
+    for r in fig.renderers:
+        if isinstance(r, GlyphRenderer):
+            r.nonselection_glyph = None
+            r.muted_glyph = None
 
 
 def style_legend(fig, location: str = "top_right") -> None:
