@@ -413,40 +413,78 @@ class PageGate:
     loading holds nobody for long); an engine asks :meth:`closed` before each turn and
     waits while it is closed, at most ``wait_max`` seconds in a row (``app.runner``), so
     a stream of arrivals slows the simulations without stopping them.
+
+    Nor can one visitor who reloads the page again and again hold the others' simulations:
+    the gate is closed at most ``share_max`` of the time in the long run. It has a budget
+    of ``burst`` seconds of closure (a class arriving, pages overlapping), spent while it
+    is closed at ``1 - share_max`` per second and earned back while it is open at
+    ``share_max`` per second; with the budget spent it stays open whatever is held.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, hold_max: float = 5.0,
-                 wait_max: float = 1.0):
+                 wait_max: float = 1.0, share_max: float = 0.5, burst: float = 10.0):
+        if not 0.0 < share_max < 1.0:
+            raise ValueError("share_max is the gate's longest share of the time, in (0, 1)")
         self.clock, self.hold_max, self.wait_max = clock, float(hold_max), float(wait_max)
+        self.share_max, self.burst = float(share_max), float(burst)
         self._holds: dict[int, float] = {}  # token -> deadline
         self._tokens = itertools.count(1)
         self._lock = threading.Lock()
+        self._budget = self.burst  # seconds of closure left
+        self._seen: tuple[float, bool] | None = None  # (when, closed then) at the last look
 
     def hold(self) -> int:
         """Close the gate for one page; the token goes to :meth:`release`."""
         with self._lock:
+            now = self.clock()
+            self._account(now)
             token = next(self._tokens)
-            self._holds[token] = self.clock() + self.hold_max
+            self._holds[token] = now + self.hold_max
+            self._account(now)
             return token
 
     def release(self, token: int | None) -> None:
         with self._lock:
+            now = self.clock()
+            self._account(now)
             self._holds.pop(token, None)
+            self._account(now)
 
     def closed(self) -> bool:
-        """Whether a page is being built now."""
-        return self.building > 0
+        """Whether the engines wait now: a page is being built and the gate's budget of
+        closure is not spent."""
+        if not self._holds and self._seen is None:  # the engines' common case: no lock
+            return False
+        with self._lock:
+            return self._account(self.clock())
 
     @property
     def building(self) -> int:
         """Pages held for now (holds past their deadline are dropped)."""
-        if not self._holds:  # the engines' common case: no lock
+        if not self._holds:
             return 0
-        now = self.clock()
         with self._lock:
-            for token in [k for k, end in self._holds.items() if end <= now]:
-                del self._holds[token]
+            self._account(self.clock())
             return len(self._holds)
+
+    def _account(self, now: float) -> bool:
+        """Bring the budget up to ``now`` and say whether the gate is closed from now on.
+        Between two looks the gate was what the first said (the engines wait on that)
+        until its last hold expired, and open after that."""
+        if self._seen is not None:
+            then, was_closed = self._seen
+            span = max(0.0, now - then)
+            shut = 0.0
+            if was_closed and self._holds:
+                shut = min(span, max(0.0, max(self._holds.values()) - then))
+            earned = self.share_max * (span - shut) - (1.0 - self.share_max) * shut
+            self._budget = min(self.burst, max(0.0, self._budget + earned))
+        for token in [k for k, end in self._holds.items() if end <= now]:
+            del self._holds[token]
+        closed = bool(self._holds) and self._budget > 0.0
+        # open with a full budget: nothing to account for until the next hold
+        self._seen = None if not closed and self._budget >= self.burst else (now, closed)
+        return closed
 
 
 def _fmt_minutes(seconds: float) -> str:

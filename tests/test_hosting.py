@@ -393,3 +393,33 @@ def wait_until(cond, timeout: float = 30.0) -> None:
                                       (50, 50), (2_097_015, 2_000_000), (10**15, 10**15)])
 def test_slider_floor_is_the_largest_slider_value_not_above(N, floor):
     assert hosting.slider_floor(N) == floor
+
+
+def test_page_gate_is_closed_at_most_share_max_of_the_time():
+    """A visitor who reloads again and again must not hold the others' simulations: past
+    its burst the gate is closed at most share_max of the time, and a quiet spell earns
+    the burst back."""
+    clock = FakeClock()
+    gate = hosting.PageGate(clock, hold_max=5.0, wait_max=1.0, share_max=0.5, burst=10.0)
+
+    def closed_share(seconds: float, reload_every: float | None = 0.5) -> float:
+        shut = looks = 0
+        next_reload = clock.t
+        for _ in range(int(seconds / 0.05)):  # the engines look every 50 ms
+            if reload_every is not None and clock.t >= next_reload:
+                gate.hold()  # a new page, never loaded (its hold lasts hold_max)
+                next_reload += reload_every
+            shut += gate.closed()
+            looks += 1
+            clock.t += 0.05
+        return shut / looks
+
+    # the burst: closed for burst / (1 - share_max) = 20 s, as for a class arriving
+    assert closed_share(19.0) == 1.0
+    # then never more than half of the time, however long the reloading goes on
+    assert 0.4 <= closed_share(60.0) <= 0.51
+    # a page built after a quiet spell closes the gate again for the whole burst
+    closed_share(gate.hold_max, reload_every=None)  # the last reloads' holds run out
+    assert closed_share(20.0, reload_every=None) == 0.0
+    gate.hold()
+    assert closed_share(5.0, reload_every=None) == 1.0
