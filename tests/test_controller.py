@@ -165,8 +165,7 @@ def test_every_preset_ticks_in_every_mode(preset, mode):
         a.tick()
         assert 'class="rel-time" data-frame' in a.status.pane.object
         assert ">0.10<" in a.status.pane.object
-        boxes = {**a.plots.boxes, "order": a.plots.order_box}
-        shown = {k for k, b in boxes.items() if b.visible}
+        shown = a.plots.shown()
         assert ("tracked" in shown) == ("order" in shown) == (mode == "agents")
         assert ("phase" in shown) == (mode != "bell")
         r.process("play")

@@ -54,11 +54,11 @@ class PlotsArea(pn.viewable.Viewer):
                                              stylesheets=[_CAPTION])
                          for k, spec in PLOTS.items()}
         self.boxes = {}
-        for k in PLOTS:  # Bokeh panes are never hidden themselves: their boxes are
+        for k in PLOTS:  # a box is in its row while its plot is shown (see _build)
             self.boxes[k] = pn.Column(self.panes[k], self.captions[k],
                                       sizing_mode="stretch_width",
                                       styles={**_BOX, "flex": FLEX[k]}, margin=(3, 3),
-                                      visible=False, css_classes=[f"rel-box-{k}"])
+                                      css_classes=[f"rel-box-{k}"])
         self.press_play = pn.pane.HTML(
             '<div class="rel-press-play">Press <b>Play</b>'
             '<span class="rel-space"> (or Space)</span> to start</div>',
@@ -67,10 +67,8 @@ class PlotsArea(pn.viewable.Viewer):
         self.show_captions = pn.widgets.Checkbox(label="Show plot captions", value=True,
                                                  css_classes=["rel-captions-toggle"])
         self.show_captions.param.watch(self._captions, "value")
-        self.order_box = self.boxes["order"]
-        self.rows = [pn.FlexBox(*(self.boxes[k] for k in names if k in self.boxes),
-                                flex_wrap="wrap", sizing_mode="stretch_width")
-                     for names in LAYOUT.values()]
+        self.rows = [pn.FlexBox(flex_wrap="wrap", sizing_mode="stretch_width")
+                     for _ in LAYOUT]
         self.column = pn.Column(*self.rows, sizing_mode="stretch_width",
                                 css_classes=["rel-plots"])
         ctl.param.watch(self._stale, "preparing")
@@ -134,7 +132,16 @@ class PlotsArea(pn.viewable.Viewer):
                 fig = None
             pane.object = fig
             self.captions[k].visible = self.show_captions.value
-            self.boxes[k].visible = fig is not None
+        # only the plots shown go into the page: a hidden box is still models for the server
+        # to send and views for the page to build
+        for row, names in zip(self.rows, LAYOUT.values(), strict=True):
+            boxes = [self.boxes[k] for k in names if self.panes[k].object is not None]
+            if list(row.objects) != boxes:
+                row.objects = boxes
+
+    def shown(self) -> set[str]:
+        """The plots in the page now."""
+        return {k for row in self.rows for k, box in self.boxes.items() if box in row.objects}
 
     def _flush(self, playing: bool) -> None:
         """Send buffered rows: all at once when paused; while playing, one view per frame in
