@@ -151,6 +151,9 @@ class PhaseView(View):
                                        "b": np.arange(P, dtype=np.float32) + 0.18,
                                        "polar": np.ones(P, np.float32),
                                        "nematic": np.ones(P, np.float32)})
+        self.order_fig = None
+        if not individual:  # class phases: no order within a class to show
+            return
         # as tall as the plots over time beside it (its own card in their row): at 190 px
         # in the phase card six tick labels shared 55 px and the column grew past its row
         ofig = figure(height=300, sizing_mode="stretch_width", y_range=Range1d(0, 1.05),
