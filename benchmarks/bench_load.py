@@ -3,9 +3,10 @@
 Serves the app (``panel serve app --plugins real_ensemble_lab.app.routes``) on 127.0.0.1; S students
 arrive (their sessions open, ``procs`` at a time) and then all press Play. Measures:
 
-1. a fresh page's load time in headless Chromium, alone and under that load (from ``goto``
-   until the status bar shows a time), and how long the playing students wait for a frame
-   meanwhile (the server builds the visitor's document on the loop that sends the frames);
+1. a fresh page's load time in headless Chromium, alone and under that load (the median of
+   FRESH_SAMPLES pages each, from ``goto`` until the status bar shows a time), and how long
+   the playing students wait for a frame meanwhile (the server builds the visitor's
+   document on the loop that sends the frames);
 2. each student's simulated-time rate: the status bar's time, as the server sends it,
    read twice ``--seconds`` apart; against one student playing alone;
 3. the server's memory (PSS: pages shared by worker processes counted once) and CPU (share
@@ -71,14 +72,17 @@ HARD_LIMIT = 295
 #: Seconds a configuration keeps, after opening its students, for the measurements.
 AFTER_OPENING = 75
 #: Seconds kept after the ramp for the fresh page, the refused visitor and closing.
-FRESH_RESERVE = 55
+FRESH_RESERVE = 70
+#: Fresh pages timed alone and under load (a page's load varies by a second between runs
+#: on this machine): the median is reported, with the range.
+FRESH_SAMPLES = 3
 #: Groups in which the students press Play.
 RAMP_STEPS = 5
 #: GET /runners slower than this (seconds) means the server's event loop is saturated.
 SATURATED = 5.0
 VIEWPORT = {"width": 1000, "height": 700}
-COLUMNS = ("worker processes", "students playing", "fresh page alone (s)",
-           "fresh page under load (s)", "simulated time / s, one student alone",
+COLUMNS = ("worker processes", "students playing", "fresh page alone (s): median (range)",
+           "fresh page under load (s): median (range)", "simulated time / s, one student alone",
            "under load: median (range)", "frames / s per student: alone, under load (median)",
            "server CPU (one core = 100 %)",
            "server memory, PSS MiB: idle → under load → closed", "visitor S + 2",
@@ -367,8 +371,12 @@ def run_config(browser, S: int, procs: int, seconds: float, deadline: float) -> 
         # first page of a new Chromium took 2-3 s longer, 2026-12-03)
         ctx, _page, _first = open_page(browser, url)
         ctx.close()
-        ctx, _page, out["load_alone"] = open_page(browser, url)
-        ctx.close()
+        out["loads_alone"] = []
+        for _ in range(FRESH_SAMPLES):
+            ctx, _page, took = open_page(browser, url)
+            ctx.close()
+            out["loads_alone"].append(took)
+        out["load_alone"] = statistics.median(out["loads_alone"])
         wait_all_closed(base, workers)
         out["pss_base"] = pss_mib(sprocs)
         print(f"[{procs} proc] start-up {out['startup_s']:.1f} s; alone: page load "
@@ -427,13 +435,26 @@ def run_config(browser, S: int, procs: int, seconds: float, deadline: float) -> 
         # a fresh visitor under load, kept open: with the students it fills the server.
         # The students' longest wait between two frames meanwhile (the document is built
         # on the server's event loop, which also sends everyone's frames)
+        # (FRESH_SAMPLES of them one after another, the last kept open)
         for s in students:
             s.max_gap = 0.0
-        try:
-            fresh, _page, out["load_under"] = open_page(
-                browser, url, timeout=max(30.0, min(60.0, deadline - time.monotonic() - 15)))
-        except (AssertionError, PlaywrightError):  # not in time: the server is saturated
-            fresh, out["load_under"] = None, float("inf")
+        out["loads_under"] = []
+        fresh = None
+        for k in range(FRESH_SAMPLES):
+            try:
+                fresh, _page, took = open_page(
+                    browser, url,
+                    timeout=max(30.0, min(60.0, deadline - time.monotonic() - 15)))
+            except (AssertionError, PlaywrightError):  # not in time: the server is saturated
+                fresh, took = None, float("inf")
+            out["loads_under"].append(took)
+            if fresh is None or k == FRESH_SAMPLES - 1 or \
+                    time.monotonic() > deadline - FRESH_RESERVE / 2:
+                break
+            fresh.close()
+            if procs == 1:  # its place is given back before the next one comes
+                wait_sessions(base, len(students))
+        out["load_under"] = statistics.median(out["loads_under"])
         out["gaps"] = [s.longest_gap() for s in students]
         out["gaps_quiet"] = quiet_gaps(students, 3.0)
         if procs == 1 and out["S"] == S and fresh is not None:
@@ -527,6 +548,13 @@ def _secs(x: float) -> str:
     return "not loaded in time" if x == float("inf") else f"{x:.1f}"
 
 
+def _span(xs: list[float]) -> str:
+    """The median of a few page loads and their range."""
+    if len(xs) == 1:
+        return _secs(xs[0])
+    return f"{_secs(statistics.median(xs))} ({_secs(min(xs))}–{_secs(max(xs))})"
+
+
 def ramp_table(results: list[dict]) -> str:
     """One row per group of students pressing Play."""
     lines = ["| worker processes | students playing | frames / s per student, median (min) "
@@ -557,7 +585,7 @@ def report(results: list[dict], args, wall: float, load1: float) -> str:
         per = (r["pss_mib"] - r["pss_base"]) / max(1, r["S"])
         rows.append(
             f"| {r['procs']} | {r['S']} of {r['S_asked']} (runners {r['runners']}, playing "
-            f"{r['playing']}) | {r['load_alone']:.1f} | {_secs(r['load_under'])} "
+            f"{r['playing']}) | {_span(r['loads_alone'])} | {_span(r['loads_under'])} "
             f"| {r['rate_alone']:.2f} | {statistics.median(ok):.2f} "
             f"({min(ok):.2f}–{max(ok):.2f}; {len(ok)} of {len(r['rates'])} moving) "
             f"| {r['fps_alone']:.1f}, {statistics.median(r['fps']):.1f} "
