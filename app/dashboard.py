@@ -81,6 +81,7 @@ class EnsembleApp(pn.viewable.Viewer):
     def __init__(self, clock=None, **values: Any):
         super().__init__()
         patches.pin_local_stylesheets()
+        patches.design_params_only_for_stylesheets()
         self._links = patches.LinkLedger()  # forgotten when the session ends (a Panel leak)
         kw = {"clock": clock} if clock is not None else {}
         self.ctl = ctl = Controller(**kw, **values)

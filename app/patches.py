@@ -8,6 +8,9 @@ failing quietly.
 2. ``undebounced(widget)``: Panel's 50 ms debounce of browser changes, off.
 3. ``pin_local_stylesheets()``: component stylesheets always from this server.
 4. ``OfflineFast``: Panel's Fast design without its Google web font.
+5. ``TextHTML``: an HTML pane whose new object sends its text alone.
+6. ``design_params_only_for_stylesheets()``: a parameter change of a Panel component no
+   longer recomputes its design's parameters unless its stylesheets changed.
 
 The BokehJS workaround:
 
@@ -521,3 +524,71 @@ def offline_fast():
         "_resources": {k: v for k, v in resources.items() if k != "font"},
         "__doc__": "Panel's Fast design without the external web font.",
     })
+
+
+def _text_html():
+    """An HTML pane whose new ``object`` sets its model's ``text`` alone.
+
+    ``HTML._update`` recomputes and re-sets every property of the model (design and theme
+    modifiers, stylesheets, sizing) each time ``object`` changes: about 5 ms of the
+    server's thread per frame for the status bar (its text changes with every frame; its
+    other properties follow their own parameters through Panel's ordinary path). Panes
+    whose text changes often use it; others keep Panel's.
+    """
+    base = pn.pane.HTML
+    if not callable(getattr(base, "_update", None)) or \
+            not callable(getattr(base, "_transform_object", None)):
+        log.warning("Panel's HTML pane has no _update or _transform_object any more; the "
+                    "status bar updates through Panel's full path")
+        return base
+
+    class TextHTML(base):
+        def _update(self, ref, model) -> None:
+            if self.enable_streaming:  # Panel's own path for streamed text
+                return super()._update(ref, model)
+            model.text = self._transform_object(self.object)["object"]
+
+    return TextHTML
+
+
+#: ``pn.pane.HTML`` whose object updates send the text alone (see :func:`_text_html`).
+TextHTML = _text_html()
+
+
+def design_params_only_for_stylesheets() -> None:
+    """``Reactive._update_properties`` (Panel 1.9) computes the component's design
+    parameters (theme modifiers, stylesheets, resolving file paths on disk) on every
+    parameter change, and uses them only when ``stylesheets`` is among the changes. The
+    frame pacer's counter changes with every frame: that computation was about 3 ms of the
+    server's thread per frame. The patch computes them only then; otherwise it returns
+    what Panel returns, the changes through ``_process_param_change``."""
+    import inspect
+
+    from panel.reactive import Reactive, Syncable
+
+    original = Reactive.__dict__.get("_update_properties")
+    if getattr(original, "_rel_patched", False):
+        return
+    try:
+        source = inspect.getsource(original)
+    except (OSError, TypeError):
+        source = ""
+    if "self._design.params" not in source or "'stylesheets' in changes" not in source \
+            or not callable(Syncable.__dict__.get("_update_properties")):
+        log.warning("Panel's Reactive._update_properties is not the one patched (Panel 1.9); "
+                    "every parameter change still recomputes the design's parameters")
+        return
+
+    def _update_properties(self, *events, doc):
+        if any(e.name == "stylesheets" for e in events):
+            return original(self, *events, doc=doc)
+        return Syncable._update_properties(self, *events, doc=doc)
+
+    _update_properties._rel_patched = True
+    global _UNPATCHED_UPDATE_PROPERTIES
+    _UNPATCHED_UPDATE_PROPERTIES = original
+    Reactive._update_properties = _update_properties
+
+
+#: Panel's own ``Reactive._update_properties``, once patched (for tests).
+_UNPATCHED_UPDATE_PROPERTIES = None

@@ -723,3 +723,53 @@ def test_the_phase_order_plot_is_tall_enough_for_its_ticks_and_title():
     assert fig.height >= 280
     assert list(fig.yaxis[0].ticker.ticks) == [0, 0.5, 1]
     assert fig.title.text == "Phase order per class"
+
+
+def test_a_frame_updates_the_status_text_alone_and_skips_the_design(monkeypatch):
+    """Per frame the server re-sent every property of the status bar and recomputed a
+    component's design parameters for each parameter change (together about 5 ms of its
+    thread a frame, 2026-12-03). Now the status bar sends its text and a change that is
+    not of stylesheets skips the design, with the same properties sent as before."""
+    import panel as pn
+    import param
+    from bokeh.document import Document
+    from panel.theme.base import Design
+
+    from real_ensemble_lab.app import patches
+    from real_ensemble_lab.app.parts.pacer import FramePacer
+
+    patches.design_params_only_for_stylesheets()
+    calls = []
+    original = Design.params
+    monkeypatch.setattr(Design, "params", lambda self, *a, **k: (calls.append(1),
+                                                                original(self, *a, **k))[1])
+    doc = Document()
+    design = patches.offline_fast()
+    pane = patches.TextHTML("<b>1</b>", css_classes=["rel-status"], design=design)
+    model = pane.get_root(doc)
+    plain = pn.pane.HTML("<b>1</b>", css_classes=["rel-status"], design=design)
+    ref = plain.get_root(doc)
+    pacer = FramePacer(clock=lambda: 0.0, design=design)
+    pacer_model = pacer.get_root(doc)
+    before = {k: v for k, v in model.properties_with_values().items() if k != "text"}
+    calls.clear()
+    pane.object = plain.object = "<b>2 &amp; 3</b>"
+    pacer.sent()
+    assert model.text == ref.text == "&lt;b&gt;2 &amp;amp; 3&lt;/b&gt;"
+    assert {k: v for k, v in model.properties_with_values().items() if k != "text"} == before
+    assert pacer_model.data.frame == 1
+    # the plain pane re-derived its properties once (Panel's HTML._update); nothing else did
+    assert len(calls) == 1
+    # what Panel computes for a change: the same properties, the design only for stylesheets
+    events = [param.parameterized.Event(what="value", name=n, obj=pane, cls=type(pane),
+                                        old=None, new=v, type="changed")
+              for n, v in (("css_classes", ["rel-status", "big"]), ("visible", False))]
+    patched = pane._update_properties(*events, doc=doc)
+    assert patched == patches._UNPATCHED_UPDATE_PROPERTIES(pane, *events, doc=doc)
+    assert patched == {"css_classes": ["rel-status", "big"], "visible": False}
+    sheet = param.parameterized.Event(what="value", name="stylesheets", obj=pane,
+                                      cls=type(pane), old=[], new=[":host {color: red;}"],
+                                      type="changed")
+    calls.clear()
+    with_design = pane._update_properties(sheet, doc=doc)
+    assert len(calls) == 1 and len(with_design["stylesheets"]) > 1  # the design's, then ours

@@ -10,6 +10,7 @@ import panel as pn
 
 from real_ensemble_lab.engine.tools import lessons as lesson_data
 
+from .. import patches
 from ..a11y import SECTION_CSS
 from ..controller import Controller
 from ..maths import math_markdown
@@ -71,7 +72,8 @@ class StatusBar(pn.viewable.Viewer):
         super().__init__(**params)
         self.ctl = ctl
         # a fixed height: the figures change every frame, the page's layout must not
-        self.pane = pn.pane.HTML("", sizing_mode="stretch_width", height=62,
+        # (a pane whose new text is sent alone: Panel re-sent every property per frame)
+        self.pane = patches.TextHTML("", sizing_mode="stretch_width", height=62,
                                  css_classes=["rel-status", "status"],
                                  stylesheets=[_STATUS_CSS])
         ctl.param.watch(self.refresh, ["published", "preparing"])
