@@ -14,7 +14,6 @@ Run: ``.venv/bin/python benchmarks/bench_app.py`` (about four minutes).
 from __future__ import annotations
 
 import platform
-import re
 import signal
 import statistics
 import sys
@@ -26,6 +25,9 @@ from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import write_section  # noqa: E402
+
 from tests._app_fixtures import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -216,7 +218,6 @@ def wait_runners(base: str, n: int, timeout: float = 30.0) -> None:
 
 
 def write_results(out: dict[str, str]) -> None:
-    path = ROOT / "benchmarks" / "RESULTS.md"
     cpu = f"{psutil.cpu_count()} cores, {platform.processor() or platform.machine()}"
     section = f"""## Dashboard
 
@@ -285,13 +286,7 @@ core (24 frames/s, the simulation 3 times slower). Halving the phase-plot sample
 systems gave +1 to +2 frames/s in two runs on 2026-11-24; it stays at 1200 for the picture.
 The machine is shared and noisy: the same code has measured 3 frames/s and 60 ms apart.
 """
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(r"^## Dashboard\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(section + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+    write_section("Dashboard", section.split("\n", 1)[1])
 
 
 if __name__ == "__main__":

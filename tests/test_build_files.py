@@ -264,3 +264,23 @@ def _compose_plugin() -> bool:
 def test_docker_compose_config():
     # `config` reads and validates the file against the Compose spec; it needs no engine
     subprocess.run(["docker", "compose", "config", "-q"], cwd=ROOT, check=True, timeout=60)
+
+
+def test_a_benchmark_rewriting_its_results_section_keeps_its_notes(tmp_path, monkeypatch):
+    """A benchmark writes its own ``## Section`` of benchmarks/RESULTS.md; the dated notes
+    written by hand under its ``### Notes`` stay (two sections lost theirs, 2026-12-03)."""
+    import sys
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    sys.modules.pop("_results", None)
+    import _results
+
+    path = tmp_path / "RESULTS.md"
+    path.write_text("# Benchmark results\n\n## A\n\nold table\n\n### Notes\n\n**Then.** Why.\n\n"
+                    "## B\n\nother\n")
+    monkeypatch.setattr(_results, "RESULTS", path)
+    _results.write_section("A", "new table")
+    _results.write_section("C", "a new section")
+    text = path.read_text()
+    assert text == ("# Benchmark results\n\n## A\n\nnew table\n\n### Notes\n\n**Then.** Why.\n\n"
+                    "## B\n\nother\n\n## C\n\na new section\n")
