@@ -585,10 +585,5 @@ def design_params_only_for_stylesheets() -> None:
         return Syncable._update_properties(self, *events, doc=doc)
 
     _update_properties._rel_patched = True
-    global _UNPATCHED_UPDATE_PROPERTIES
-    _UNPATCHED_UPDATE_PROPERTIES = original
+    _update_properties.__wrapped__ = original  # Panel's own (tests compare the two)
     Reactive._update_properties = _update_properties
-
-
-#: Panel's own ``Reactive._update_properties``, once patched (for tests).
-_UNPATCHED_UPDATE_PROPERTIES = None

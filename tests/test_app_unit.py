@@ -765,7 +765,7 @@ def test_a_frame_updates_the_status_text_alone_and_skips_the_design(monkeypatch)
                                         old=None, new=v, type="changed")
               for n, v in (("css_classes", ["rel-status", "big"]), ("visible", False))]
     patched = pane._update_properties(*events, doc=doc)
-    assert patched == patches._UNPATCHED_UPDATE_PROPERTIES(pane, *events, doc=doc)
+    assert patched == type(pane)._update_properties.__wrapped__(pane, *events, doc=doc)
     assert patched == {"css_classes": ["rel-status", "big"], "visible": False}
     sheet = param.parameterized.Event(what="value", name="stylesheets", obj=pane,
                                       cls=type(pane), old=[], new=[":host {color: red;}"],
