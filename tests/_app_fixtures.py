@@ -82,3 +82,26 @@ def panel_argv(port: int, *extra: str) -> list[str]:
             "--port", str(port), "--allow-websocket-origin", f"127.0.0.1:{port}",
             "--liveness", "--plugins", "real_ensemble_lab.app.routes",
             "--check-unused-sessions", "500", "--unused-session-lifetime", "1000", *extra]
+
+
+def open_tab(page, name: str, shows: str | None = None, timeout: float = 60_000) -> None:
+    """Open the dashboard's tab ``name`` and wait for ``shows`` (a selector) inside it.
+
+    A click that did not select the tab is repeated (three tries): one CI run (2026-12-03)
+    waited 30 s for the Classroom tab's button after a single click, which the same test
+    never reproduced here in 30 tries. A tab that is selected but never shows its content
+    still fails, with the tab's state in the message."""
+    from playwright.sync_api import expect
+
+    tab = page.get_by_role("tab", name=name, exact=True)
+    for _ in range(3):
+        tab.click()
+        try:
+            expect(tab).to_have_attribute("aria-selected", "true", timeout=5_000)
+            break
+        except AssertionError:
+            continue
+    selected = tab.get_attribute("aria-selected")
+    assert selected == "true", f"the {name} tab is not selected after three clicks"
+    if shows is not None:
+        expect(page.locator(shows).first).to_be_visible(timeout=timeout)

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from real_ensemble_lab.engine.studies.datadir import ENV
-from tests._app_fixtures import free_port, panel_argv, serve
+from tests._app_fixtures import free_port, open_tab, panel_argv, serve
 from tests._studies_data import make_results, results  # noqa: F401 - a fixture
 from tests.test_app_browser import (  # noqa: F401 - pytest-playwright fixtures
     SHOTS,
@@ -144,7 +144,7 @@ def test_axe_lesson_in_presentation_mode(browser, server):
 
 def test_axe_studies_page(page, server):
     open_app(page, server)
-    page.get_by_text("Studies", exact=True).click()
+    open_tab(page, "Studies")
     expect(page.locator(".studies-runs a")).to_have_count(4, timeout=30_000)
     # the runs table scrolls: no pagination (its buttons sat inside role=grid)
     expect(page.locator(".studies-runs .tabulator-row")).to_have_count(4)

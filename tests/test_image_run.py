@@ -45,7 +45,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests._app_fixtures import ROOT, free_port, get, get_json, serve
+from tests._app_fixtures import ROOT, free_port, get, get_json, open_tab, serve
 from tests.test_app_browser import (  # noqa: F401 - pytest-playwright fixtures
     PLOTS,
     browser_context_args,
@@ -272,7 +272,7 @@ def test_the_cmd_serves_a_session_that_plays_and_sweeps(compiled, page):
         expect(page.locator(".rel-play button")).to_have_text("Play")
 
         # the Studies page: the first study with one seed, run on a local Dask cluster
-        page.get_by_text("Studies", exact=True).click()
+        open_tab(page, "Studies")
         expect(page.locator(".studies-message")).to_contain_text("Choose a results folder")
         seeds = page.locator(".bk-input-group", has_text="Seeds").locator(".noUi-handle")
         seeds.focus()

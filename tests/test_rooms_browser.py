@@ -14,7 +14,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests._app_fixtures import CHROMIUM, CHROMIUM_ARGS, ROOT
+from tests._app_fixtures import CHROMIUM, CHROMIUM_ARGS, ROOT, open_tab
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
 
@@ -33,7 +33,7 @@ def open_room(browser, base: str, pace: str):
     page = ctx.new_page()
     page.goto(base + "/app")
     expect(page.locator(".rel-status .rel-time")).to_be_visible(timeout=90_000)
-    page.get_by_text("Classroom", exact=True).click()
+    open_tab(page, "Classroom", ".room-open button")
     box = page.locator(".room-spectators input")  # no class empties for good
     box.fill("1")
     box.press("Enter")
@@ -144,7 +144,7 @@ def test_a_laptop_projector_shows_code_counts_and_controls_but_not_the_key(brows
     page = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
     page.goto(server + "/app")
     expect(page.locator(".rel-status .rel-time")).to_be_visible(timeout=90_000)
-    page.get_by_text("Classroom", exact=True).click()
+    open_tab(page, "Classroom", ".room-open button")
     page.locator(".room-open button").click()
     code = page.locator(".room-code")
     expect(code).to_have_text(re.compile(r"^[A-Z0-9]{4}$"), timeout=60_000)

@@ -17,7 +17,7 @@ from real_ensemble_lab.app.studies_links import live_link
 from real_ensemble_lab.engine import build_preset, make_params, make_stepper, simulate
 from real_ensemble_lab.engine.studies.analysis import load_series, load_summary
 from real_ensemble_lab.engine.studies.datadir import ENV
-from tests._app_fixtures import free_port, panel_argv, serve
+from tests._app_fixtures import free_port, open_tab, panel_argv, serve
 from tests._studies_data import make_results, results  # noqa: F401 - a fixture
 from tests.test_app_browser import (  # noqa: F401 - pytest-playwright fixtures
     browser_context_args,
@@ -65,7 +65,7 @@ def test_a_run_of_a_study_opens_live_with_its_settings(page, served):
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(base + "/app")
-    page.get_by_text("Studies", exact=True).click()
+    open_tab(page, "Studies")
     expect(page.locator(".studies-message")).to_contain_text("4 runs in studies/tiny",
                                                              timeout=30_000)
     expect(page.locator(".studies-runs a")).to_have_count(4, timeout=30_000)
