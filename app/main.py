@@ -8,6 +8,7 @@ built, the process's engines wait (``hosting.PageGate``).
 from functools import partial
 
 import panel as pn
+from bokeh.settings import settings as bokeh_settings
 
 from real_ensemble_lab.app import hosting
 from real_ensemble_lab.app.cost import warm_up
@@ -16,6 +17,10 @@ from real_ensemble_lab.app.dashboard import EnsembleApp
 # one sentence now rather than an abort when sessions overlap; the layer's workers at the
 # engines' niceness (without the routes plugin, the first session starts it)
 warm_up(hosting.server().settings.engine_nice, measure=False)
+# Bokeh checks every new session's document for layout and model mistakes: about 0.1 s of
+# the server's 0.5-1 s per page (py-spy, 2026-12-03), on every visit. The suite checks a
+# built page instead (tests/test_app_unit.py, a validated document).
+bokeh_settings.perform_document_validation.set_value(False)
 # MathJax for the lessons' maths; name every extension the page loads (app/maths.py)
 pn.extension("mathjax", "tabulator")
 

@@ -104,6 +104,51 @@ if (glyph != null) {
     }
   }
 }
+// 4. the status bar (class rel-status): its figures change on every frame, its structure
+// seldom. New HTML of the same structure is written into the nodes already there (text
+// and attributes) instead of replacing them all (Panel's HTML view sets innerHTML)
+const markup = B.Models.get("panel.models.markup.HTML")?.prototype?.default_view
+if (markup != null && typeof markup.prototype.set_html === "function") {
+  const set_html = markup.prototype.set_html
+  const fresh = document.createElement("template")
+  const alike = (a, b) => {
+    if (a.nodeType !== b.nodeType || a.nodeName !== b.nodeName
+        || a.childNodes.length !== b.childNodes.length) { return false }
+    for (let i = 0; i < a.childNodes.length; i++) {
+      if (!alike(a.childNodes[i], b.childNodes[i])) { return false }
+    }
+    return true
+  }
+  const write = (a, b) => {
+    if (a.nodeType === Node.TEXT_NODE) {
+      if (a.nodeValue !== b.nodeValue) { a.nodeValue = b.nodeValue }
+      return
+    }
+    if (a.nodeType === Node.ELEMENT_NODE) {
+      for (const {name} of [...a.attributes]) {
+        if (!b.hasAttribute(name)) { a.removeAttribute(name) }
+      }
+      for (const {name, value} of b.attributes) {
+        if (a.getAttribute(name) !== value) { a.setAttribute(name, value) }
+      }
+    }
+    for (let i = 0; i < a.childNodes.length; i++) { write(a.childNodes[i], b.childNodes[i]) }
+  }
+  markup.prototype.set_html = function (html) {
+    const box = this.container
+    if (html != null && box != null && box.childNodes.length > 0
+        && this.model.css_classes.includes("rel-status")) {
+      fresh.innerHTML = html
+      const root = fresh.content
+      if (box.childNodes.length === root.childNodes.length
+          && [...box.childNodes].every((n, i) => alike(n, root.childNodes[i]))) {
+        [...box.childNodes].forEach((n, i) => write(n, root.childNodes[i]))
+        return
+      }
+    }
+    return set_html.call(this, html)
+  }
+} else { console.warn("real-ensemble-lab: Panel has no HTML view; patch not applied") }
 """
 
 

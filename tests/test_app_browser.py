@@ -86,6 +86,32 @@ def test_loads_renders_plays_and_the_workaround_is_in_place(page, server):
     assert errors == []
 
 
+def test_the_status_bar_writes_new_figures_into_the_nodes_it_has(page, server):
+    """app/patches.py, 4: status HTML of the same structure is written into the nodes
+    already there (a new element per figure per frame cost the page style and layout work);
+    HTML of another structure replaces them. Either way the bar shows exactly the HTML."""
+    errors = open_app(page, server)
+    play(page)
+    expect(page.locator(".rel-status .rel-time")).to_have_text(AT_LEAST_1, timeout=30_000)
+    pause(page)  # (paused, the server sends no new text meanwhile)
+    replaced, kept = page.evaluate("""() => {
+      const view = [...window.Bokeh.index.all_views()].find(
+        (v) => v.model.css_classes?.includes("rel-status"))
+      const box = view.container
+      const old = box.querySelector(".rel-time")
+      const one = '<div class="stat"><span>time</span><b class="rel-time" data-frame="7">' +
+                  '1.25</b></div>'
+      view.set_html(one)  // another structure than the full bar's: replaced
+      const b = box.querySelector(".rel-time")
+      const replaced = b !== old && box.innerHTML === one
+      const two = one.replace("1.25", "2.50").replace('"7"', '"8"')
+      view.set_html(two)  // the same structure: written into the nodes
+      return [replaced, box.querySelector(".rel-time") === b && box.innerHTML === two]
+    }""")
+    assert (replaced, kept) == (True, True)
+    assert errors == []
+
+
 def test_space_toggles_play_anywhere_outside_text_fields(page, server):
     open_app(page, server)
     page.locator(".rel-status").click()  # focus on the page, not on a field

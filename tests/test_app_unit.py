@@ -773,3 +773,32 @@ def test_a_frame_updates_the_status_text_alone_and_skips_the_design(monkeypatch)
     calls.clear()
     with_design = pane._update_properties(sheet, doc=doc)
     assert len(calls) == 1 and len(with_design["stylesheets"]) > 1  # the design's, then ours
+
+
+@pytest.mark.parametrize("mode", ["population", "agents"])
+def test_a_served_page_passes_bokehs_document_checks(mode):
+    """The server skips Bokeh's document validation for each visitor (app/main.py: about
+    0.1 s of a page); the page it builds is checked here instead, with its controls in."""
+    import panel as pn
+    from bokeh.core.validation.check import check_integrity
+    from bokeh.document import Document
+
+    from real_ensemble_lab.app.dashboard import EnsembleApp
+
+    doc = Document()
+    pn.state.curdoc = doc
+    try:
+        app = EnsembleApp(mode=mode)
+        page = app.template()
+        app.start(thread=False)
+        app.tick()
+        page.server_doc(doc)
+        app._fill_sidebar()
+        issues = check_integrity([m for root in doc.roots for m in root.references()])
+        assert (issues.error, issues.warning) == ([], [])
+        assert any("rel-status" in (m.css_classes or []) for m in doc.models
+                   if hasattr(m, "css_classes"))  # the page, not an empty document
+        app.stop()
+    finally:
+        pn.state.curdoc = None
+

@@ -220,6 +220,30 @@ def test_plots_over_time_flush_one_per_frame_in_turn_while_playing(app, monkeypa
         assert flushed.count(k) <= 8 * 0.07 / plots_area.SERIES_PERIOD + 1
 
 
+def test_the_phase_plot_takes_every_other_frame_while_playing_and_every_frame_paused(app,
+                                                                                   monkeypatch):
+    r = app.ctl.runner
+    r.process("step", 0.1)
+    app.tick()
+    took = []
+    for name in ("hist", "phase"):
+        view = app.plots.views[name]
+        monkeypatch.setattr(view, "update", lambda f, k=name, u=view.update: (took.append(k),
+                                                                              u(f)))
+    r.process("play")
+    for _ in range(10):  # frames 40 ms apart (25 a second)
+        app.plots.clock.advance(0.04)
+        r.process("step", 0.01)
+        app.tick()
+    assert took.count("hist") == 10 and took.count("phase") == 5
+    r.process("pause")  # the frame that stays on the screen is drawn by every view
+    took.clear()
+    app.tick()
+    assert took == ["hist", "phase"]
+    phi = app.plots.views["phase"].points.data["x"]
+    assert len(phi) > 0
+
+
 def test_restart_with_the_same_shape_keeps_the_figures(app):
     r = app.ctl.runner
     r.process("step", 0.3)

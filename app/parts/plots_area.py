@@ -44,6 +44,7 @@ class PlotsArea(pn.viewable.Viewer):
         self._rows = 0
         self._thinned = 0
         self._flushed: dict[str, float] = {}
+        self._updated: dict[str, float] = {}  # when each view last took a frame
         self._turn = 0
         self.panes = {k: pn.pane.Bokeh(None, sizing_mode="fixed" if k == "phase"
                                        else "stretch_width",
@@ -86,7 +87,11 @@ class PlotsArea(pn.viewable.Viewer):
             self._generation = pub.generation
             self._thinned = pub.thinned
             self._build(pub, runner)
-        for view in self.views.values():
+        now = self.clock()
+        for k, view in self.views.items():
+            if pub.playing and now - self._updated.get(k, -1e9) < view.period:
+                continue  # a slower view (View.period): it takes a later frame
+            self._updated[k] = now
             view.update(pub.frame)
         if pub.thinned != self._thinned:  # the history was renumbered: draw it again
             self._thinned = pub.thinned
@@ -110,6 +115,7 @@ class PlotsArea(pn.viewable.Viewer):
         f = pub.frame
         ham = runner.ham
         P = len(f.n)
+        self._updated = {}  # a new ensemble: every view draws its first frame
         labels = tuple(ham.labels)
         params = runner.params
         key = (P, labels, pub.mode, int(params.tracked), tuple(ham.extra.get("parts") or ()),

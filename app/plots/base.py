@@ -300,6 +300,10 @@ class View:
     #: Engine modes in which the view means something (empty: all).
     modes: tuple[str, ...] = ()
 
+    #: Least seconds between two updates while playing (0: every frame). Paused, a view
+    #: takes every frame, so what stays on the screen is the last one.
+    period = 0.0
+
     def update(self, frame: Frame) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
