@@ -108,9 +108,12 @@ def test_a_phone_gets_compact_plot_titles_and_fewer_ticks(app):  # noqa: F811
     assert app.plots.narrow and hist.title.text_font_size == "12pt"
     assert hist.yaxis[0].ticker.desired_num_ticks == 3
     assert app.plots.views["hist"].fig.legend[0].label_text_font_size == "10pt"
+    assert hist.yaxis[0].axis_label_text_font_size == "10pt"  # was cut off at 14pt
     app.ctl.presentation = True  # the projector profile on a phone: still compact
     assert hist.title.text_font_size == "12pt"
+    assert hist.yaxis[0].axis_label_text_font_size == "10pt"
     app.transport.keys.narrow = False
     assert hist.title.text_font_size == "17pt" and hist.yaxis[0].ticker.desired_num_ticks == 6
+    assert hist.yaxis[0].axis_label_text_font_size == "17pt"
     assert hist.legend[0].label_text_font_size == "11pt"
     assert hist.title.offset == -50  # the title starts near the canvas's edge

@@ -118,7 +118,7 @@ def projector(fig, on: bool) -> None:
             glyph.line_width = width * k
 
 
-#: Title and legend type on a phone (plots about 340 px wide: the titles fit).
+#: Title, and legend and axis-title type on a phone (plots about 340 px wide: they fit).
 COMPACT = ("12pt", "10pt")
 
 
@@ -128,6 +128,8 @@ def compact(fig, on: bool, presentation: bool = False) -> None:
     run into each other; off, the screen or projector profile's."""
     fig.title.text_font_size = COMPACT[0] if on else FONTS[presentation][0]
     for ax in (*fig.xaxis, *fig.yaxis):  # fewer ticks: their labels must not touch
+        # an axis title as long as the axis ("fraction of systems" beside a 150 px axis)
+        ax.axis_label_text_font_size = COMPACT[1] if on else FONTS[presentation][1]
         if hasattr(ax.ticker, "desired_num_ticks"):
             ax.ticker.desired_num_ticks = 3 if on else 6
     for leg in legends(fig):
