@@ -34,6 +34,12 @@ is not drawn (glyphs are drawn on the canvas), so its position is brought up to 
 most once a second, with a trailing update, instead of on every paint: the histogram's and
 phase plot's paints took 3-5 ms instead of 5-7 ms.
 
+The status bar's HTML changes with every frame, its structure seldom: Panel's HTML view
+replaced every node of it each time (``innerHTML``), and the page restyled and laid out
+the new ones. New HTML of the same structure is written into the nodes already there
+(text and attributes); any other goes through Panel's own ``set_html`` (renderer work per
+frame ~6.5 ms less at N = 10^6 agents, 2026-12-03).
+
 Same CSS, same visuals, same pictures. The patch checks for the prototypes it touches and
 leaves alone whatever a future BokehJS no longer has.
 """
@@ -111,15 +117,15 @@ const markup = B.Models.get("panel.models.markup.HTML")?.prototype?.default_view
 if (markup != null && typeof markup.prototype.set_html === "function") {
   const set_html = markup.prototype.set_html
   const fresh = document.createElement("template")
-  const alike = (a, b) => {
-    if (a.nodeType !== b.nodeType || a.nodeName !== b.nodeName
-        || a.childNodes.length !== b.childNodes.length) { return false }
-    for (let i = 0; i < a.childNodes.length; i++) {
-      if (!alike(a.childNodes[i], b.childNodes[i])) { return false }
-    }
-    return true
-  }
-  const write = (a, b) => {
+  // same structure: the same node types and names, child for child, all the way down
+  const alike = (a, b) => a.childNodes.length === b.childNodes.length
+    && [...a.childNodes].every((n, i) => {
+      const m = b.childNodes[i]
+      return n.nodeType === m.nodeType && n.nodeName === m.nodeName && alike(n, m)
+    })
+  // b's text and attributes into a's children, which are alike
+  const write = (a, b) => a.childNodes.forEach((n, i) => write_node(n, b.childNodes[i]))
+  const write_node = (a, b) => {
     if (a.nodeType === Node.TEXT_NODE) {
       if (a.nodeValue !== b.nodeValue) { a.nodeValue = b.nodeValue }
       return
@@ -132,17 +138,14 @@ if (markup != null && typeof markup.prototype.set_html === "function") {
         if (a.getAttribute(name) !== value) { a.setAttribute(name, value) }
       }
     }
-    for (let i = 0; i < a.childNodes.length; i++) { write(a.childNodes[i], b.childNodes[i]) }
+    write(a, b)
   }
   markup.prototype.set_html = function (html) {
     const box = this.container
-    if (html != null && box != null && box.childNodes.length > 0
-        && this.model.css_classes.includes("rel-status")) {
+    if (html != null && box != null && this.model.css_classes.includes("rel-status")) {
       fresh.innerHTML = html
-      const root = fresh.content
-      if (box.childNodes.length === root.childNodes.length
-          && [...box.childNodes].every((n, i) => alike(n, root.childNodes[i]))) {
-        [...box.childNodes].forEach((n, i) => write(n, root.childNodes[i]))
+      if (alike(box, fresh.content)) {
+        write(box, fresh.content)
         return
       }
     }

@@ -219,8 +219,7 @@ def wait_runners(base: str, n: int, timeout: float = 30.0) -> None:
 
 def write_results(out: dict[str, str]) -> None:
     cpu = f"{psutil.cpu_count()} cores, {platform.processor() or platform.machine()}"
-    section = f"""## Dashboard
-
+    section = f"""\
 `benchmarks/bench_app.py`: the served app (`panel serve app`) in headless Chromium on this
 machine ({cpu}), browser and server sharing the cores. Measured {time.strftime('%Y-%m-%d')}.
 
@@ -286,7 +285,7 @@ core (24 frames/s, the simulation 3 times slower). Halving the phase-plot sample
 systems gave +1 to +2 frames/s in two runs on 2026-11-24; it stays at 1200 for the picture.
 The machine is shared and noisy: the same code has measured 3 frames/s and 60 ms apart.
 """
-    write_section("Dashboard", section.split("\n", 1)[1])
+    write_section("Dashboard", section)
 
 
 if __name__ == "__main__":

@@ -210,7 +210,7 @@ def test_plots_over_time_flush_one_per_frame_in_turn_while_playing(app, monkeypa
     for _ in range(8):
         app.plots.clock.advance(0.07)  # one frame every 70 ms
         before = len(flushed)
-        app.plots._flush(playing=True)
+        app.plots._flush(playing=True, now=app.plots.clock())
         per_frame.append(len(flushed) - before)
     buffered = [k for k, v in app.plots.views.items() if v.buffered]
     assert set(buffered) == {"phase", "pop", "dev"} and "hist" not in flushed

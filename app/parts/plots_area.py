@@ -101,7 +101,7 @@ class PlotsArea(pn.viewable.Viewer):
             self._rows += len(rows)
             for view in self.views.values():
                 view.add_rows(rows)
-        self._flush(pub.playing)
+        self._flush(pub.playing, now)
         at_start = not pub.playing and pub.frame.t == 0.0 and not self.ctl.preparing
         if self.press_play.visible != at_start:
             self.press_play.visible = at_start
@@ -149,7 +149,7 @@ class PlotsArea(pn.viewable.Viewer):
         """The plots in the page now."""
         return {k for row in self.rows for k, box in self.boxes.items() if box in row.objects}
 
-    def _flush(self, playing: bool) -> None:
+    def _flush(self, playing: bool, now: float) -> None:
         """Send buffered rows: all at once when paused; while playing, one view per frame in
         turn, each at most every SERIES_PERIOD (an even load renders more frames)."""
         names = [k for k, v in self.views.items() if v.buffered]
@@ -157,7 +157,6 @@ class PlotsArea(pn.viewable.Viewer):
             for k in names:
                 self.views[k].flush()
             return
-        now = self.clock()
         for i in range(len(names)):
             k = names[(self._turn + i) % len(names)]
             if now - self._flushed.get(k, -1e9) >= SERIES_PERIOD:
