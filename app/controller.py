@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -153,6 +154,11 @@ class Controller(param.Parameterized):
 
     def toggle_play(self) -> None:
         self.playing = not self.playing
+
+    def pause_unseen(self) -> None:
+        """Pause because nobody sees the run (its page closed): not the user's input."""
+        with self.limits.watch.quiet() if self.limits is not None else nullcontext():
+            self.playing = False
 
     def step(self) -> None:
         if self.runner is not None and not self.preparing:

@@ -27,7 +27,7 @@ from .bell_tests import BellTests
 from .controller import Controller
 from .maths import math_markdown
 from .parts.controls import HamiltonianControls, SimControls, control_widgets
-from .parts.pacer import FramePacer
+from .parts.pacer import Doorbell, FramePacer
 from .parts.plots_area import PlotsArea
 from .parts.status import LessonBanner, Notices, StatusBar, lesson_options
 from .parts.transport import Transport
@@ -122,6 +122,8 @@ class EnsembleApp(pn.viewable.Viewer):
         self.explain_box = pn.Column(self.explain, sizing_mode="stretch_width",
                                      css_classes=["rel-explain-box"])
         self._callback = None
+        self._bell: Doorbell | None = None  # ticks at once when a frame is published
+        self._connected = False  # a page has connected to this session
         self._location = None
         self._location_at = -float("inf")  # when the address last followed the settings
         self._sidebar_boxes: list = []  # the template's sidebar until it is filled
@@ -209,6 +211,8 @@ class EnsembleApp(pn.viewable.Viewer):
                 applies = BellTests.applies(self.ctl.runner.ham)
                 if self.bell_box.visible != applies:
                     self.bell_box.visible = applies
+        if self.ctl.playing and self._page_gone():
+            self.ctl.pause_unseen()
         if self.ctl.closed and self._callback is not None:  # stopped for idleness
             self._callback.stop()
             self._callback = None
@@ -225,10 +229,21 @@ class EnsembleApp(pn.viewable.Viewer):
     def start(self, thread: bool = True):
         return self.ctl.start(thread=thread)
 
+    def _page_gone(self) -> bool:
+        """Has the page that was connected closed? (The session outlives it by 15-30 s.)"""
+        n = patches.connections(pn.state.curdoc)
+        if n:
+            self._connected = True
+        return n == 0 and self._connected
+
     def stop(self) -> None:
         if self._callback is not None:
             self._callback.stop()
             self._callback = None
+        if self._bell is not None:
+            self._bell.close()
+            if self.ctl.runner is not None:
+                self.ctl.runner.on_publish = None
         self.ctl.stop()
         self._links.close()
 
@@ -259,6 +274,15 @@ class EnsembleApp(pn.viewable.Viewer):
         self._callback = PeriodicCallback(callback=self.tick, log=False, background=True,
                                           period=TICK_MS if self.ctl.playing else IDLE_TICK_MS)
         self._callback.start()
+        self._listen(pn.state.curdoc)
+
+    def _listen(self, doc) -> None:
+        """Frames go out as the runner publishes them and as the page frees a place for
+        one (see :class:`Doorbell`); the periodic tick carries the controls' changes and
+        anything the bell missed."""
+        bell = self._bell = Doorbell(doc, self.tick)
+        self.ctl.runner.on_publish = bell.ring
+        self.pacer.param.watch(lambda e: bell.ring(), "drawn")
 
     def _fill_sidebar(self) -> None:
         """The controls go into the page once it shows the experiment: they are two thirds

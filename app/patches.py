@@ -11,6 +11,8 @@ failing quietly.
 5. ``TextHTML``: an HTML pane whose new object sends its text alone.
 6. ``design_params_only_for_stylesheets()``: a parameter change of a Panel component no
    longer recomputes its design's parameters unless its stylesheets changed.
+7. ``connections(doc)``: how many pages a session's document is open in (Bokeh keeps a
+   session for 15-30 s after its page closed, and its engine would play on meanwhile).
 
 The BokehJS workaround:
 
@@ -635,3 +637,20 @@ def design_params_only_for_stylesheets() -> None:
     _update_properties._rel_patched = True
     _update_properties.__wrapped__ = original  # Panel's own (tests compare the two)
     Reactive._update_properties = _update_properties
+
+
+def connections(doc) -> int | None:
+    """The number of browser connections of ``doc``'s server session (None where there is
+    no server session, or Bokeh no longer keeps it where this looks)."""
+    context = getattr(doc, "session_context", None)
+    session = getattr(context, "_session", None)  # BokehSessionContext's, private
+    count = getattr(session, "connection_count", None)  # ServerSession's, public
+    if context is not None and count is None and not _warned_connections:
+        _warned_connections.append(True)
+        log.warning("patches.connections: Bokeh's session context has no _session with a "
+                    "connection_count; a closed page's engine plays on until its session "
+                    "is discarded")
+    return count
+
+
+_warned_connections: list[bool] = []
