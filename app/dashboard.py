@@ -27,7 +27,7 @@ from .bell_tests import BellTests
 from .controller import Controller
 from .maths import math_markdown
 from .parts.controls import HamiltonianControls, SimControls, control_widgets
-from .parts.pacer import Doorbell, FramePacer
+from .parts.pacer import FramePacer
 from .parts.plots_area import PlotsArea
 from .parts.status import LessonBanner, Notices, StatusBar, lesson_options
 from .parts.transport import Transport
@@ -122,7 +122,6 @@ class EnsembleApp(pn.viewable.Viewer):
         self.explain_box = pn.Column(self.explain, sizing_mode="stretch_width",
                                      css_classes=["rel-explain-box"])
         self._callback = None
-        self._bell: Doorbell | None = None  # ticks at once when a frame is published
         self._connected = False  # a page has connected to this session
         self._location = None
         self._location_at = -float("inf")  # when the address last followed the settings
@@ -240,10 +239,6 @@ class EnsembleApp(pn.viewable.Viewer):
         if self._callback is not None:
             self._callback.stop()
             self._callback = None
-        if self._bell is not None:
-            self._bell.close()
-            if self.ctl.runner is not None:
-                self.ctl.runner.on_publish = None
         self.ctl.stop()
         self._links.close()
 
@@ -274,15 +269,6 @@ class EnsembleApp(pn.viewable.Viewer):
         self._callback = PeriodicCallback(callback=self.tick, log=False, background=True,
                                           period=TICK_MS if self.ctl.playing else IDLE_TICK_MS)
         self._callback.start()
-        self._listen(pn.state.curdoc)
-
-    def _listen(self, doc) -> None:
-        """Frames go out as the runner publishes them and as the page frees a place for
-        one (see :class:`Doorbell`); the periodic tick carries the controls' changes and
-        anything the bell missed."""
-        bell = self._bell = Doorbell(doc, self.tick)
-        self.ctl.runner.on_publish = bell.ring
-        self.pacer.param.watch(lambda e: bell.ring(), "drawn")
 
     def _fill_sidebar(self) -> None:
         """The controls go into the page once it shows the experiment: they are two thirds

@@ -203,10 +203,6 @@ class Runner:
         self._waiting_for_take = False
         self.generation = 0
         self._latest: Published | None = None
-        #: Called from the runner's thread after a turn that published (None: nobody
-        #: listens; the session polls). It must only schedule work elsewhere, e.g. on the
-        #: document's event loop, and return at once.
-        self.on_publish: Callable[[], None] | None = None
         self._build(ham, params)  # raises InputError before any thread exists
         self._thread = threading.Thread(target=self._loop, daemon=True,
                                         name=name or f"ensemble-runner-{next(_ids)}")
@@ -363,15 +359,6 @@ class Runner:
         held = min(GATE_POLL, self._gate_left(now))
         return max(0.0, period - (now - last), self._rest_until - now, held)
 
-    def _tell(self) -> None:
-        listener = self.on_publish
-        if listener is None:
-            return
-        try:
-            listener()
-        except Exception:  # noqa: BLE001 - a gone document must not stop the simulation
-            log.exception("the publication listener failed")
-
     def _gate_left(self, now: float) -> float:
         """Of the current wait at the page gate, the seconds left (0: not waiting)."""
         if self._held_since is None:
@@ -414,12 +401,8 @@ class Runner:
         lower_priority(self.nice)
         last = self.clock()
         mark: tuple[float, float] | None = None  # (wall, simulated time) last turn
-        told = self._seq
         try:
             while True:
-                if self._seq != told:  # the last turn published: say so once
-                    told = self._seq
-                    self._tell()
                 # Paused: block until a command arrives (no CPU). Playing: pace the frames.
                 timeout = self._timeout(last)
                 try:

@@ -4,7 +4,6 @@ runner driven by hand (``start=False``), an injected clock."""
 from __future__ import annotations
 
 import io
-import threading
 from dataclasses import replace
 
 import numpy as np
@@ -14,9 +13,8 @@ import pytest
 
 from real_ensemble_lab.app.controller import Controller
 from real_ensemble_lab.app.dashboard import EnsembleApp
-from real_ensemble_lab.app.parts.pacer import IN_FLIGHT
 from real_ensemble_lab.app.parts.status import status_html
-from real_ensemble_lab.app.runner import Published, Runner
+from real_ensemble_lab.app.runner import Published
 from real_ensemble_lab.app.url import read_link
 from real_ensemble_lab.engine import SimParams, build_preset, make_params
 from real_ensemble_lab.engine.core.params import CONTROLS, N_MAX, param_names
@@ -580,90 +578,6 @@ def test_the_page_plots_carry_no_model_they_do_not_draw(app):
     pop = app.plots.views["pop"].fig
     swatches = {id(r.data_source) for item in pop.legend[0].items for r in item.renderers}
     assert len(pop.legend[0].items) >= 4 and len(swatches) == 1
-
-
-class FakeDoc:
-    """A document's next-tick callbacks, run by hand."""
-
-    def __init__(self, fail: bool = False):
-        self.callbacks: list = []
-        self.fail = fail
-
-    def add_next_tick_callback(self, cb):
-        if self.fail:
-            raise RuntimeError("Attempting to add session callback to already-destroyed "
-                               "Document")
-        self.callbacks.append(cb)
-
-    def run(self) -> None:
-        callbacks, self.callbacks = self.callbacks, []
-        for cb in callbacks:
-            cb()
-
-
-def test_a_doorbell_runs_one_tick_for_the_rings_before_it():
-    from real_ensemble_lab.app.parts.pacer import Doorbell
-
-    doc, ticks = FakeDoc(), []
-    bell = Doorbell(doc, lambda: ticks.append(1))
-    rings = [threading.Thread(target=bell.ring) for _ in range(3)]  # e.g. the runner's
-    for t in rings:
-        t.start()
-    for t in rings:
-        t.join()
-    assert len(doc.callbacks) == 1 and ticks == []
-    doc.run()
-    assert ticks == [1]
-    bell.ring()  # after the run: a new one
-    assert len(doc.callbacks) == 1
-    bell.close()
-    doc.run()
-    bell.ring()
-    assert ticks == [1] and doc.callbacks == []  # closed: nothing runs
-    gone = Doorbell(FakeDoc(fail=True), lambda: ticks.append(2))
-    gone.ring()  # a document being destroyed: no error, and the next ring tries again
-    gone._doc = doc
-    gone.ring()
-    assert len(doc.callbacks) == 1
-
-
-def test_a_published_frame_goes_out_at_once_and_so_does_one_the_page_has_room_for(app):
-    """The session's bell rings when the runner publishes and when the page acknowledges a
-    frame: the frame is sent then, not on the next periodic tick (25 ms later at most: the
-    frames left 25 or 50 ms apart and the page drew a close pair as one)."""
-    app.pacer.live = True
-    app.pacer.drawn = sent = app.pacer.frame  # the page has drawn what it was sent
-    doc = FakeDoc()
-    app._listen(doc)
-    runner = app.ctl.runner
-    for k in range(IN_FLIGHT + 1):
-        runner._advance_by(0.1, wall_budget=60.0)  # a play turn, which publishes
-        runner.on_publish()  # what the runner's thread does after such a turn
-        doc.run()
-        assert app.pacer.frame == sent + min(k + 1, IN_FLIGHT)  # the pacer still holds
-    assert doc.callbacks == []
-    app.pacer.drawn = sent + 1  # the page painted one: the waiting frame goes at once
-    doc.run()
-    assert app.pacer.frame == sent + IN_FLIGHT + 1
-    app.stop()
-    assert runner.on_publish is None
-
-
-def test_the_runner_rings_after_a_turn_that_published_and_survives_a_bad_listener():
-    r = Runner(build_preset("two_level"), make_params(mode="population", N=1000))
-    told, calls = threading.Event(), []
-
-    def listener():
-        calls.append(1)
-        if len(calls) == 1:
-            raise RuntimeError("a listener that fails once")
-        told.set()
-
-    r.on_publish = listener
-    r.send("play")
-    assert told.wait(60)  # it kept running after the failure, and published again
-    assert r.alive
-    r.stop()
 
 
 def test_a_closed_page_pauses_its_run_without_counting_as_input(app, monkeypatch):
