@@ -10,9 +10,10 @@ from functools import partial
 import panel as pn
 from bokeh.settings import settings as bokeh_settings
 
-from real_ensemble_lab.app import hosting
+from real_ensemble_lab.app import hosting, patches
 from real_ensemble_lab.app.cost import warm_up
 from real_ensemble_lab.app.dashboard import EnsembleApp
+from real_ensemble_lab.app.heap import HEAP
 
 # one sentence now rather than an abort when sessions overlap; the layer's workers at the
 # engines' niceness (without the routes plugin, the first session starts it)
@@ -21,6 +22,9 @@ warm_up(hosting.server().settings.engine_nice, measure=False)
 # the server's 0.5-1 s per page (py-spy, 2026-12-03), on every visit. The suite checks a
 # built page instead (tests/test_app_unit.py, a validated document).
 bokeh_settings.perform_document_validation.set_value(False)
+# the sessions' objects stay out of the collector's scans; Panel's full collection after
+# a session ends waits for ten of them or five minutes (app/heap.py)
+patches.collect_with(HEAP)
 # MathJax for the lessons' maths; name every extension the page loads (app/maths.py)
 pn.extension("mathjax", "tabulator")
 
@@ -43,6 +47,9 @@ else:
             # a partial, not a closure: this script's globals are gone when the session ends
             pn.state.on_session_destroyed(partial(hosting.end_session, doc, ticket))
         EnsembleApp().servable()
+        HEAP.settle()
+        pn.state.onload(HEAP.settle)  # after the controls (the dashboard's onload) too
+        pn.state.on_session_destroyed(HEAP.session_ended)
         if hold is not None:
             pn.state.onload(partial(host.gate.release, hold))
             pn.state.on_session_destroyed(lambda ctx, gate=host.gate, hold=hold:

@@ -13,6 +13,8 @@ failing quietly.
    longer recomputes its design's parameters unless its stylesheets changed.
 7. ``connections(doc)``: how many pages a session's document is open in (Bokeh keeps a
    session for 15-30 s after its page closed, and its engine would play on meanwhile).
+8. ``collect_with(heap)``: Panel's full collection after each session that ends goes
+   through :class:`app.heap.Heap` (the sessions' objects are frozen; see there).
 
 The BokehJS workaround:
 
@@ -49,6 +51,7 @@ leaves alone whatever a future BokehJS no longer has.
 from __future__ import annotations
 
 import logging
+import time
 import weakref
 from contextlib import contextmanager
 
@@ -654,3 +657,34 @@ def connections(doc) -> int | None:
 
 
 _warned_connections: list[bool] = []
+
+
+def collect_with(heap) -> bool:
+    """Panel's collection after a session ends (``panel.io.document._garbage_collect``, a
+    full ``gc.collect()`` five seconds after the last session ended) goes through ``heap``
+    (:class:`app.heap.Heap`): unfrozen, collected and frozen again, at most once per its
+    period. Panel looks the function up by name each time a session ends. Returns whether
+    the patch applied."""
+    from datetime import datetime, timedelta
+
+    import panel.io.document as pdoc
+
+    if not all(hasattr(pdoc, n) for n in ("_garbage_collect", "_panel_last_cleanup",
+                                           "GC_DEBOUNCE")):
+        log.warning("Panel has no io.document._garbage_collect any more; its full "
+                    "collection after each session stops the server for seconds")
+        return False
+    if getattr(pdoc._garbage_collect, "_rel_patched", False):
+        return True
+
+    def _garbage_collect() -> None:
+        # Panel's own debounce first: 5 s after the last session ended
+        quiet = pdoc.GC_DEBOUNCE - (time.monotonic() - pdoc._panel_last_cleanup)
+        wait = quiet if quiet > 0 else heap.collect()
+        if wait is not None:
+            pn.state.schedule_task("gc.collect", _garbage_collect,
+                                   at=datetime.now() + timedelta(seconds=wait))
+
+    _garbage_collect._rel_patched = True
+    pdoc._garbage_collect = _garbage_collect
+    return True
