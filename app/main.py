@@ -25,8 +25,9 @@ bokeh_settings.perform_document_validation.set_value(False)
 # the sessions' objects stay out of the collector's scans; Panel's full collection after
 # a session ends waits for ten of them or five minutes (app/heap.py)
 patches.collect_with(HEAP)
-# MathJax for the lessons' maths; name every extension the page loads (app/maths.py)
-pn.extension("mathjax", "tabulator")
+# every extension the page loads, named (once pn.extension has run, Panel loads no other:
+# a Tabulator would fail with "Tabulator is not defined"); maths is MathML (app/maths.py)
+pn.extension("tabulator")
 
 doc = pn.state.curdoc
 # The liveness probe builds a document without a session: nothing to admit or release.

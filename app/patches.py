@@ -272,20 +272,6 @@ after(bokeh_view("models/widgets/checkbox", "CheckboxView"), "render", (view) =>
 after(panel_view("panel.models.widgets.TooltipIcon"), "render", (view) => {
   help(view.desc_el, view.model.description)
 })
-// Formulas (Bokeh's MathJax draws SVG with role="img" and no name): named by their TeX,
-// in the order find_tex finds them in the text
-after(panel_view("panel.models.markup.HTML"), "set_html", (view) => {
-  const svgs = view.container?.querySelectorAll('mjx-container svg[role="img"]') ?? []
-  const mathjax = view.provider?.MathJax
-  if (svgs.length === 0 || mathjax == null) { return }
-  const decode = document.createElement("textarea")
-  decode.innerHTML = view.model.text
-  const parts = mathjax.find_tex(decode.value)
-  svgs.forEach((svg, i) => {
-    const tex = parts[i]?.math
-    svg.setAttribute("aria-label", typeof tex === "string" && tex.trim() ? tex.trim() : "formula")
-  })
-})
 const card = panel_view("panel.models.layout.Card")
 const expanded = (view) => view.button_el?.setAttribute("aria-expanded",
                                                         String(!view.model.collapsed))

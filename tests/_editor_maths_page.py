@@ -13,7 +13,7 @@ from real_ensemble_lab.app.matrix import MatrixEditor  # noqa: E402
 from real_ensemble_lab.engine import build_preset  # noqa: E402
 from real_ensemble_lab.engine.tools import lessons  # noqa: E402
 
-pn.extension("mathjax", "tabulator")  # as the dashboard must (app/maths.py)
+pn.extension("tabulator")  # as the dashboard (app/main.py)
 editor = MatrixEditor(on_apply=lambda kind, H, psi: None)
 editor.load(build_preset("two_level"))
 pn.Column(

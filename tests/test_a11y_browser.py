@@ -136,7 +136,7 @@ def test_axe_lesson_in_presentation_mode(browser, server):
     expect(page.locator(".rel-plot-dev canvas").first).to_be_visible(timeout=20_000)
     screenshot(page, "a11y-presentation-1280x720")
     page.locator(".rel-lesson-more button").click()  # the full text, with its maths
-    expect(page.locator(".rel-lesson-text mjx-container").first).to_be_visible()
+    expect(page.locator(".rel-lesson-text math").first).to_be_visible()
     one_h1(page)
     audit(page, "presentation")
     ctx.close()

@@ -40,9 +40,15 @@ def open_page(page, url):
 def test_lesson_maths_is_typeset(page, page_url):
     errors = open_page(page, page_url)
     text = page.locator(".lesson-text")
-    expect(text.locator("mjx-container").first).to_be_visible(timeout=20_000)
+    expect(text.locator("math").first).to_be_visible(timeout=20_000)
     # |psi_a|^2, n_a/N, the state psi_a = sqrt(n_a/N) e^{-i phi_a}, N, 10^6: all typeset
-    assert text.locator("mjx-container").count() >= 5
+    assert text.locator("math").count() >= 5
+    # laid out by the browser's MathML engine (display "math"), not shown as plain text;
+    # the root and its radicand: a square root drawn, not its letters in a row
+    assert text.locator("math").first.evaluate("m => getComputedStyle(m).display") in (
+        "math", "inline math")
+    root = text.locator("msqrt").first
+    assert root.evaluate("r => getComputedStyle(r).display") in ("math", "block math")
     shown = text.locator("p").all_inner_texts()
     assert shown and not any("$" in p or "\\psi" in p or "\\sqrt" in p for p in shown), shown
     assert "Schrödinger" in " ".join(shown)

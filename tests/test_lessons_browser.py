@@ -51,6 +51,6 @@ def test_a_link_opens_a_lesson_in_presentation_mode_with_rendered_maths(page, se
     page.locator(".rel-lesson-more button").click()
     text = page.locator(".rel-lesson-text")
     expect(text).to_be_visible()
-    expect(text.locator("mjx-container").first).to_be_attached()  # maths typeset
+    expect(text.locator("math").first).to_be_attached()  # maths typeset (MathML)
     screenshot(page, "lesson4-link-presentation")
     assert errors == []

@@ -1,5 +1,5 @@
-"""Lesson texts and preset descriptions write their maths as LaTeX that app/maths.py hands
-to MathJax whole (tests/test_editor_maths_browser.py sees it typeset in Chromium)."""
+"""Lesson texts and preset descriptions write their maths as LaTeX that app/maths.py turns
+into MathML whole (tests/test_editor_maths_browser.py sees it drawn in Chromium)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import re
 import panel as pn
 import pytest
 
-from real_ensemble_lab.app.maths import MATH_PLUGINS, math_markdown
+from real_ensemble_lab.app.maths import MATH_PLUGINS, math_markdown, to_mathml
 from real_ensemble_lab.engine.core.presets import preset_info, preset_names
 from real_ensemble_lab.engine.tools import lessons
 
 TEXTS = {f"lesson {name}": lesson.markdown() for name, lesson in lessons.load().items()}
 TEXTS.update({f"preset {name}": " ".join(preset_info(name)["description"].split())
               for name in preset_names()})
-INLINE = re.compile(r"\\\((.*?)\\\)")
+MATH = re.compile(r'<math alttext="(.*?)".*?</math>', re.S)
 
 
 def rendered(text: str) -> str:
@@ -25,12 +25,13 @@ def rendered(text: str) -> str:
 
 
 @pytest.mark.parametrize("where", list(TEXTS))
-def test_maths_reaches_mathjax_whole_and_no_ascii_maths_is_left(where):
+def test_maths_becomes_mathml_whole_and_no_ascii_maths_is_left(where):
     out = rendered(TEXTS[where])
-    assert "$" not in out, (where, out)  # every $...$ became \( ... \)
-    maths = INLINE.findall(out)
-    prose = INLINE.sub(" ", out)
-    assert out.count("\\(") == out.count("\\)") == len(maths)
+    assert "$" not in out, (where, out)  # every $...$ became MathML
+    maths = MATH.findall(out)
+    prose = MATH.sub(" ", out)
+    assert out.count("<math ") == out.count("</math>") == len(maths)
+    assert "rel-tex" not in out and "merror" not in out, (where, out)  # all converted
     for tex in maths:  # Markdown did not eat LaTeX's backslashes or braces
         assert "<em>" not in tex and "<strong>" not in tex, (where, tex)
     for ascii_maths in ("sqrt", "psi", "phi_", "Schroedinger", "^2", "n_a", "1/2 sum", ">>"):
@@ -39,9 +40,17 @@ def test_maths_reaches_mathjax_whole_and_no_ascii_maths_is_left(where):
 
 def test_backslash_commands_survive_markdown():
     out = rendered(r"the state $\psi_a = \sqrt{n_a/N}\,e^{-i\varphi_a}$ and $a < b$ (32)")
-    assert r"\(\psi_a = \sqrt{n_a/N}\,e^{-i\varphi_a}\)" in out  # \, kept, braces kept
-    assert r"\(a \lt  b\)" in out  # an HTML '<' would end the text early
-    assert "(32)" in out
+    # \, kept, braces kept: the TeX reached the converter whole
+    assert 'alttext="\\psi_a = \\sqrt{n_a/N}\\,e^{-i\\varphi_a}"' in out
+    assert "<msqrt>" in out and '<mspace width="0.167em"' in out
+    assert "<mo>&#x0003C;</mo>" in out  # '<' is an operator, not the start of a tag
+    assert "(32)" in out and out.count("<math ") == 2
+
+
+def test_display_maths_and_a_formula_that_cannot_be_read():
+    assert 'display="block"' in rendered("$$D = \\frac{1}{2}$$")
+    # a typo in a text (a superscript with nothing after it): shown as its TeX, escaped
+    assert to_mathml("a < x^", display=False) == '<code class="rel-tex">a &lt; x^</code>'
 
 
 def test_math_markdown_pane():
