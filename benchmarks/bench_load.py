@@ -4,7 +4,8 @@ Serves the app (``panel serve app --plugins real_ensemble_lab.app.routes``) on 1
 arrive (their sessions open, ``procs`` at a time) and then all press Play. Measures:
 
 1. a fresh page's load time in headless Chromium, alone and under that load (the median of
-   FRESH_SAMPLES pages each, from ``goto`` until the status bar shows a time), and how long
+   FRESH_SAMPLES pages each, from the start of the navigation to the first animation frame
+   that shows the status bar's time, by the page's own clock), and how long
    the playing students wait for a frame meanwhile (the server builds the visitor's
    document on the loop that sends the frames);
 2. each student's simulated-time rate: the status bar's time, as the server sends it,
@@ -286,20 +287,66 @@ def wait_all_closed(base: str, workers: int, timeout: float = 60.0) -> float:
         time.sleep(0.1)
 
 
-def open_page(browser, url: str, timeout: float = 90.0):
+#: The page's own clock (seconds from the start of the navigation): when the server's answer
+#: began, when the scripts had run (the document's content loaded) and the first animation
+#: frame that shows the status bar's time. Playwright's own wait looks again at growing
+#: intervals (up to 0.5 s) and through a busy renderer: it saw the same pages 0.7 s later
+#: (2026-12-03), so the page's clock is the load time reported.
+JS_SHOWN = """
+(() => {
+  const walk = (root) => {
+    const hit = root.querySelector('.rel-time');  // the status bar's time, only there
+    if (hit) return hit;
+    for (const el of root.querySelectorAll('*')) {
+      if (el.shadowRoot) { const h = walk(el.shadowRoot); if (h) return h; }
+    }
+    return null;
+  };
+  const look = () => {
+    const el = walk(document);
+    const box = el && el.getBoundingClientRect();
+    if (box && box.width > 0 && box.height > 0 && el.textContent.trim()) {
+      window.__rel_shown = performance.now() / 1000;
+    } else requestAnimationFrame(look);
+  };
+  requestAnimationFrame(look);
+})();
+"""
+JS_PHASES = """() => { const n = performance.getEntriesByType('navigation')[0];
+  return [n.responseStart / 1000, n.domContentLoadedEventEnd / 1000, window.__rel_shown] }"""
+
+
+def open_page(browser, url: str, timeout: float = 90.0, phases: list | None = None):
     """A new student (own context): (context, page, seconds until the status bar shows a
-    time)."""
+    time, by the page's clock). ``phases`` gets (server answered, scripts run, status
+    shown, Playwright saw it), in seconds."""
     ctx = browser.new_context(viewport=VIEWPORT)
+    ctx.add_init_script(JS_SHOWN)
     page = ctx.new_page()
     t0 = time.monotonic()
     try:
         page.goto(url, wait_until="commit", timeout=timeout * 1000)
         expect(page.locator(".rel-status .rel-time")).to_be_visible(
             timeout=max(1.0, timeout - (time.monotonic() - t0)) * 1000)
+        seen = time.monotonic() - t0
+        answered, scripts, shown = page.evaluate(JS_PHASES)
     except (AssertionError, PlaywrightError):
         ctx.close()
         raise
-    return ctx, page, time.monotonic() - t0
+    took = shown if shown is not None else seen
+    if phases is not None:
+        phases.append((answered, scripts, took, seen))
+    return ctx, page, took
+
+
+def phase_text(phases: list) -> str:
+    """Medians of open_page's phases, as a sentence's end."""
+    if not phases:
+        return "not measured"
+    a, b, c, d = (statistics.median(p[i] for p in phases) for i in range(4))
+    return (f"the server answered after {a:.1f} s, the scripts had run at {b:.1f} s, "
+            f"the plots and status bar showed at {c:.1f} s (Playwright saw them at "
+            f"{d:.1f} s)")
 
 
 def student_rates(students: list[Student], seconds: float) -> list[float]:
@@ -371,16 +418,17 @@ def run_config(browser, S: int, procs: int, seconds: float, deadline: float) -> 
         # first page of a new Chromium took 2-3 s longer, 2026-12-03)
         ctx, _page, _first = open_page(browser, url)
         ctx.close()
-        out["loads_alone"] = []
+        out["loads_alone"], out["phases_alone"] = [], []
         for _ in range(FRESH_SAMPLES):
-            ctx, _page, took = open_page(browser, url)
+            ctx, _page, took = open_page(browser, url, phases=out["phases_alone"])
             ctx.close()
             out["loads_alone"].append(took)
         out["load_alone"] = statistics.median(out["loads_alone"])
         wait_all_closed(base, workers)
         out["pss_base"] = pss_mib(sprocs)
         print(f"[{procs} proc] start-up {out['startup_s']:.1f} s; alone: page load "
-              f"{out['load_alone']:.1f} s, student's rate {out['rate_alone']:.2f}", flush=True)
+              f"{out['load_alone']:.1f} s ({phase_text(out['phases_alone'])}), student's "
+              f"rate {out['rate_alone']:.2f}", flush=True)
 
         # the class arrives (``procs`` students at a time), then everyone presses Play
         students: list[Student] = []
@@ -438,13 +486,14 @@ def run_config(browser, S: int, procs: int, seconds: float, deadline: float) -> 
         # (FRESH_SAMPLES of them one after another, the last kept open)
         for s in students:
             s.max_gap = 0.0
-        out["loads_under"] = []
+        out["loads_under"], out["phases_under"] = [], []
         fresh = None
         for k in range(FRESH_SAMPLES):
             try:
                 fresh, _page, took = open_page(
                     browser, url,
-                    timeout=max(30.0, min(60.0, deadline - time.monotonic() - 15)))
+                    timeout=max(30.0, min(60.0, deadline - time.monotonic() - 15)),
+                    phases=out["phases_under"])
             except (AssertionError, PlaywrightError):  # not in time: the server is saturated
                 fresh, took = None, float("inf")
             out["loads_under"].append(took)
@@ -470,7 +519,8 @@ def run_config(browser, S: int, procs: int, seconds: float, deadline: float) -> 
             out["full_text"] = full.first.text_content().strip().rstrip("¶").strip()
             out["full_runners"] = get_json(base + "/runners", timeout=60)["runners"]
             ctx.close()
-        print(f"[{procs} proc] fresh page under load {out['load_under']:.1f} s; students' "
+        print(f"[{procs} proc] fresh page under load {out['load_under']:.1f} s "
+              f"({phase_text(out['phases_under'])}); students' "
               f"longest frame gap meanwhile: median {statistics.median(out['gaps']):.2f} s "
               f"(max {max(out['gaps']):.2f}), in the 3 s after it "
               f"{statistics.median(out['gaps_quiet']):.2f} s"
@@ -601,6 +651,10 @@ def report(results: list[dict], args, wall: float, load1: float) -> str:
         f"{statistics.median(r['gaps_quiet']):.2f} s in the 3 s after it loaded"
         for r in results)
     clients = ", ".join(f"{r['cpu_clients']:.0f} %" for r in results)
+    phases = "; ".join(
+        f"{r['procs']} process{'es' if r['procs'] > 1 else ''}: alone, "
+        f"{phase_text(r.get('phases_alone', []))}; under load, "
+        f"{phase_text(r.get('phases_under', []))}" for r in results)
     return f"""Command: {cmd} ({cpu}, {mem:.0f} GiB; load average {load1:.1f} at the start;
 {time.strftime('%Y-%m-%d')}; {wall:.0f} s in all). The machine is shared with other work
 and noisy: single figures vary by tens of percent between runs; rates are medians over
@@ -624,8 +678,11 @@ The students pressed Play a group at a time; each group was measured over
 
 {ramp_table(results)}
 
-A page load runs from `goto` to the status bar showing a time (document built, sent and
-drawn). A rate is the change of the status bar's simulated time between two messages
+A page load runs from the start of the navigation to the first animation frame that shows
+the status bar's time (document built, sent and drawn), by the page's own clock;
+Playwright's wait for the same element looks again at growing intervals, up to 0.5 s, and
+saw it later. Medians: {phases}.
+A rate is the change of the status bar's simulated time between two messages
 {args.seconds / 2:g} s apart, over their arrival times (the last group's figures in the
 first table); the app asks for 1 time unit per second by default. The server's CPU is
 its processes' time over that window (runner threads included); on these 2 shared cores
