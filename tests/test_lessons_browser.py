@@ -54,3 +54,31 @@ def test_a_link_opens_a_lesson_in_presentation_mode_with_rendered_maths(page, se
     expect(text.locator("math").first).to_be_attached()  # maths typeset (MathML)
     screenshot(page, "lesson4-link-presentation")
     assert errors == []
+
+
+def test_a_lesson_in_presentation_mode_fits_a_phone(browser, server):
+    """At 390 px the status bar's figures stay inside its fixed height (presentation mode's
+    large type is for a projector's width) and the lesson line takes the banner's width,
+    its button under it. Before: the figures ran under the banner, and the line was a
+    column of one or two words beside the button."""
+    ctx = browser.new_context(viewport={"width": 390, "height": 844})
+    page = ctx.new_page()
+    errors = open_app(page, server, "?lesson=nodes&present=true")
+    expect(page.locator(".rel-lesson")).to_contain_text("Lesson 4")
+    status = page.locator(".rel-status").first
+    # the figures' own box (inside the pane's shadow root) ends inside the pane
+    inner = status.evaluate("""(host) => { const r = host.shadowRoot || host;
+        let bottom = 0;
+        for (const el of r.querySelectorAll('.stat')) {
+          bottom = Math.max(bottom, el.getBoundingClientRect().bottom) }
+        return [bottom, host.getBoundingClientRect().bottom] }""")
+    assert inner[0] <= inner[1] + 1, inner
+    banner = page.locator(".rel-lesson").bounding_box()
+    assert status.bounding_box()["y"] + status.bounding_box()["height"] <= banner["y"] + 1
+    line = page.locator(".rel-lesson-line").bounding_box()
+    assert line["width"] > 0.7 * banner["width"], (line, banner)
+    more = page.locator(".rel-lesson-more").bounding_box()
+    assert more["y"] >= line["y"] + line["height"] - 1  # the button under the line
+    screenshot(page, "lesson4-presentation-390")
+    assert errors == []
+    ctx.close()

@@ -13,7 +13,7 @@ from real_ensemble_lab.engine.tools import lessons as lesson_data
 from .. import patches
 from ..a11y import SECTION_CSS
 from ..controller import Controller
-from ..maths import math_markdown
+from ..maths import MATH_CSS, math_markdown
 from ..runner import Published
 from ..widgets import fmt_N
 
@@ -142,8 +142,8 @@ class LessonBanner(pn.viewable.Viewer):
     def __init__(self, ctl: Controller, **params):
         super().__init__(**params)
         self.ctl = ctl
-        self.line = math_markdown("", sizing_mode="stretch_width",
-                                  css_classes=["rel-lesson-line"])
+        self.line = math_markdown("", css_classes=["rel-lesson-line"],
+                                  styles={"flex": "1 1 300px", "min-width": "0"})
         self.more = pn.widgets.Toggle(label="Full lesson text", color="primary",
                                       variant="outline", width=170,
                                       css_classes=["rel-lesson-more"])
@@ -151,8 +151,10 @@ class LessonBanner(pn.viewable.Viewer):
                                   css_classes=["lesson-text", "rel-lesson-text"],
                                   stylesheets=[SECTION_CSS])
         self.more.param.watch(lambda e: setattr(self.full, "visible", e.new), "value")
-        self.box = pn.Column(pn.Row(self.line, self.more, sizing_mode="stretch_width"),
-                             self.full, sizing_mode="stretch_width", visible=False,
+        # the line takes the width; on a phone the button wraps under it
+        head = pn.FlexBox(self.line, self.more, flex_wrap="wrap", align_items="center",
+                          sizing_mode="stretch_width")
+        self.box = pn.Column(head, self.full, sizing_mode="stretch_width", visible=False,
                              css_classes=["rel-lesson"], styles=_BANNER)
         ctl.param.watch(self.refresh, ["lesson", "presentation"])
         self.refresh()
@@ -166,9 +168,9 @@ class LessonBanner(pn.viewable.Viewer):
         self.line.object = f"**Lesson {lesson.number}: {lesson.title}.** Watch: {watch}"
         self.full.object = lesson.markdown()
         self.box.visible = True
-        big = self.ctl.presentation
-        for pane in (self.line, self.full):
-            pane.stylesheets = [_TEXT_BIG if big else _TEXT]
+        text = _TEXT_BIG if self.ctl.presentation else _TEXT
+        for pane, own in ((self.line, []), (self.full, [SECTION_CSS])):
+            pane.stylesheets = [MATH_CSS, *own, text]  # the pane's own sheets kept
 
     def __panel__(self):
         return self.box
@@ -183,7 +185,9 @@ def lesson_options() -> dict[str, str]:
 _BANNER = {"background": "#fff7ed", "border-left": "6px solid #f59e0b",
            "border-radius": "8px", "padding": "2px 10px"}
 _TEXT = ":host {font-size: 17px;} p {margin: 4px 0;}"
-_TEXT_BIG = ":host {font-size: 22px; line-height: 1.3;} p {margin: 4px 0;}"
+#: presentation mode's larger text, on a projector's width (a phone keeps _TEXT's)
+_TEXT_BIG = (":host {font-size: 17px;} p {margin: 4px 0;} "
+             "@media (min-width: 801px) {:host {font-size: 22px; line-height: 1.3;}}")
 _STATUS_CSS = """
 :host {display: block;}
 .stat {display: inline-block; margin: 2px 14px 2px 4px; vertical-align: top;}
@@ -195,8 +199,12 @@ _STATUS_CSS = """
 .stat small {font-size: 15px;}
 .stat.aux b {font-size: 16px; line-height: 28px;}
 .stat span em {font-style: normal; text-transform: none;}
-:host(.big) .stat b {font-size: 30px;} :host(.big) .stat span {font-size: 15px;}
-:host(.big) .stat.aux b {font-size: 20px; line-height: 38px;}
+/* presentation mode's large figures on a projector's width; a phone or tablet keeps the
+   usual sizes, for which the heights below are made */
+@media (min-width: 801px) {
+  :host(.big) .stat b {font-size: 30px;} :host(.big) .stat span {font-size: 15px;}
+  :host(.big) .stat.aux b {font-size: 20px; line-height: 38px;}
+}
 /* narrow screens: the figures wrap to two or three rows, each height still fixed */
 @media (max-width: 800px) {:host {height: 116px !important;}}
 @media (max-width: 560px) {:host {height: 170px !important;}}
