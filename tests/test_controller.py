@@ -288,7 +288,12 @@ def test_presentation_mode_closes_the_sidebar_and_enlarges_the_text(app):
     assert app.ctl.presentation and app.transport.keys.collapse
     assert "big" in app.status.pane.css_classes
     assert not app.explain_box.visible
-    assert "22px" in app.banner.line.stylesheets[0]
+    # the larger lesson text (on a projector's width), the maths font kept
+    assert "22px" in app.banner.line.stylesheets[-1]
+    assert any("math {" in css for css in app.banner.line.stylesheets)
+    from real_ensemble_lab.app.a11y import SECTION_CSS
+
+    assert SECTION_CSS in app.banner.full.stylesheets  # the full text keeps its own sheet
     hist = app.plots.views["hist"].fig
     assert hist.title.text_font_size == "17pt"  # the projector profile
     width = hist.renderers[1].glyph.line_width
