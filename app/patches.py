@@ -648,9 +648,9 @@ _warned_connections: list[bool] = []
 def collect_with(heap) -> bool:
     """Panel's collection after a session ends (``panel.io.document._garbage_collect``, a
     full ``gc.collect()`` five seconds after the last session ended) goes through ``heap``
-    (:class:`app.heap.Heap`): unfrozen, collected and frozen again, at most once per its
-    period. Panel looks the function up by name each time a session ends. Returns whether
-    the patch applied."""
+    (:class:`app.heap.Heap`): unfrozen, collected and frozen again once the heap says it
+    is due (after Panel's own 5 s wait), looked at again until then. Panel looks the
+    function up by name each time a session ends. Returns whether the patch applied."""
     from datetime import datetime, timedelta
 
     import panel.io.document as pdoc

@@ -13,7 +13,7 @@ from real_ensemble_lab.engine.tools import lessons as lesson_data
 from .. import patches
 from ..a11y import SECTION_CSS
 from ..controller import Controller
-from ..maths import MATH_CSS, math_markdown
+from ..maths import math_markdown
 from ..runner import Published
 from ..widgets import fmt_N
 
@@ -151,6 +151,8 @@ class LessonBanner(pn.viewable.Viewer):
                                   css_classes=["lesson-text", "rel-lesson-text"],
                                   stylesheets=[SECTION_CSS])
         self.more.param.watch(lambda e: setattr(self.full, "visible", e.new), "value")
+        # each pane's own sheets (maths font, sections); the text size goes after them
+        self._sheets = {id(p): list(p.stylesheets) for p in (self.line, self.full)}
         # the line takes the width; on a phone the button wraps under it
         head = pn.FlexBox(self.line, self.more, flex_wrap="wrap", align_items="center",
                           sizing_mode="stretch_width")
@@ -169,8 +171,8 @@ class LessonBanner(pn.viewable.Viewer):
         self.full.object = lesson.markdown()
         self.box.visible = True
         text = _TEXT_BIG if self.ctl.presentation else _TEXT
-        for pane, own in ((self.line, []), (self.full, [SECTION_CSS])):
-            pane.stylesheets = [MATH_CSS, *own, text]  # the pane's own sheets kept
+        for pane in (self.line, self.full):
+            pane.stylesheets = [*self._sheets[id(pane)], text]
 
     def __panel__(self):
         return self.box
@@ -186,8 +188,7 @@ _BANNER = {"background": "#fff7ed", "border-left": "6px solid #f59e0b",
            "border-radius": "8px", "padding": "2px 10px"}
 _TEXT = ":host {font-size: 17px;} p {margin: 4px 0;}"
 #: presentation mode's larger text, on a projector's width (a phone keeps _TEXT's)
-_TEXT_BIG = (":host {font-size: 17px;} p {margin: 4px 0;} "
-             "@media (min-width: 801px) {:host {font-size: 22px; line-height: 1.3;}}")
+_TEXT_BIG = _TEXT + " @media (min-width: 801px) {:host {font-size: 22px; line-height: 1.3;}}"
 _STATUS_CSS = """
 :host {display: block;}
 .stat {display: inline-block; margin: 2px 14px 2px 4px; vertical-align: top;}
