@@ -10,7 +10,7 @@ from functools import partial
 import panel as pn
 from bokeh.settings import settings as bokeh_settings
 
-from real_ensemble_lab.app import hosting, patches
+from real_ensemble_lab.app import hosting, patches, wire
 from real_ensemble_lab.app.cost import warm_up
 from real_ensemble_lab.app.dashboard import EnsembleApp
 from real_ensemble_lab.app.heap import HEAP
@@ -25,6 +25,8 @@ bokeh_settings.perform_document_validation.set_value(False)
 # the sessions' objects stay out of the collector's scans; Panel's full collection after
 # a session ends waits for ten of them or five minutes (app/heap.py)
 patches.collect_with(HEAP)
+# a frame's message built without listing the document's models, and written at once
+wire.install()
 # every extension the page loads, named (once pn.extension has run, Panel loads no other:
 # a Tabulator would fail with "Tabulator is not defined"); maths is MathML (app/maths.py)
 pn.extension("tabulator")
