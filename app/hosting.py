@@ -28,7 +28,9 @@ with :func:`n_cap` (the largest N that still fits), :class:`IdleWatch`, :class:`
 Studies page enforces HOSTED and MAX_SWEEPS itself (``app/studies_cluster.py``, which reads
 the same variables by the same rules); they are read here too so that a malformed value
 stops the server at start-up. With
-``panel serve --num-procs k`` every process has its own: the limits apply per process.
+``panel serve --num-procs k`` every process has its own: the limits apply per process;
+only the page gates are shared (a page built in one worker holds the others' engines too,
+``app/sibling_gates.py``).
 """
 
 from __future__ import annotations
@@ -422,11 +424,14 @@ class PageGate:
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, hold_max: float = 5.0,
-                 wait_max: float = 1.0, share_max: float = 0.5, burst: float = 10.0):
+                 wait_max: float = 1.0, share_max: float = 0.5, burst: float = 10.0,
+                 siblings: Any = None):
         if not 0.0 < share_max < 1.0:
             raise ValueError("share_max is the gate's longest share of the time, in (0, 1)")
         self.clock, self.hold_max, self.wait_max = clock, float(hold_max), float(wait_max)
         self.share_max, self.burst = float(share_max), float(burst)
+        # the other worker processes' gates (app.sibling_gates; None: one process)
+        self.siblings = siblings
         self._holds: dict[int, float] = {}  # token -> deadline
         self._tokens = itertools.count(1)
         self._lock = threading.Lock()
@@ -453,6 +458,8 @@ class PageGate:
     def closed(self) -> bool:
         """Whether the engines wait now: a page is being built and the gate's budget of
         closure is not spent."""
+        if self.siblings is not None and self.siblings.closed(self.clock()):
+            return True  # a page is being built in another worker process
         if not self._holds and self._seen is None:  # the engines' common case: no lock
             return False
         with self._lock:
@@ -482,6 +489,9 @@ class PageGate:
         for token in [k for k, end in self._holds.items() if end <= now]:
             del self._holds[token]
         closed = bool(self._holds) and self._budget > 0.0
+        if self.siblings is not None:  # until when, as far as this look can tell
+            self.siblings.publish(min(max(self._holds.values()), now + self._budget / (
+                1.0 - self.share_max)) if closed else 0.0)
         # open with a full budget: nothing to account for until the next hold
         self._seen = None if not closed and self._budget >= self.burst else (now, closed)
         return closed
@@ -494,6 +504,16 @@ def _fmt_minutes(seconds: float) -> str:
 
 
 # -- this process ----------------------------------------------------------------------------
+def _process_gate() -> PageGate:
+    """This process's page gate; a forked worker's (``--num-procs``) also sees its
+    siblings' (``app.sibling_gates``)."""
+    from .sibling_gates import SiblingGates
+
+    gate = PageGate()
+    gate.siblings = SiblingGates.for_this_process(horizon=gate.hold_max)
+    return gate
+
+
 @dataclass
 class Server:
     """This process's limits and their shared state."""
@@ -501,7 +521,7 @@ class Server:
     settings: Settings
     sessions: Sessions
     memory: MemoryBudget
-    gate: PageGate = field(default_factory=PageGate)
+    gate: PageGate = field(default_factory=lambda: _process_gate())
     _tickets: dict[int, Ticket] = field(default_factory=dict)
 
     def release(self, ticket: Ticket | None) -> None:

@@ -423,3 +423,75 @@ def test_page_gate_is_closed_at_most_share_max_of_the_time():
     assert closed_share(20.0, reload_every=None) == 0.0
     gate.hold()
     assert closed_share(5.0, reload_every=None) == 1.0
+
+
+def test_a_page_built_in_one_worker_process_holds_its_siblings_engines(tmp_path):
+    """``--num-procs``: the workers' gates share a file; a page held in one closes the
+    others, for as long as its own gate is closed (hold, release, budget), and a time that
+    lies beyond any hold (a file from an earlier boot) holds nobody."""
+    from real_ensemble_lab.app.sibling_gates import SiblingGates
+
+    clock = FakeClock()
+    path = tmp_path / "gates"
+    gates = [hosting.PageGate(clock, hold_max=5.0, wait_max=1.0, share_max=0.5, burst=2.0,
+                              siblings=SiblingGates(path, k, horizon=5.0)) for k in range(2)]
+    a, b = gates
+    assert not a.closed() and not b.closed()
+    token = a.hold()
+    assert a.closed() and b.closed()
+    clock.t += 1.0
+    assert b.closed()
+    a.release(token)
+    assert not a.closed() and not b.closed()
+    # a hold never released: its siblings wait until its deadline, or until the holder's
+    # budget of closure (burst / (1 - share_max) = 4 s here) is spent, whichever is first
+    clock.t += 100.0  # the budget is earned back
+    a.hold()
+    clock.t += 3.9
+    assert b.closed()
+    clock.t += 0.2
+    assert not b.closed() and not a.closed()
+    # a stale file: a time far ahead (another boot's clock) holds nobody
+    other = SiblingGates(path, 5, horizon=5.0)
+    other.publish(clock.t + 1e6)
+    assert not b.closed()
+    other.publish(clock.t + 2.0)
+    assert b.closed() and a.closed()
+    other.publish(0.0)
+    assert not b.closed()
+    for g in (*gates, None):
+        (g.siblings if g else other).close()
+
+
+def test_a_single_process_shares_no_gate():
+    from real_ensemble_lab.app.sibling_gates import SiblingGates
+
+    assert SiblingGates.for_this_process(horizon=5.0) is None  # not a forked worker
+    with pytest.raises(ValueError, match="outside"):
+        SiblingGates("/nonexistent/never-made", 64)
+
+
+def test_worker_processes_share_their_page_gates():
+    """``panel serve --num-procs 2``: both workers map one gates file, named after the
+    server's main process (a single process makes none: the test above)."""
+    import os
+    import tempfile
+
+    import psutil
+
+    from tests._app_fixtures import free_port, get_json, panel_argv, serve
+
+    port = free_port()
+    with serve(panel_argv(port, "--num-procs", "2"), port, timeout=120) as base:
+        pids = set()
+        for _ in range(200):  # each request reaches one worker: until both have answered
+            pids.add(get_json(base + "/runners", timeout=30)["pid"])
+            if len(pids) == 2:
+                break
+        assert len(pids) == 2
+        [main] = {psutil.Process(pid).ppid() for pid in pids}
+        folder = "/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
+        path = os.path.join(folder, f"real-ensemble-lab-gates-{main}")
+        assert os.path.exists(path)
+        assert all(path in {m.path for m in psutil.Process(pid).memory_maps(grouped=True)}
+                   for pid in pids)
