@@ -521,7 +521,7 @@ class Server:
     settings: Settings
     sessions: Sessions
     memory: MemoryBudget
-    gate: PageGate = field(default_factory=lambda: _process_gate())
+    gate: PageGate = field(default_factory=_process_gate)
     _tickets: dict[int, Ticket] = field(default_factory=dict)
 
     def release(self, ticket: Ticket | None) -> None:

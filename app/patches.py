@@ -1,7 +1,7 @@
-"""Every workaround of a Panel or Bokeh private API, in one place (made for Panel 1.9 and
-Bokeh 3.9, the versions pinned in pyproject.toml). Each one checks that what it patches is
-there and logs a warning when it is not, so an upgrade shows in the server log instead of
-failing quietly.
+"""Every workaround of a Panel or Bokeh private API (made for Panel 1.9 and Bokeh 3.9, the
+versions pinned in pyproject.toml), here and, for the two on a frame's way to the socket,
+in :mod:`app.wire`. Each one checks that what it patches is there and logs a warning when
+it is not, so an upgrade shows in the server log instead of failing quietly.
 
 1. ``install(doc)``: a BokehJS hot-path workaround, installed in the browser when a page is
    ready (below), and the accessibility workarounds (``A11Y_JS``, below that).

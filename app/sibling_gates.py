@@ -12,7 +12,8 @@ Times are ``time.monotonic()``, which on Linux is one clock for every process of
 machine. A slot's time is believed only up to ``horizon`` seconds ahead (a gate's longest
 hold): a file left from an earlier server, whose times belong to an earlier boot, holds
 nobody. The file lies in ``/dev/shm`` (else the temporary directory), is named after the
-server's main process and is removed when a worker ends.
+server's main process and is removed when a worker exits normally (a file left by a
+killed server is 512 bytes, and its times hold nobody past the horizon).
 """
 
 from __future__ import annotations
