@@ -362,8 +362,10 @@ class Controller(param.Parameterized):
         runner.taken(pub.seq)
         if self.preparing and pub.generation >= self._expect and not self._restart:
             self.preparing = False
-        if pub.playing != self.playing and not self.preparing:
-            # the runner paused itself (an error): the button follows
+        if pub.playing != self.playing and not self.preparing and pub.answered >= runner.sent:
+            # the runner paused itself (an error): the button follows. Not from a frame
+            # published before the runner saw the user's last play or pause: that frame
+            # would undo it (a Pause click was lost when frames were sent at once)
             self.playing = pub.playing
         self.published = pub
         cost_model.record(pub, runner.params, self.speed)

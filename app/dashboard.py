@@ -21,13 +21,14 @@ from importlib.resources import files
 from typing import Any
 
 import panel as pn
+from tornado.ioloop import IOLoop
 
 from . import a11y, hosting, patches
 from .bell_tests import BellTests
 from .controller import Controller
 from .maths import math_markdown
 from .parts.controls import HamiltonianControls, SimControls, control_widgets
-from .parts.pacer import FramePacer
+from .parts.pacer import Doorbell, FramePacer
 from .parts.plots_area import PlotsArea
 from .parts.status import LessonBanner, Notices, StatusBar, lesson_options
 from .parts.transport import Transport
@@ -122,6 +123,7 @@ class EnsembleApp(pn.viewable.Viewer):
         self.explain_box = pn.Column(self.explain, sizing_mode="stretch_width",
                                      css_classes=["rel-explain-box"])
         self._callback = None
+        self._doorbell: Doorbell | None = None
         self._connected = False  # a page has connected to this session
         self._location = None
         self._location_at = -float("inf")  # when the address last followed the settings
@@ -239,6 +241,8 @@ class EnsembleApp(pn.viewable.Viewer):
         if self._callback is not None:
             self._callback.stop()
             self._callback = None
+        if self._doorbell is not None:
+            self._doorbell.close()
         self.ctl.stop()
         self._links.close()
 
@@ -269,6 +273,13 @@ class EnsembleApp(pn.viewable.Viewer):
         self._callback = PeriodicCallback(callback=self.tick, log=False, background=True,
                                           period=TICK_MS if self.ctl.playing else IDLE_TICK_MS)
         self._callback.start()
+        # a published frame is sent at once, not at the next tick
+        self._doorbell = Doorbell(IOLoop.current(), pn.state.curdoc, self._rung)
+        self.ctl.runner.on_publish = self._doorbell.ring
+
+    def _rung(self) -> None:
+        if self._callback is not None:
+            self.tick()
 
     def _fill_sidebar(self) -> None:
         """The controls go into the page once it shows the experiment: they are two thirds

@@ -802,3 +802,73 @@ def test_a_served_page_passes_bokehs_document_checks(mode):
     finally:
         pn.state.curdoc = None
 
+
+
+def test_a_turn_ending_on_the_output_grid_publishes_its_frame_once():
+    """The frame recorded at an output time is the turn's last: publishing the same state
+    again cost the engine a frame's work and the page a frame (it took the second)."""
+    clock = FakeClock()
+    r = Runner(build_preset("two_level"), make_params(mode="population", N=1000, dt_out=0.05),
+               start=False, clock=clock)
+    rung = []
+    r.on_publish = lambda: rung.append(r.latest().seq)
+    seq = r.latest().seq
+    r._advance_by(0.05)  # from t = 0 exactly onto the first output time
+    assert r.latest().frame.t == pytest.approx(0.05)
+    assert r.latest().seq == seq + 1 and rung == [seq + 1]
+    assert len(r.history) == 2  # t = 0 and t = 0.05, each recorded once
+    r._advance_by(0.02)  # a turn ending between output times publishes its end
+    assert r.latest().seq == seq + 2 and rung == [seq + 1, seq + 2]
+    r.stop()
+
+
+def test_the_doorbell_runs_the_session_once_per_burst_of_rings():
+    """The runner rings from its thread; the session's callback runs on the loop under the
+    document (Bokeh's next-tick callback), once however many rings came meanwhile."""
+    import threading
+
+    from real_ensemble_lab.app.parts.pacer import Doorbell
+
+    class Loop:
+        def __init__(self):
+            self.queued = []
+
+        def add_callback(self, f):
+            self.queued.append(f)
+
+    class Doc:
+        def __init__(self):
+            self.queued, self.gone = [], False
+
+        def add_next_tick_callback(self, f):
+            if self.gone:
+                raise RuntimeError("Attempting to add session callback to already-destroyed "
+                                   "Document")
+            self.queued.append(f)
+
+    loop, doc, calls = Loop(), Doc(), []
+    bell = Doorbell(loop, doc, lambda: calls.append(1))
+    threads = [threading.Thread(target=bell.ring) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(loop.queued) == 1 and calls == []
+    loop.queued.pop()()
+    assert len(doc.queued) == 1
+    bell.ring()  # still on its way: nothing more
+    assert loop.queued == []
+    doc.queued.pop()()
+    assert calls == [1]
+    bell.ring()  # answered: a new ring goes through
+    doc.gone = True  # the session closed meanwhile: no error, and the bell is free again
+    loop.queued.pop()()
+    assert doc.queued == [] and calls == [1]
+    doc.gone = False
+    bell.ring()
+    loop.queued.pop()()
+    doc.queued.pop()()
+    assert calls == [1, 1]
+    bell.close()
+    bell.ring()
+    assert loop.queued == []

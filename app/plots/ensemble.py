@@ -107,9 +107,11 @@ class PhaseView(View):
 
     buffered = True  # the order bars
     modes = ("agents", "population")  # the Bell baseline's systems have no phases
-    #: Every other frame while playing (~12 a second): its repaint was the page's costliest,
-    #: ~14 of the browser's ~41 ms per frame at N = 10^6 agents (bench_app, 2026-12-03).
-    period = 0.07
+    #: Ten times a second while playing (the histogram and status take every frame): its
+    #: repaint is the page's costliest, ~13 ms of 1200 dots against ~4 for the histogram
+    #: and ~11 for all the rest of a frame (N = 10^6 agents, 2026-12-04; every other frame
+    #: until then, which drew 1-2 frames a second fewer in all).
+    period = 0.1
 
     def __init__(self, P: int, individual: bool = True):
         self.P = P
