@@ -38,11 +38,12 @@ FRAME_PERIOD = 0.025
 #: takes. Taking a frame wakes the runner at once.
 IDLE_PERIOD = 4 * FRAME_PERIOD
 #: Largest wall-clock time one advance may take before a frame is published. When the
-#: engine is behind (large N), this sets the frame rate: ~30 frames/s sent at N = 10^6
-#: agents, ~28 drawn by a browser sharing this 2-core machine (2026-11-25). Shorter
-#: advances sent more frames than it drew (2026-11-24, at 0.03: ~32 sent, 24-26 drawn)
-#: and left it less idle time for the user's input.
-WALL_BUDGET = 0.04
+#: engine is behind (large N), this sets the frame rate: ~32 frames/s published at
+#: N = 10^6 agents (~3 engine steps a turn), 31-32 drawn by a browser sharing this 2-core
+#: machine (bench_app, 2026-12-04; at 0.04 the page drew 24-24.4 while it merged frames
+#: that arrived within one display frame, 25.4 and 24.6 at 0.03). The page acknowledges
+#: what it drew (FramePacer), so a shorter turn does not queue frames in the socket.
+WALL_BUDGET = 0.03
 #: While the process's page gate is closed, a playing runner looks at it this often (s).
 GATE_POLL = 0.05
 #: Time constant (wall seconds) of the achieved-speed average shown to the user.

@@ -112,6 +112,39 @@ def test_the_status_bar_writes_new_figures_into_the_nodes_it_has(page, server):
     assert errors == []
 
 
+def test_updates_from_the_server_are_shown_one_per_displayed_frame(page, server):
+    """app/patches.py, 5: an update that arrives before the previous one was painted waits
+    for the next frame (BokehJS would apply both before one paint: the first never seen);
+    more than three waiting go through at once, in order. Driven through the patched
+    ClientSession method on a stand-in session that records when each update is applied."""
+    errors = open_app(page, server)
+    got = page.evaluate("""async () => {
+      const handle = window.Bokeh.require("client/session").ClientSession.prototype._handle_patch
+      let frame = 0, counting = true
+      const count = () => { frame += 1; if (counting) requestAnimationFrame(count) }
+      requestAnimationFrame(count)
+      const log = []
+      const session = {document: {apply_json_patch: (content) => log.push([content, frame])}}
+      const until = (test) => new Promise((done) => {
+        const look = () => test() ? done() : setTimeout(look, 5)
+        look()
+      })
+      const t0 = performance.now()
+      handle.call(session, {content: 1})
+      handle.call(session, {content: 2})
+      const at_once = log.map((e) => e[0])
+      await until(() => log.length == 2)
+      const later = log[1][1] > log[0][1] || performance.now() - t0 >= 100
+      await until(() => session.__rel_shown)
+      for (const k of [3, 4, 5, 6, 7]) { handle.call(session, {content: k}) }
+      const burst = log.map((e) => e[0])
+      counting = false
+      return {at_once, later, burst}
+    }""")
+    assert got == {"at_once": [1], "later": True, "burst": [1, 2, 3, 4, 5, 6, 7]}
+    assert errors == []
+
+
 def test_space_toggles_play_anywhere_outside_text_fields(page, server):
     open_app(page, server)
     page.locator(".rel-status").click()  # focus on the page, not on a field
